@@ -1,0 +1,115 @@
+"""``xueliang models export`` and ``xueliang analytics run`` (the analytics worker process)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+log = logging.getLogger("analytics")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    models = sub.add_parser("models", help="detector models: export the shipped weights to ONNX")
+    models_sub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    export = models_sub.add_parser("export", help="export models/yolov8n.pt to models/yolov8n.onnx (dynamic batch/shape, opset 17)")
+    export.add_argument("--weights", type=Path, default=None, help="default: <models_dir>/yolov8n.pt")
+    export.add_argument("--if-missing", action="store_true", help="keep an existing .onnx")
+    export.set_defaults(func=_export)
+
+    analytics = sub.add_parser("analytics", help="video analytics")
+    analytics_sub = analytics.add_subparsers(dest="analytics_command", required=True, metavar="ACTION")
+    run = analytics_sub.add_parser("run", help="the analytics worker: watch continuous cameras, publish alerts to xl:alerts")
+    run.add_argument("--cameras", type=Path, default=None, help="default: XUELIANG_CAMERAS_FILE")
+    run.add_argument("--only", nargs="*", default=None, help="analyse only these camera ids")
+    run.add_argument("--imgsz", type=int, default=0,
+                     help="detector input long side; 0 = the stream's own size, at most 640 (default)")
+    run.add_argument("--max-batch", type=int, default=8, help="most frames per inference call")
+    run.add_argument("--max-wait-ms", type=float, default=60.0, help="longest a frame waits for a batch to fill")
+    run.add_argument("--no-gate", action="store_true", help="disable the motion gate (infer every frame)")
+    run.add_argument("--no-clips", action="store_true", help="do not write evidence clips")
+    run.add_argument("--patrol", action="store_true",
+                     help="also analyse patrol cameras: one keyframe per camera every ≥10 s (轮巡)")
+    run.set_defaults(func=_run)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from analytics.models import DEFAULT_WEIGHTS, export_onnx
+    from xueliang.settings import Settings
+
+    weights = args.weights or Settings().models_dir / DEFAULT_WEIGHTS
+    try:
+        path = export_onnx(weights, if_missing=args.if_missing)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import redis
+
+    from analytics.alerts import AlertPublisher
+    from analytics.models import ensure_onnx
+    from analytics.worker import AnalyticsWorker, WorkerConfig
+    from devices import RegistryError, RegistryWatcher, load_registry
+    from xueliang.settings import Settings
+
+    settings = Settings()
+    cameras_file = args.cameras or settings.cameras_file
+    if not settings.redis_url:
+        print("error: REDIS_URL is not set; the analytics worker publishes alerts to Redis "
+              "(`xueliang demo` sets it, or export REDIS_URL=redis://host:6379/0)", file=sys.stderr)
+        return 2
+    try:
+        registry = load_registry(cameras_file)
+    except (RegistryError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    def wanted(c) -> bool:
+        modes = ("continuous", "patrol") if args.patrol else ("continuous",)
+        return bool(getattr(c, "enabled", True) and c.analysis.mode in modes and (args.only is None or c.id in args.only))
+
+    cameras = [c for c in registry.cameras.values() if wanted(c)]
+    skipped = len(registry.cameras) - len(cameras)
+    if skipped:
+        log.info("%d cameras are not analysed here (off/disabled%s)", skipped, "" if args.patrol else ", or patrol: use --patrol")
+    if not cameras:
+        log.warning("no continuous cameras in %s; nothing to analyse", cameras_file)
+    try:
+        model = ensure_onnx(settings.models_dir)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    config = WorkerConfig(
+        model_path=model, media_dir=settings.media_dir, imgsz=args.imgsz, max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms, gate=not args.no_gate, clips=not args.no_clips,
+    )
+    # The publisher thread retries with its own back-off; redis-py's retries would only hide outages.
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3, retry=Retry(NoBackoff(), 0))
+    # Edits of cameras.yaml apply without a restart; a bad edit is logged and the old registry stays.
+    watcher = RegistryWatcher(cameras_file, initial=registry,
+                              on_error=lambda exc: log.error("cameras file not reloaded: %s", exc))
+    worker = AnalyticsWorker(cameras, config, AlertPublisher(client), watcher=watcher)
+    worker.wanted = wanted
+
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        worker.run(stop)
+    finally:
+        client.close()
+    return 0

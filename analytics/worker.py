@@ -1,0 +1,372 @@
+"""The analytics worker process: live cameras → ingest readers → pipeline → alerts on ``xl:alerts``.
+
+Threads: one ingest ``StreamReader`` per continuous camera delivers frames at the
+camera's analysed fps into an :class:`Inbox`; the main thread gates each frame as it
+arrives and gathers the moving ones into a batch that is run when it reaches
+``max_batch`` frames or its oldest frame has waited ``max_wait_ms`` (dynamic batching
+across channels). When analysis falls behind, the inbox keeps only the newest frames
+of each channel (live video: late is worthless), counting what it dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analytics.alerts import AlertPublisher, build_alert, clip_path_for, snapshot_for
+from analytics.detector import Detector
+from analytics.gate import GateConfig
+from analytics.pipeline import Analysed, ChannelAnalysis, FrameIn, Pipeline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    model_path: Path
+    media_dir: Path
+    imgsz: int = 0  # 0: native frame size, capped at 640 (see Detector)
+    max_batch: int = 8
+    max_wait_ms: float = 60.0
+    gate: bool = True
+    gate_config: GateConfig = field(default_factory=GateConfig)
+    per_channel_backlog: int = 2  # frames a channel may have waiting; older ones are dropped
+    clip_pre_s: float = 5.0
+    clip_post_s: float = 5.0
+    clips: bool = True
+    stats_every_s: float = 30.0
+    patrol_workers: int = 4  # concurrent patrol visits (connect + first keyframe + disconnect)
+
+
+PATROL_REVISIT_S = 10.0  # visit a patrol camera at most this often
+
+
+def _is_patrol(camera: Any) -> bool:
+    analysis = getattr(camera, "analysis", None)
+    return getattr(analysis, "mode", None) == "patrol"
+
+
+class _PatrolHandle:
+    """Stands in for a reader in ``AnalyticsWorker.readers`` for a patrolled camera."""
+
+    def __init__(self, scheduler: Any, channel_id: str) -> None:
+        self._scheduler, self._id = scheduler, channel_id
+        self.on_frame = None  # frames come through the scheduler's callback
+
+    def stop(self, timeout: float | None = None) -> bool:
+        self._scheduler.remove(self._id)
+        return True
+
+    def request_stop(self) -> None:
+        pass  # the scheduler stops all its visits at once
+
+    def join(self, timeout: float | None = None) -> bool:
+        return True
+
+
+class Inbox:
+    """Frames from reader threads, oldest first, at most ``backlog`` per channel."""
+
+    def __init__(self, backlog: int) -> None:
+        self.backlog = backlog
+        self._items: deque[FrameIn] = deque()
+        self._per_channel: dict[str, int] = {}
+        self._cond = threading.Condition()
+        self.dropped = 0
+
+    def put(self, item: FrameIn) -> None:
+        with self._cond:
+            cid = item.channel.camera_id
+            if self._per_channel.get(cid, 0) >= self.backlog:
+                for i, old in enumerate(self._items):
+                    if old.channel.camera_id == cid:
+                        del self._items[i]
+                        self._per_channel[cid] -= 1
+                        self.dropped += 1
+                        break
+            self._items.append(item)
+            self._per_channel[cid] = self._per_channel.get(cid, 0) + 1
+            self._cond.notify()
+
+    def take_all(self, timeout: float) -> list[FrameIn]:
+        with self._cond:
+            if not self._items:
+                self._cond.wait(timeout)
+            items = list(self._items)
+            self._items.clear()
+            self._per_channel.clear()
+            return items
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+
+@dataclass
+class _PendingClip:
+    due_monotonic: float
+    camera_id: str
+    since: float
+    until: float
+    path: Path
+
+
+class AnalyticsWorker:
+    """Watches ``cameras`` (``devices.Camera``; ``continuous`` ones with a reader each, ``patrol`` ones
+    by keyframe visits) until ``stop_event``."""
+
+    def __init__(self, cameras: Iterable[Any], config: WorkerConfig, publisher: AlertPublisher,
+                 detector: Detector | None = None, watcher: Any = None) -> None:
+        self.config = config
+        self.detector = detector or Detector(config.model_path, imgsz=config.imgsz)
+        self.pipeline = Pipeline(self.detector, config.max_batch)
+        self.publisher = publisher
+        self.inbox = Inbox(config.per_channel_backlog)
+        self.channels: dict[str, ChannelAnalysis] = {}
+        self.readers: dict[str, Any] = {}
+        self.rings: dict[str, Any] = {}
+        self._clips: list[_PendingClip] = []
+        self.batches = 0
+        self.batch_frames = 0
+        self.failed_batches = 0
+        self.patrol: Any = None  # ingest.ChannelScheduler for patrol cameras, started on the first one
+        self.watcher = watcher  # devices.RegistryWatcher: hot reload of cameras.yaml
+        self.wanted: Callable[[Any], bool] | None = None  # which registry cameras this worker analyses
+        for cam in cameras:
+            self.channels[cam.id] = self._analysis_for(cam)
+
+    def _analysis_for(self, cam: Any) -> ChannelAnalysis:
+        if _is_patrol(cam):
+            # A patrol visit is one keyframe every ≥10 s: nothing for a background model to compare
+            # with, so always infer; the tracker sees ~0.1 fps (tracks rarely survive between visits).
+            return ChannelAnalysis.for_camera(cam, self.detector.names, gate=False, fps=1.0 / PATROL_REVISIT_S)
+        return ChannelAnalysis.for_camera(cam, self.detector.names, gate=self.config.gate, gate_config=self.config.gate_config)
+
+    # -- readers ------------------------------------------------------------------------------------------------
+    def start_readers(self) -> None:
+        for cid, ch in self.channels.items():
+            self._start_reader(cid, ch)
+        log.info("analysing %d cameras: %s", len(self.readers), ", ".join(self.readers))
+
+    def _start_reader(self, cid: str, ch: ChannelAnalysis) -> None:
+        from ingest import PacketRing, StreamReader, spec_from_camera
+
+        if _is_patrol(ch.camera):
+            self._start_patrol(cid, ch)
+            return
+        try:
+            spec = spec_from_camera(ch.camera)
+        except Exception as exc:  # e.g. an unset ${ENV} secret: this camera only
+            log.error("camera %s: cannot build its stream spec (%s); skipping it", cid, exc)
+            return
+        ring = PacketRing(seconds=self.config.clip_pre_s + self.config.clip_post_s + 5) if self.config.clips else None
+        reader = StreamReader(spec, on_frame=self._on_frame_for(ch), on_status=self._on_status, packet_ring=ring)
+        self.readers[cid] = reader.start()
+        if ring is not None:
+            self.rings[cid] = ring
+
+    def _start_patrol(self, cid: str, ch: ChannelAnalysis) -> None:
+        """Keyframe patrol (轮巡) through ingest's scheduler: connect, first keyframe, disconnect."""
+        from ingest import ChannelScheduler, SchedulerConfig, spec_from_camera
+
+        try:
+            spec = spec_from_camera(ch.camera)
+        except Exception as exc:
+            log.error("camera %s: cannot build its stream spec (%s); skipping it", cid, exc)
+            return
+        if self.patrol is None:
+            self.patrol = ChannelScheduler(
+                on_frame=self._on_patrol_frame, on_status=self._on_status,
+                config=SchedulerConfig(patrol_workers=self.config.patrol_workers,
+                                       patrol_min_revisit_s=PATROL_REVISIT_S),
+            ).start()
+        self.patrol.add(spec)
+        self.readers[cid] = _PatrolHandle(self.patrol, cid)
+
+    def _on_patrol_frame(self, frame: Any) -> None:
+        ch = self.channels.get(frame.channel_id)
+        if ch is not None:  # no packet ring on patrol: no clip, just the snapshot
+            self.inbox.put(FrameIn(ch, frame.image, frame.ts_wall, None))
+
+    # -- hot reload -----------------------------------------------------------------------------------------------
+    def apply_registry(self, registry: Any, diff: Any, wanted: Callable[[Any], bool]) -> None:
+        """Apply a reloaded registry: rule/zone edits swap the rules in place (tracks and the
+        background model are kept); stream/mode/fps changes restart that camera's reader."""
+        for cid in sorted(diff.removed | diff.changed | diff.added):
+            cam = registry.cameras.get(cid)
+            keep = cam is not None and wanted(cam)
+            old = self.channels.get(cid)
+            if old is not None and keep and cid in diff.config_only:
+                new = self._analysis_for(cam)
+                new.tracker, new.gate, new.counters = old.tracker, old.gate, old.counters
+                self.channels[cid] = new
+                reader = self.readers.get(cid)
+                if reader is not None:
+                    reader.on_frame = self._on_frame_for(new)
+                log.info("camera %s: rules reloaded (%d rules)", cid, len(new.rules))
+                continue
+            if old is not None:
+                reader = self.readers.pop(cid, None)
+                if reader is not None:
+                    reader.stop(timeout=3.0)
+                self.rings.pop(cid, None)
+                del self.channels[cid]
+                log.info("camera %s: stopped (%s)", cid, "removed" if cam is None or not keep else "stream changed")
+            if keep:
+                ch = self._analysis_for(cam)
+                self.channels[cid] = ch
+                self._start_reader(cid, ch)
+                log.info("camera %s: started", cid)
+
+    def _on_frame_for(self, ch: ChannelAnalysis):
+        def on_frame(frame: Any) -> None:
+            self.inbox.put(FrameIn(ch, frame.image, frame.ts_wall, frame.ts_monotonic))
+
+        return on_frame
+
+    @staticmethod
+    def _on_status(event: Any) -> None:
+        if event.state in ("offline", "auth_failed"):
+            log.warning("camera %s %s: %s (retry in %.0fs)", event.channel_id, event.state, event.reason, event.retry_in_s or 0)
+
+    def stop_readers(self, timeout: float = 5.0) -> None:
+        if self.patrol is not None:
+            self.patrol.stop(timeout)
+        for reader in self.readers.values():
+            reader.request_stop()
+        deadline = time.monotonic() + timeout
+        for cid, reader in self.readers.items():
+            if not reader.join(max(0.1, deadline - time.monotonic())):
+                log.warning("camera %s: reader did not stop within %.0fs", cid, timeout)
+        self.inbox.wake()
+
+    # -- main loop ----------------------------------------------------------------------------------------------
+    def run(self, stop_event: threading.Event) -> None:
+        self.start_readers()
+        try:
+            self.loop(stop_event)
+        finally:
+            self.stop_readers()
+            self._write_due_clips(force=True)
+            self.publisher.close()
+            log.info("analytics worker stopped: %s", self.summary())
+
+    def loop(self, stop_event: threading.Event) -> None:
+        cfg = self.config
+        max_wait = cfg.max_wait_ms / 1000
+        pending: list[FrameIn] = []
+        moving: list[bool] = []
+        n_moving = 0
+        first_moving_at: float | None = None
+        last_stats = last_reload = time.monotonic()
+        while not stop_event.is_set():
+            timeout = 0.2 if first_moving_at is None else max(0.0, first_moving_at + max_wait - time.monotonic())
+            for item in self.inbox.take_all(timeout):
+                g = self.pipeline.gate(item)
+                m = g is None or g.motion
+                pending.append(item)
+                moving.append(m)
+                if m:
+                    n_moving += 1
+                    if first_moving_at is None:
+                        first_moving_at = time.monotonic()
+            now = time.monotonic()
+            if pending and (n_moving == 0 or n_moving >= cfg.max_batch or now - (first_moving_at or now) >= max_wait):
+                self._complete(pending, moving, n_moving)
+                pending, moving, n_moving, first_moving_at = [], [], 0, None
+            self._write_due_clips()
+            if self.watcher is not None and self.wanted is not None and now - last_reload >= 2.0 and not pending:
+                last_reload = now
+                diff = self.watcher.check()
+                if diff is not None and not diff.empty:
+                    self.apply_registry(self.watcher.current, diff, self.wanted)
+            if now - last_stats >= cfg.stats_every_s:
+                last_stats = now
+                log.info("analytics: %s", self.summary())
+
+    def _complete(self, items: list[FrameIn], moving: list[bool], n_moving: int) -> None:
+        if n_moving:
+            self.batches += 1
+            self.batch_frames += n_moving
+        try:
+            results = self.pipeline.complete(items, moving)
+        except Exception:  # one bad batch must not take every camera down with the worker
+            self.failed_batches += 1
+            log.exception("analysis of a batch of %d frames failed; dropped", len(items))
+            return
+        for result in results:
+            for event in result.events:
+                try:
+                    self._emit(result, event)
+                except Exception:
+                    log.exception("camera %s: alert for rule %s not published", result.frame.channel.camera_id, event.rule_id)
+
+    # -- alerts and clips ---------------------------------------------------------------------------------------
+    def _emit(self, result: Analysed, event: Any) -> None:
+        ch = result.frame.channel
+        h, w = result.frame.image.shape[:2]
+        alert_id = uuid.uuid4().hex
+        clip_path: Path | None = None
+        ring = self.rings.get(ch.camera_id)
+        if ring is not None and result.frame.ts_monotonic is not None:
+            clip_path = clip_path_for(self.config.media_dir, ch.camera_id, alert_id, event.ts)
+            t = result.frame.ts_monotonic
+            self._clips.append(_PendingClip(t + self.config.clip_post_s, ch.camera_id, t - self.config.clip_pre_s,
+                                            t + self.config.clip_post_s, clip_path))
+        alert = build_alert(ch.camera, event, w, h, str(clip_path) if clip_path else None, alert_id)
+        polygon = None  # the zone (or tripwire) outline, drawn on the snapshot for context
+        for rule in ch.rules:
+            if rule.rule_id != event.rule_id:
+                continue
+            if getattr(rule, "polygon", None) is not None:
+                polygon = rule.polygon.pixels(w, h)
+            elif hasattr(rule, "a") and hasattr(rule, "b"):  # tripwire: a 2-point "polygon"
+                polygon = np.array([[rule.a[0] * w, rule.a[1] * h], [rule.b[0] * w, rule.b[1] * h]], np.float32)
+        self.publisher.submit(alert, snapshot_for(result.frame.image, event, polygon))
+        log.info("alert %s: camera %s rule %s %s track %s conf %.2f", alert_id[:8], ch.camera_id, event.rule_id,
+                 event.object_class, event.track_id, event.confidence)
+
+    def _write_due_clips(self, force: bool = False) -> None:
+        if not self._clips:
+            return
+        from ingest import write_mp4
+
+        now = time.monotonic()
+        keep: list[_PendingClip] = []
+        for clip in self._clips:
+            if clip.due_monotonic > now and not force:
+                keep.append(clip)
+                continue
+            ring = self.rings.get(clip.camera_id)
+            try:
+                packets = ring.snapshot(clip.since, clip.until) if ring is not None else []
+                if not packets or ring.params is None:
+                    raise ValueError("no packets buffered for this camera")
+                write_mp4(packets, ring.params, clip.path)
+            except Exception as exc:
+                log.warning("camera %s: evidence clip %s not written: %s", clip.camera_id, clip.path.name, exc)
+        self._clips = keep
+
+    def summary(self) -> dict[str, Any]:
+        frames = sum(c.counters.frames for c in self.channels.values())
+        skipped = sum(c.counters.skipped for c in self.channels.values())
+        return {
+            "frames": frames,
+            "skipped_by_gate": skipped,
+            "batches": self.batches,
+            "mean_batch": round(self.batch_frames / self.batches, 2) if self.batches else 0,
+            "dropped_late": self.inbox.dropped,
+            "failed_batches": self.failed_batches,
+            "alerts": sum(c.counters.alerts for c in self.channels.values()),
+            "published": self.publisher.published,
+            "alerts_pending": self.publisher.pending,
+        }

@@ -1,0 +1,73 @@
+"""Redis Stream names and the two producers other packages call.
+
+``xl:alerts`` carries analytics alerts to the command consumer (group ``command``);
+``xl:events`` carries incident/device events to the web, whose stream id is the
+client's resume cursor. Both are capped with ``MAXLEN ~`` so a stalled consumer
+cannot exhaust Redis memory; the cap is far above any backlog the consumer
+tolerates before it is an incident in itself.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from command.schemas import AlertIn
+
+ALERTS_STREAM = "xl:alerts"
+EVENTS_STREAM = "xl:events"
+CONSUMER_GROUP = "command"
+ALERTS_MAXLEN = 100_000
+EVENTS_MAXLEN = 100_000
+
+EVENT_TYPES = ("incident.created", "incident.updated", "device.status", "responder.position")
+
+
+def _as_str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def publish_alert(redis_client: Any, alert: AlertIn, snapshot_jpeg: bytes) -> str:
+    """XADD one alert (JSON without the image) and its JPEG snapshot to ``xl:alerts``.
+
+    Returns the stream entry id. ``snapshot_jpeg`` may be empty when the rule
+    produced no image; the incident is then created without a snapshot.
+    """
+    if not isinstance(snapshot_jpeg, (bytes, bytearray, memoryview)):
+        raise TypeError(f"snapshot_jpeg must be bytes, got {type(snapshot_jpeg).__name__}")
+    entry_id = redis_client.xadd(
+        ALERTS_STREAM,
+        {"alert": alert.model_dump_json(), "snapshot": bytes(snapshot_jpeg)},
+        maxlen=ALERTS_MAXLEN,
+        approximate=True,
+    )
+    return _as_str(entry_id)
+
+
+def publish_event(redis_client: Any, type: str, jurisdiction_code: str, payload: dict[str, Any]) -> str:  # noqa: A002
+    """XADD one event ``{"id", "type", "jurisdiction_code", "payload"}`` to ``xl:events``.
+
+    The web pushes it to every user whose scope is a prefix of ``jurisdiction_code``.
+    Returns the stream entry id (the resume cursor).
+    """
+    if not type or "." not in type:
+        raise ValueError(f"event type must look like 'incident.created', got {type!r}")
+    if not jurisdiction_code or not jurisdiction_code.isdigit():
+        raise ValueError(f"jurisdiction_code must be a digit string such as '330381101', got {jurisdiction_code!r}")
+    event = {"id": uuid.uuid4().hex, "type": type, "jurisdiction_code": jurisdiction_code, "payload": payload}
+    entry_id = redis_client.xadd(
+        EVENTS_STREAM,
+        {"event": json.dumps(event, ensure_ascii=False, default=str)},
+        maxlen=EVENTS_MAXLEN,
+        approximate=True,
+    )
+    return _as_str(entry_id)
+
+
+def decode_event(fields: dict[Any, Any]) -> dict[str, Any]:
+    """The event dict of one ``xl:events`` entry (bytes or str keys)."""
+    raw = fields.get("event", fields.get(b"event"))
+    if raw is None:
+        raise ValueError("xl:events entry has no 'event' field")
+    return json.loads(_as_str(raw))

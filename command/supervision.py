@@ -1,0 +1,115 @@
+"""SLA timers: acknowledgement timeouts (reassign or escalate) and overdue incidents (督办 + escalation).
+
+Deadlines live in the database (``incidents.resolve_deadline``, ``assignments.ack_deadline``),
+so a restarted worker picks up exactly where the last one stopped. ``run_timers`` is one
+pass; the worker calls it every few seconds with the real clock, tests with a fake one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from command.catalog import sla_for
+from command.dispatch import create_assignment, recommend_responders, release
+from command.incidents import audit
+from command.jurisdictions import HANDLING_LEVELS
+from command.models import Assignment, Category, Incident, utcnow
+from command.workflow import Actor
+
+MAX_REASSIGN = 2  # after this many unacknowledged assignments, escalate instead
+
+
+def _raise_one_level(session: Session, incident: Incident, actor: Actor, now: datetime, why: str) -> bool:
+    index = HANDLING_LEVELS.index(incident.handling_level)
+    if index + 1 >= len(HANDLING_LEVELS):
+        return False
+    new_level = HANDLING_LEVELS[index + 1]
+    audit(session, actor, "escalate", incident=incident, from_status=incident.status, to_status=incident.status,
+          detail={"reason": why, "from_level": incident.handling_level, "to_level": new_level, "automatic": True}, now=now)
+    incident.handling_level = new_level
+    incident.escalation_count += 1
+    return True
+
+
+def ack_timeouts(session: Session, now: datetime, actor: Actor) -> list[Incident]:
+    """Pending assignments past their acknowledgement deadline: reassign to the next best responder,
+    or escalate when ``MAX_REASSIGN`` responders have already let it lapse."""
+    changed: list[Incident] = []
+    expired = list(session.scalars(
+        select(Assignment).where(Assignment.status == "pending", Assignment.ack_deadline.is_not(None), Assignment.ack_deadline < now)
+    ))
+    for assignment in expired:
+        incident = assignment.incident
+        release(assignment, "expired", now)
+        audit(session, actor, "ack_timeout", incident=incident, from_status=incident.status, to_status=incident.status,
+              detail={"assignment": assignment.id, "responder": assignment.responder_id}, now=now)
+        if incident.status != "dispatched":
+            continue
+        tried = {a.responder_id for a in incident.assignments if a.responder_id is not None}
+        lapsed = sum(1 for a in incident.assignments if a.status == "expired")
+        recommendation = None
+        if lapsed <= MAX_REASSIGN and assignment.responder_id is not None:
+            candidates = [r for r in recommend_responders(session, incident, limit=5, exclude=tried) if r.responder.status == "available"]
+            recommendation = candidates[0] if candidates else None
+        if recommendation is not None:
+            new = create_assignment(session, incident, assigned_by=actor.username, now=now,
+                                    responder=recommendation.responder, lead=assignment.lead, note="reassigned: no acknowledgement")
+            session.flush()
+            audit(session, actor, "reassign", incident=incident, from_status=incident.status, to_status=incident.status,
+                  detail={"from_responder": assignment.responder_id, "to_responder": recommendation.responder.id,
+                          "assignment": new.id}, now=now)
+        elif not any(a.status in ("pending", "acknowledged") for a in incident.assignments):
+            _raise_one_level(session, incident, actor, now, "no responder acknowledged in time")
+            incident.supervised = True
+            before = incident.status
+            incident.status = "escalated"
+            audit(session, actor, "supervise", incident=incident, from_status=before, to_status="escalated",
+                  detail={"reason": "no acknowledgement"}, now=now)
+        pending = [a.ack_deadline for a in incident.assignments if a.status == "pending" and a.ack_deadline]
+        incident.ack_deadline = min(pending) if pending else None
+        incident.updated_at = now
+        if incident not in changed:
+            changed.append(incident)
+    return changed
+
+
+def overdue_incidents(session: Session, now: datetime, actor: Actor) -> list[Incident]:
+    """Open incidents past their resolve deadline: flag 督办, escalate one level, start the next period."""
+    changed: list[Incident] = []
+    due = list(session.scalars(
+        select(Incident).where(
+            Incident.is_open.is_(True),
+            Incident.status.in_(("received", "classified", "dispatched", "acknowledged", "on_scene", "rejected", "reopened", "escalated")),
+            Incident.resolve_deadline.is_not(None),
+            Incident.resolve_deadline < now,
+        ).order_by(Incident.resolve_deadline).limit(1000)
+    ))
+    for incident in due:
+        first = not incident.overdue
+        incident.overdue = True
+        incident.supervised = True
+        audit(session, actor, "supervise", incident=incident, from_status=incident.status, to_status=incident.status,
+              detail={"reason": "overdue", "deadline": incident.resolve_deadline.isoformat(), "first": first}, now=now)
+        _raise_one_level(session, incident, actor, now, "overdue")
+        category = session.get(Category, incident.category_code)
+        # The upper centre gets a fresh period; when that lapses too, it escalates again.
+        period = sla_for(category, incident.severity).resolve if category else None
+        incident.resolve_deadline = now + period if period and incident.handling_level != "county" else None
+        incident.updated_at = now
+        changed.append(incident)
+    return changed
+
+
+def run_timers(session: Session, *, now: datetime | None = None, actor: Actor | None = None) -> list[Incident]:
+    """One pass of all timers; returns the incidents that changed (flushed, caller commits)."""
+    now = now or utcnow()
+    actor = actor or Actor.system("command-timers")
+    changed = ack_timeouts(session, now, actor)
+    for incident in overdue_incidents(session, now, actor):
+        if incident not in changed:
+            changed.append(incident)
+    session.flush()
+    return changed

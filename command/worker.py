@@ -1,0 +1,330 @@
+"""``xueliang command run``: the alert consumer and the SLA/escalation timer loop.
+
+At-least-once delivery from the ``command`` consumer group on ``xl:alerts``:
+entries are acknowledged only after the incident is committed, so a crash
+redelivers them, and ``alert_id`` idempotency makes the redelivery harmless.
+Entries left pending by a dead consumer are taken over with XAUTOCLAIM.
+A malformed entry is moved to ``xl:alerts:dead`` with the reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import redis
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from command.db import Database, open_database
+from command.incidents import MERGE_WINDOW, IntakeResult, NameCache, incident_payload, intake_alerts
+from command.media import snapshot_relpath, store_snapshot
+from command.models import utcnow
+from command.schemas import AlertIn
+from command.streams import ALERTS_STREAM, CONSUMER_GROUP, EVENTS_STREAM, EVENTS_MAXLEN
+
+log = logging.getLogger("command.worker")
+
+DEAD_LETTER_STREAM = "xl:alerts:dead"
+
+
+@dataclass
+class WorkerStats:
+    processed: int = 0
+    created: int = 0
+    merged: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    reclaimed: int = 0
+    db_errors: int = 0
+    timer_runs: int = 0
+
+
+@dataclass
+class AlertConsumer:
+    """One consumer in group ``command``. Drive it with :meth:`run` or :meth:`step` (tests)."""
+
+    database: Database
+    redis_client: redis.Redis
+    media_dir: Path
+    consumer_name: str = field(default_factory=lambda: f"{socket.gethostname()}-command")
+    clock: Callable[[], datetime] = utcnow
+    batch_size: int = 500
+    block_ms: int = 100
+    claim_idle_ms: int = 30_000
+    timer_interval_s: float = 5.0
+    merge_window: timedelta = MERGE_WINDOW
+    stats: WorkerStats = field(default_factory=WorkerStats)
+    names: NameCache = field(default_factory=NameCache)
+    _own_pending: bool = field(default=True, init=False)  # start by re-reading our own PEL
+    _last_claim: float = field(default=0.0, init=False)
+    _last_timers: float = field(default=0.0, init=False)
+    _writer: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="snapshot"), init=False)
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+
+    def ensure_group(self) -> None:
+        try:
+            self.redis_client.xgroup_create(ALERTS_STREAM, CONSUMER_GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    # ---- reading --------------------------------------------------------------------------
+
+    def _read(self, stream_id: str, block_ms: int | None) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        response = self.redis_client.xreadgroup(
+            CONSUMER_GROUP, self.consumer_name, {ALERTS_STREAM: stream_id}, count=self.batch_size, block=block_ms
+        )
+        return [(eid, fields) for _, entries in response for eid, fields in entries if fields is not None] if response else []
+
+    def reclaim(self) -> int:
+        """Take over entries idle longer than ``claim_idle_ms`` in other consumers' PELs and process them."""
+        total, cursor = 0, "0-0"
+        while True:
+            reply = self.redis_client.xautoclaim(
+                ALERTS_STREAM, CONSUMER_GROUP, self.consumer_name, self.claim_idle_ms, start_id=cursor, count=self.batch_size
+            )
+            cursor, entries = reply[0], reply[1]
+            entries = [(eid, f) for eid, f in entries if f is not None]
+            if entries:
+                total += len(entries)
+                self.process(entries, recovered=True)
+            if cursor in (b"0-0", "0-0"):
+                break
+        if total:
+            self.stats.reclaimed += total
+            log.info("reclaimed %d pending alerts from dead consumers", total)
+        return total
+
+    def trim(self, approximate: bool = True) -> None:
+        """Drop acknowledged entries from ``xl:alerts`` so Redis holds only the backlog.
+
+        Snapshots ride in the stream, so keeping 100k acknowledged entries would pin
+        gigabytes of JPEGs in Redis memory. Everything older than the oldest pending
+        entry and the group's last delivered id has been committed and acknowledged.
+        """
+        groups = {(g["name"].decode() if isinstance(g["name"], bytes) else g["name"]): g
+                  for g in self.redis_client.xinfo_groups(ALERTS_STREAM)}
+        group = groups.get(CONSUMER_GROUP)
+        if group is None or len(groups) > 1:
+            return  # another group also reads the stream: leave trimming to MAXLEN
+        last = group["last-delivered-id"]
+        last = last.decode() if isinstance(last, bytes) else last
+        pending = self.redis_client.xpending(ALERTS_STREAM, CONSUMER_GROUP)
+        floor = pending["min"] if pending["pending"] else None
+        floor = floor.decode() if isinstance(floor, bytes) else floor
+        if floor is None:
+            ms, seq = (int(x) for x in last.split("-"))
+            floor = f"{ms}-{seq + 1}"
+        self.redis_client.xtrim(ALERTS_STREAM, minid=floor, approximate=approximate)
+
+    def step(self, block_ms: int | None = None) -> int:
+        """Process one batch (own pending entries first, then new ones). Returns entries handled."""
+        block = self.block_ms if block_ms is None else block_ms
+        if self._own_pending:
+            entries = self._read("0", None)
+            if entries:
+                return self.process(entries, recovered=True)
+            self._own_pending = False
+        entries = self._read(">", block)
+        return self.process(entries) if entries else 0
+
+    # ---- processing -----------------------------------------------------------------------
+
+    def process(self, entries: list[tuple[bytes, dict[bytes, bytes]]], recovered: bool = False) -> int:
+        """Store snapshots, create/merge incidents in one transaction, publish events, then XACK."""
+        parsed: list[tuple[AlertIn, bytes]] = []
+        ids: list[bytes] = []
+        dead: list[tuple[bytes, str, dict[bytes, bytes]]] = []
+        for entry_id, fields in entries:
+            try:
+                alert = AlertIn.model_validate_json(fields.get(b"alert", b""))
+            except ValidationError as exc:
+                dead.append((entry_id, f"invalid alert: {exc.errors(include_url=False)}", fields))
+                continue
+            parsed.append((alert, fields.get(b"snapshot", b"")))
+            ids.append(entry_id)
+        # File creation dominates when the disk is busy: the writes run in a pool while the
+        # database work proceeds, and the transaction commits only after every file is on disk,
+        # so a stored incident never points at a missing snapshot.
+        unique = {a.alert_id: (a, jpeg) for a, jpeg in parsed}.values()
+        writes = [self._writer.submit(store_snapshot, self.media_dir, a.alert_id, a.ts, jpeg) for a, jpeg in unique]
+        items: list[tuple[AlertIn, str | None]] = [(a, snapshot_relpath(a.alert_id, a.ts, jpeg)) for a, jpeg in parsed]
+        if dead:
+            self._dead_letter(dead)
+        if not items:
+            return len(entries)
+        try:
+            with self.database.session() as session:
+                results = intake_alerts(session, items, now=self.clock(), window=self.merge_window)
+                events = self._events(session, results, recovered)
+                for write in writes:
+                    write.result()  # an I/O error here rolls back: the entries stay pending
+        except (OperationalError, DBAPIError, OSError) as exc:
+            # Leave the entries pending; they are re-read from our PEL once the database
+            # (or the media disk) is back.
+            self.stats.db_errors += 1
+            self._own_pending = True
+            log.warning("database or media storage unavailable (%s: %s); %d alerts stay pending and will be retried",
+                        exc.__class__.__name__, exc, len(items))
+            raise DatabaseUnavailable(str(exc)) from exc
+        pipe = self.redis_client.pipeline(transaction=False)
+        for event in events:
+            pipe.xadd(EVENTS_STREAM, event, maxlen=EVENTS_MAXLEN, approximate=True)
+        pipe.xack(ALERTS_STREAM, CONSUMER_GROUP, *ids)
+        pipe.execute()
+        for result in results:
+            self.stats.processed += 1
+            if result.duplicate:
+                self.stats.duplicates += 1
+            elif result.created:
+                self.stats.created += 1
+            else:
+                self.stats.merged += 1
+        return len(entries)
+
+    def _events(self, session: Any, results: list[IntakeResult], recovered: bool) -> list[dict[str, str]]:
+        import json
+        import uuid
+
+        events, seen = [], set()
+        created_now = {r.incident.id for r in results if r.created}
+        for result in results:
+            if not result.created and not result.duplicate and result.incident.id in created_now:
+                continue  # its incident.created payload already shows the merged source
+            if result.duplicate and not recovered:
+                continue
+            # A redelivered alert may have been committed without its event going out; send it again.
+            kind = "incident.created" if result.created or result.duplicate else "incident.updated"
+            key = (result.incident.id, kind)
+            if key in seen:
+                continue
+            seen.add(key)
+            body = {
+                "id": uuid.uuid4().hex,
+                "type": kind,
+                "jurisdiction_code": result.incident.jurisdiction_code,
+                "payload": incident_payload(session, result.incident, self.names),
+            }
+            events.append({"event": json.dumps(body, ensure_ascii=False)})
+        return events
+
+    def _dead_letter(self, dead: list[tuple[bytes, str, dict[bytes, bytes]]]) -> None:
+        pipe = self.redis_client.pipeline(transaction=False)
+        for entry_id, reason, fields in dead:
+            log.error("alert entry %s rejected: %s (kept in %s)", entry_id.decode(), reason, DEAD_LETTER_STREAM)
+            pipe.xadd(DEAD_LETTER_STREAM, {"entry_id": entry_id, "reason": reason[:2000], "alert": fields.get(b"alert", b"")})
+            pipe.xack(ALERTS_STREAM, CONSUMER_GROUP, entry_id)
+        pipe.execute()
+        self.stats.dead_lettered += len(dead)
+
+    # ---- timers ---------------------------------------------------------------------------
+
+    def run_timers(self) -> list[int]:
+        """One pass of the SLA/escalation timers; publishes incident.updated for what changed."""
+        from command.supervision import run_timers
+
+        with self.database.session() as session:
+            changed = run_timers(session, now=self.clock())
+            events = []
+            import json
+            import uuid
+
+            for incident in changed:
+                body = {"id": uuid.uuid4().hex, "type": "incident.updated",
+                        "jurisdiction_code": incident.jurisdiction_code, "payload": incident_payload(session, incident, self.names)}
+                events.append({"event": json.dumps(body, ensure_ascii=False)})
+        if events:
+            pipe = self.redis_client.pipeline(transaction=False)
+            for event in events:
+                pipe.xadd(EVENTS_STREAM, event, maxlen=EVENTS_MAXLEN, approximate=True)
+            pipe.execute()
+        self.stats.timer_runs += 1
+        return [i.id for i in changed]
+
+    # ---- loop -----------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        self.ensure_group()
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                now = time.monotonic()
+                if now - self._last_claim >= max(1.0, self.claim_idle_ms / 3000):
+                    self._last_claim = now
+                    self.reclaim()
+                    self.trim()
+                if now - self._last_timers >= self.timer_interval_s:
+                    self._last_timers = now
+                    self.run_timers()
+                self.step()
+                backoff = 0.5
+            except DatabaseUnavailable:
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+            except (OperationalError, DBAPIError) as exc:
+                log.warning("database error in timers: %s", exc.__class__.__name__)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+            except redis.ConnectionError as exc:
+                log.warning("redis unavailable (%s); retrying in %.1fs", exc, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+
+class DatabaseUnavailable(RuntimeError):
+    pass
+
+
+def run_worker(
+    *,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    consumer_name: str | None = None,
+    media_dir: str | Path | None = None,
+) -> int:
+    """Run until SIGTERM/SIGINT; returns 0 on a clean stop."""
+    from xueliang.settings import Settings
+
+    settings = Settings()
+    redis_url = redis_url or settings.redis_url
+    if not redis_url:
+        log.error("no Redis configured: set REDIS_URL (xueliang demo starts one and passes it)")
+        return 2
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("received %s, finishing the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    database = open_database(database_url or settings.resolved_database_url(), upgrade=True)
+    client = redis.Redis.from_url(redis_url, socket_timeout=10, health_check_interval=30)
+    consumer = AlertConsumer(
+        database=database,
+        redis_client=client,
+        media_dir=Path(media_dir) if media_dir else settings.media_dir,
+        consumer_name=consumer_name or f"{socket.gethostname()}-command",
+    )
+    log.info("command worker %s consuming %s (group %s)", consumer.consumer_name, ALERTS_STREAM, CONSUMER_GROUP)
+    try:
+        consumer.run(stop)
+    finally:
+        consumer.close()
+        client.close()
+        database.dispose()
+        log.info("command worker stopped: %s", consumer.stats)
+    return 0

@@ -1,0 +1,67 @@
+"""devices: what exists out there — the camera registry, mobile units, device health.
+
+Other packages import only from here::
+
+    from devices import load_registry, Camera, Registry, RegistryError, RegistryWatcher
+    from devices import MobileTracker, Telemetry, ingest_telemetry, mobile_router      # drones, 4G terminals
+    from devices import HealthMonitor, ChannelHealth, DeviceStatus, publish_status    # device health, VQD
+
+The health and mobile names load lazily (OpenCV, FastAPI) so a process that only
+needs the registry does not pay for them.
+"""
+
+from typing import Any
+
+from devices.registry import (
+    COCO_CLASSES,
+    Analysis,
+    AnalysisMode,
+    Camera,
+    CameraSet,
+    CameraKind,
+    Direction,
+    Frame,
+    Onvif,
+    Position,
+    Problem,
+    Registry,
+    RegistryDiff,
+    RegistryError,
+    RegistryWatcher,
+    Rule,
+    RuleKind,
+    SecretError,
+    Streams,
+    TimeWindow,
+    diff_registries,
+    Zone,
+    haversine_m,
+    load_registry,
+    mask_url,
+    parse_registry,
+)
+
+__all__ = [
+    "COCO_CLASSES", "Analysis", "CameraSet", "RegistryDiff", "RegistryWatcher", "diff_registries", "AnalysisMode", "Camera", "CameraKind", "Direction", "Frame", "Onvif",
+    "Position", "Problem", "Registry", "RegistryError", "Rule", "RuleKind", "SecretError", "Streams",
+    "TimeWindow", "Zone", "haversine_m", "load_registry", "mask_url", "parse_registry",
+]
+
+_LAZY = {
+    "ChannelHealth": "devices.health", "DeviceStatus": "devices.health", "Fault": "devices.health",
+    "HealthMonitor": "devices.health", "HealthReport": "devices.health", "VideoQualityAnalyzer": "devices.health",
+    "publish_status": "devices.health", "status_event": "devices.health",
+    "MobileTracker": "devices.mobile", "Nearby": "devices.mobile", "Telemetry": "devices.mobile",
+    "UnknownUnitError": "devices.mobile", "ingest_telemetry": "devices.mobile",
+}
+__all__ += [*_LAZY, "mobile_router"]
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name == "mobile_router":
+        return importlib.import_module("devices.mobile").make_router
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'devices' has no attribute {name!r}")

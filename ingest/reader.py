@@ -1,0 +1,516 @@
+"""One PyAV reader per channel, in its own thread: connect, demux, decode only what is needed, reconnect.
+
+Why it looks like this:
+- ``probesize``/``analyzeduration`` are lowered because the RTSP SDP already
+  describes the stream; FFmpeg's default probing delays the first frame ~3–5 s.
+- A live stream that ends (EOF) is a disconnect: PyAV reports a killed server
+  as a normal end of stream, not an exception.
+- Frames that would be thrown away are not decoded when the codec allows it:
+  if the analysed interval is at least one GOP, or the channel is on patrol,
+  only keyframes reach the decoder (``skip_frame = "NONKEY"``). Otherwise every
+  packet must be decoded (P-frames reference each other) but only the frames
+  that are due are converted to BGR, which is the expensive half.
+- 401/403 means wrong credentials: report ``auth_failed`` and wait a long time
+  instead of hammering the camera (cameras lock accounts after repeated failures).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+import av
+import av.error
+
+from ingest.backoff import Backoff
+from ingest.channel import ChannelSpec, redact_url
+from ingest.events import EncodedPacket, Frame, State, StatusEvent, StreamParams
+from ingest.packets import PacketRing
+
+log = logging.getLogger(__name__)
+# Process-wide unique connection ids, so packets of two sessions never look continuous.
+_SESSIONS = itertools.count(1)
+
+FrameCallback = Callable[[Frame], None]
+StatusCallback = Callable[[StatusEvent], None]
+PacketCallback = Callable[[EncodedPacket], None]
+ParamsCallback = Callable[[str, StreamParams], None]
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    open_timeout_s: float = 5.0
+    # RTSP socket I/O timeout. FFmpeg's RTSP demuxer gives up after about twice this
+    # on a silent connection (measured: 3 s → ~6 s): "frozen camera → offline" < 10 s.
+    # Also bounds connect + DESCRIBE on rtsp:// (open_timeout_s applies to other URLs).
+    read_timeout_s: float = 3.0
+    backoff_initial_s: float = 0.5
+    # Small cap: a restarted camera/server must be streaming again within seconds;
+    # the jitter (not a long cap) is what keeps thousands of channels apart.
+    backoff_max_s: float = 4.0
+    auth_retry_s: float = 300.0
+    # A session shorter than this does not reset the back-off (stops flapping storms).
+    stable_after_s: float = 10.0
+    probesize: int = 32768
+    analyzeduration_us: int = 0
+    decoder_threads: int = 1  # many channels per process: one thread per decoder is the efficient choice
+    decode: bool = True  # False: demux only (live-view relay, packet ring)
+    # Overload: when decoding falls this far behind the stream clock, decode keyframes
+    # only until caught up (fresh frames at a lower rate beat ever-staler frames).
+    catchup_lag_s: float = 1.0
+    # Opt-in: skip H.264 deblocking in the analysis decoder (~13 % less decode CPU,
+    # slightly blockier pixels; fine for detection on sub-streams, not for evidence).
+    skip_loop_filter: bool = False
+
+
+@dataclass
+class ReaderStats:
+    """Counters (monotonic since start). Read without locking; values are ints/floats."""
+
+    packets: int = 0
+    bytes: int = 0
+    packets_decoded: int = 0
+    frames_decoded: int = 0
+    frames_delivered: int = 0
+    decode_errors: int = 0  # packets the decoder rejected
+    corrupt_frames: int = 0  # frames the decoder concealed (flagged corrupt); never delivered
+    tail_skipped: int = 0  # packets after the last due frame of a GOP, not decoded
+    catchup_skipped: int = 0  # packets not decoded because the reader was behind (overload)
+    lag_s: float = 0.0  # how far behind the stream clock the last packet was handled
+    connects: int = 0
+    disconnects: int = 0
+    auth_failures: int = 0
+    open_failures: int = 0  # failed connection attempts (any reason)
+    callback_errors: int = 0
+    last_frame_monotonic: float | None = None
+    last_packet_monotonic: float | None = None
+    online_since_monotonic: float | None = None
+
+
+class StreamReader:
+    """Read one channel in a background thread.
+
+    ``on_frame`` receives decoded BGR frames at the channel's analysed fps,
+    ``on_status`` receives state transitions, ``on_packet`` receives every
+    encoded video packet (the tap for the relay and the pre-event ring).
+    Callbacks run on the reader thread: keep them short.
+    """
+
+    def __init__(
+        self,
+        spec: ChannelSpec,
+        on_frame: FrameCallback | None = None,
+        on_status: StatusCallback | None = None,
+        on_packet: PacketCallback | None = None,
+        on_params: ParamsCallback | None = None,
+        options: ReaderOptions | None = None,
+        packet_ring: PacketRing | None = None,
+    ) -> None:
+        self._spec = spec
+        self.on_frame = on_frame
+        self.on_status = on_status
+        self.on_packet = on_packet
+        self.on_params = on_params
+        self.packet_ring = packet_ring
+        self.options = options or ReaderOptions()
+        self.stats = ReaderStats()
+        self.params: StreamParams | None = None
+        self._state: State = "stopped"
+        self._reason: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._backoff = Backoff(self.options.backoff_initial_s, self.options.backoff_max_s)
+        self._session = 0
+        self._reconnect_requested = False
+
+    # ---- public API -------------------------------------------------------------
+    @property
+    def spec(self) -> ChannelSpec:
+        return self._spec
+
+    @property
+    def channel_id(self) -> str:
+        return self._spec.id
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def reason(self) -> str | None:
+        return self._reason
+
+    def set_spec(self, spec: ChannelSpec) -> None:
+        """Change fps/mode live (e.g. patrol → continuous on an incident). A URL change reconnects."""
+        if spec.id != self._spec.id:
+            raise ValueError(f"set_spec: channel id {spec.id!r} != {self._spec.id!r}")
+        reconnect = spec.url != self._spec.url or spec.transport != self._spec.transport
+        self._spec = spec
+        if reconnect:
+            self._reconnect_requested = True
+
+    def start(self) -> "StreamReader":
+        if self._thread is not None and self._thread.is_alive():
+            return self
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"ingest-{self._spec.id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = 2.0) -> bool:
+        """Ask the thread to close its connection and exit; returns True if it has."""
+        self._stop.set()
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def request_stop(self) -> None:
+        """Non-blocking stop (to stop many readers in parallel, then :meth:`join`)."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> "StreamReader":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- internals --------------------------------------------------------------
+    def _emit(self, state: State, reason: str | None = None, retry_in_s: float | None = None) -> None:
+        if state == self._state and reason == self._reason:
+            return
+        self._state, self._reason = state, reason
+        if state == "online":
+            self.stats.online_since_monotonic = time.monotonic()
+        elif state in ("offline", "auth_failed", "stopped"):
+            self.stats.online_since_monotonic = None
+        log.info("channel %s: %s%s", self._spec.id, state, f" ({reason})" if reason else "")
+        if self.on_status is not None:
+            try:
+                self.on_status(StatusEvent(self._spec.id, state, reason, retry_in_s=retry_in_s))
+            except Exception:  # a broken consumer must not kill ingest
+                self.stats.callback_errors += 1
+                log.exception("channel %s: on_status callback failed", self._spec.id)
+
+    def _run(self) -> None:
+        try:
+            self._emit("connecting")
+            while not self._stop.is_set():
+                try:
+                    delay = self._session_once()
+                except Exception:  # a bug must not silence a camera for good: log, back off, retry
+                    log.exception("channel %s: unexpected reader error", self._spec.id)
+                    delay = self._backoff.next_delay()
+                    self._emit("offline", "internal error (see log)", delay)
+                if self._stop.is_set():
+                    break
+                if delay > 0:
+                    self._stop.wait(delay)
+                    # Retries of an offline camera are silent: thousands of dead cameras
+                    # must not flood operators with connecting/offline pairs every few
+                    # seconds. The next event is "online", or "offline" with a new reason.
+                    if not self._stop.is_set() and self._state not in ("offline", "auth_failed"):
+                        self._emit("connecting")
+        finally:
+            self._emit("stopped")
+
+    def _session_once(self) -> float:
+        """One connection: open, read until error/EOF/stop. Returns how long to wait before the next try."""
+        spec = self._spec
+        self._reconnect_requested = False
+        try:
+            container = _open(spec, self.options)
+        except Exception as exc:  # 401, connection refused, timeout, 404, DNS...
+            state, reason = classify_open_error(exc, spec)
+            self.stats.open_failures += 1
+            if state == "auth_failed":
+                self.stats.auth_failures += 1
+                retry = self.options.auth_retry_s
+            else:
+                retry = self._backoff.next_delay()
+            self._emit(state, reason, retry)
+            return retry
+
+        started = time.monotonic()
+        self.stats.connects += 1
+        self._session = next(_SESSIONS)
+        reason = "end of stream (server closed the connection)"
+        try:
+            if not container.streams.video:
+                retry = self._backoff.next_delay()
+                self._emit("offline", "no video stream in source", retry)
+                return retry
+            stream = container.streams.video[0]
+            cc = stream.codec_context
+            cc.thread_count = self.options.decoder_threads
+            if self.options.skip_loop_filter:
+                cc.options = {"skip_loop_filter": "all"}  # read when the decoder opens (first decode)
+            self.params = _params_of(stream)
+            if self.packet_ring is not None:
+                self.packet_ring.set_params(self.params)
+            if self.on_params is not None:
+                self._safe(self.on_params, spec.id, self.params)
+            reason = self._read_loop(container, stream)
+        except Exception as exc:
+            reason = _describe(exc)
+        finally:
+            try:
+                container.close()
+            except Exception:  # closing a broken connection may itself fail; nothing to do
+                pass
+            self.stats.disconnects += 1
+        if self._stop.is_set():
+            return 0.0
+        if time.monotonic() - started >= self.options.stable_after_s:
+            self._backoff.reset()
+        if self._reconnect_requested:
+            self._emit("connecting", "reconfigured")
+            return 0.0
+        retry = self._backoff.next_delay()
+        self._emit("offline", reason, retry)
+        return retry
+
+    def _read_loop(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> str:
+        cc = stream.codec_context
+        tb = stream.time_base or Fraction(1, 90000)
+        ring = self.packet_ring
+        taps = [t for t in (self.on_packet, ring.push if ring is not None else None) if t is not None]
+        session = self._session
+        keyonly = False
+        need_key = True  # never feed a decoder P-frames without their keyframe
+        next_due: float | None = None
+        last_key_pts: float | None = None
+        gop_s: float | None = None
+        skipping_tail = False
+        gop_stable = False  # the last two GOPs had the same length: the next keyframe is predictable
+        frame_s = 0.0
+        prev_pts_s: float | None = None
+        last_pts: int | None = None
+        offset: float | None = None  # min(arrival - stream time): the connection's best latency
+        behind = False
+        stats = self.stats
+        for packet in container.demux(stream):
+            if self._stop.is_set() or self._reconnect_requested:
+                return "stopped"
+            if packet.size == 0:
+                continue
+            now = time.monotonic()
+            if self._state != "online":
+                self._emit("online")
+            stats.packets += 1
+            stats.bytes += packet.size
+            stats.last_packet_monotonic = now
+            pts = packet.pts if packet.pts is not None else packet.dts
+            if pts is None:  # RTP before the first RTCP sender report carries no pts
+                pts = (last_pts + (packet.duration or 0)) if last_pts is not None else 0
+            last_pts = pts
+            is_key = packet.is_keyframe
+            pts_s = float(pts * tb)
+            if prev_pts_s is not None and pts_s > prev_pts_s:
+                frame_s = pts_s - prev_pts_s
+            prev_pts_s = pts_s
+            if is_key:
+                if last_key_pts is not None and pts_s > last_key_pts:
+                    new_gop = pts_s - last_key_pts
+                    gop_stable = gop_s is not None and abs(new_gop - gop_s) <= 0.01 * gop_s
+                    gop_s = new_gop
+                last_key_pts = pts_s
+            if taps:
+                encoded = EncodedPacket(self._spec.id, bytes(packet), pts, packet.dts, packet.duration, tb, is_key, now, session)
+                for tap in taps:
+                    self._safe(tap, encoded)
+            if not self.options.decode or self.on_frame is None:
+                continue
+
+            # lag = how much later than its best latency this packet is handled
+            if offset is None or now - pts_s < offset or now - pts_s - offset > 30.0:
+                offset = now - pts_s  # first packet, better latency, or a pts jump: re-anchor
+            lag = stats.lag_s = now - pts_s - offset
+            if behind:
+                behind = lag > self.options.catchup_lag_s * 0.3
+            elif lag > self.options.catchup_lag_s:
+                behind = True
+                log.warning("channel %s: %.1f s behind the stream, decoding keyframes only until caught up", self._spec.id, lag)
+
+            spec = self._spec
+            interval = 1.0 / spec.fps
+            if behind and not is_key:
+                stats.catchup_skipped += 1
+                need_key = True
+                continue
+            want_keyonly = spec.mode == "patrol" or (gop_s is not None and interval >= gop_s * 0.999)
+            if spec.mode == "off":
+                need_key = True
+                continue
+            if want_keyonly != keyonly:
+                keyonly = want_keyonly
+                cc.skip_frame = "NONKEY" if keyonly else "DEFAULT"
+                need_key = True
+            if keyonly and not is_key:
+                continue  # never reaches the decoder
+            if need_key and not is_key:
+                if skipping_tail:
+                    stats.tail_skipped += 1
+                continue
+            skipping_tail = False
+            if (not is_key and gop_stable and next_due is not None and last_key_pts is not None
+                    and next_due >= last_key_pts + gop_s - frame_s / 2):  # type: ignore[operator]
+                # The tail of the GOP: no frame is due before the next keyframe and nothing
+                # after it references these frames, so they are never decoded.
+                stats.tail_skipped += 1
+                need_key = skipping_tail = True
+                continue
+            need_key = False
+            due = next_due is None or pts_s + 1e-3 >= next_due
+            try:
+                stats.packets_decoded += 1
+                frames = cc.decode(packet)
+            except av.error.FFmpegError as exc:
+                stats.decode_errors += 1
+                need_key = True
+                log.debug("channel %s: decode error %s", spec.id, exc)
+                continue
+            for vf in frames:
+                stats.frames_decoded += 1
+                if vf.is_corrupt:
+                    # concealed garbage would feed false detections; the next frames are
+                    # usually clean again (the decoder heals at the next keyframe at worst)
+                    stats.corrupt_frames += 1
+                    continue
+                if not due:
+                    continue
+                if next_due is None or pts_s - next_due > interval:
+                    next_due = pts_s  # fell behind (or first frame): re-anchor instead of bursting
+                next_due += interval
+                image = vf.to_ndarray(format="bgr24")
+                stats.frames_delivered += 1
+                stats.last_frame_monotonic = time.monotonic()
+                self._safe(
+                    self.on_frame,
+                    Frame(spec.id, image, stats.last_frame_monotonic, time.time(), pts_s, bool(vf.key_frame), stats.frames_delivered),
+                )
+                due = False
+        return "end of stream (server closed the connection)"
+
+    def _safe(self, fn: Callable, *args: object) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            self.stats.callback_errors += 1
+            log.exception("channel %s: callback %s failed", self._spec.id, getattr(fn, "__name__", fn))
+
+
+def _params_of(stream: av.video.stream.VideoStream) -> StreamParams:
+    cc = stream.codec_context
+    rate = stream.average_rate or stream.guessed_rate
+    return StreamParams(
+        codec_name=cc.name,
+        width=cc.width,
+        height=cc.height,
+        extradata=bytes(cc.extradata) if cc.extradata else None,
+        time_base=stream.time_base or Fraction(1, 90000),
+        fps=float(rate) if rate else None,
+    )
+
+
+def open_options(spec: ChannelSpec, options: ReaderOptions) -> dict[str, str]:
+    """FFmpeg options for opening ``spec``: transport, fast start, video only."""
+    if not spec.url.startswith(("rtsp://", "rtsps://")):
+        return {}
+    return {
+        "rtsp_transport": spec.transport,
+        "probesize": str(options.probesize),
+        "analyzeduration": str(options.analyzeduration_us),
+        "allowed_media_types": "video",
+        # FFmpeg's own socket I/O timeout (µs). Unlike PyAV's ``timeout=`` (a Python
+        # interrupt callback that takes the GIL on every poll: ~10 % more CPU per
+        # channel with many channels), it costs nothing while data flows.
+        "timeout": str(int(options.read_timeout_s * 1_000_000)),
+    }
+
+
+def _open(spec: ChannelSpec, options: ReaderOptions) -> av.container.InputContainer:
+    if spec.url.startswith(("rtsp://", "rtsps://")):
+        return av.open(spec.url, options=open_options(spec, options))
+    return av.open(spec.url, options=open_options(spec, options), timeout=(options.open_timeout_s, options.read_timeout_s))
+
+
+def classify_open_error(exc: BaseException, spec: ChannelSpec) -> tuple[State, str]:
+    """("auth_failed" | "offline", operator-facing reason) for an exception from ``av.open``."""
+    if isinstance(exc, (av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError)):
+        return "auth_failed", f"camera rejected the credentials ({type(exc).__name__}); check the user/password for {redact_url(spec.url)}"
+    return "offline", _describe(exc)
+
+
+def grab_keyframe(
+    spec: ChannelSpec,
+    options: ReaderOptions | None = None,
+    cancel: threading.Event | None = None,
+    max_wait_s: float = 6.0,
+    seq: int = 0,
+) -> tuple[Frame, StreamParams]:
+    """A patrol visit: connect, decode the first keyframe only, disconnect.
+
+    Raises the ``av.open`` error (classify with :func:`classify_open_error`),
+    ``TimeoutError`` if no keyframe arrives within ``max_wait_s``, or
+    ``InterruptedError`` if ``cancel`` is set.
+    """
+    options = options or ReaderOptions()
+    container = _open(spec, options)
+    try:
+        if not container.streams.video:
+            raise ValueError("no video stream in source")
+        stream = container.streams.video[0]
+        cc = stream.codec_context
+        cc.thread_count = options.decoder_threads
+        cc.skip_frame = "NONKEY"
+        tb = stream.time_base or Fraction(1, 90000)
+        deadline = time.monotonic() + max_wait_s
+        for packet in container.demux(stream):
+            if cancel is not None and cancel.is_set():
+                raise InterruptedError("visit cancelled")
+            if time.monotonic() > deadline:
+                break
+            if packet.size == 0 or not packet.is_keyframe:
+                continue
+            for vf in cc.decode(packet):
+                if vf.is_corrupt:
+                    continue  # try the next keyframe
+                image = vf.to_ndarray(format="bgr24")
+                pts = packet.pts if packet.pts is not None else packet.dts
+                now = time.monotonic()
+                return Frame(spec.id, image, now, time.time(), float(pts * tb) if pts is not None else None, True, seq), _params_of(stream)
+        raise TimeoutError(f"no keyframe within {max_wait_s:.0f} s")
+    finally:
+        container.close()
+
+
+def _describe(exc: BaseException) -> str:
+    """A short operator-facing reason without credentials."""
+    if isinstance(exc, av.error.FFmpegError):
+        text = exc.strerror or type(exc).__name__
+        if isinstance(exc, (av.error.ExitError, av.error.TimeoutError)) or "Immediate exit" in text or "timed out" in text:
+            return "timed out waiting for the camera"
+        return text
+    if isinstance(exc, TimeoutError):
+        return "timed out waiting for the camera"
+    return f"{type(exc).__name__}: {redact_url(str(exc))}"
+
+
+def with_fps(spec: ChannelSpec, fps: float, mode: str | None = None) -> ChannelSpec:
+    """Convenience for the scheduler: a copy of ``spec`` with another fps/mode."""
+    return replace(spec, fps=fps, mode=mode or spec.mode)  # type: ignore[arg-type]

@@ -1,0 +1,268 @@
+"""``create_app(settings) -> FastAPI``: the web process, with no module-level state."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import redis
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from xueliang.settings import Settings
+
+from web.access_log import AccessLog
+from web.auth import MIN_SECRET_KEY_LENGTH, LoginRateLimiter
+from web.cameras import load_cameras
+from web.context import AppContext
+from web.device_status import DeviceStatusBoard
+from web.events import EventHub
+from web.limits import BodySizeLimit
+from web.store import Store
+
+log = logging.getLogger("web")
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_JSON_BODY = 1 * 1024 * 1024       # JSON bodies
+MAX_UPLOAD_BODY = 40 * 1024 * 1024    # photos (several per report) and work-order imports
+
+# Everything is served from this origin; nothing loads from a CDN or map-tile server.
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "connect-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+class ConfigError(RuntimeError):
+    """The web process cannot start with this configuration; the message says what to set."""
+
+
+def _check_secret(settings: Settings) -> str:
+    key = settings.secret_key
+    if not key:
+        raise ConfigError(
+            "XUELIANG_SECRET_KEY is not set: export a long random value "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`); "
+            "`xueliang demo` sets one for you"
+        )
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"XUELIANG_SECRET_KEY is too short ({len(key)} chars); use at least {MIN_SECRET_KEY_LENGTH}")
+    return key
+
+
+def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
+    """Build the web app for ``settings``; Redis and the database are opened at startup.
+
+    Refuses to build without ``settings.secret_key`` (the demo launcher passes its own).
+    """
+    secret_key = _check_secret(settings)
+    if not settings.redis_url:
+        raise ConfigError("REDIS_URL is not set: the web process needs the Redis that carries xl:events")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        from command import open_database
+
+        redis_client, redis_sync = _redis_clients(settings.redis_url)
+        database = open_database(settings.resolved_database_url())
+        store = Store(database.sessionmaker, settings.media_dir)
+        hub = EventHub(redis_client)
+        ctx = AppContext(
+            settings=settings,
+            secret_key=secret_key,
+            redis=redis_client,
+            redis_sync=redis_sync,
+            database=database,
+            store=store,
+            hub=hub,
+            limiter=LoginRateLimiter(redis_client),
+            cookie_secure=cookie_secure,
+        )
+        ctx.extras["cameras"] = cameras
+        board = DeviceStatusBoard()
+        ctx.extras["device_status"] = board
+        app.state.ctx = ctx
+        head = await hub.head_id()
+        await hub.replay(board, types=("device.status",), until=head)
+        hub.add_listener(board)
+        await hub.start(from_id=head)
+        log.info("web ready: database %s, redis %s", database.engine.url.render_as_string(hide_password=True),
+                 _redact(settings.redis_url))
+        try:
+            yield
+        finally:
+            await hub.stop()
+            live = getattr(app.state, "live_router", None)
+            if live is not None and hasattr(live, "live"):
+                await live.live.close_all()
+            await redis_client.aclose()
+            redis_sync.close()
+            database.dispose()
+
+    app = FastAPI(
+        title="雪亮 Xueliang command centre API",
+        version="0.1.0",
+        lifespan=lifespan,
+        # No Swagger/ReDoc page: both load their assets from a CDN. The schema itself is served
+        # below, to logged-in users only (every route but health and login needs a token).
+        docs_url=None,
+        openapi_url=None,
+        redoc_url=None,
+    )
+    _add_openapi_route(app)
+    _install_handlers(app)
+    cameras = load_cameras(settings.cameras_file)
+    _include_routers(app, cameras)
+    app.add_middleware(AccessLog)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY, upload_bytes=MAX_UPLOAD_BODY, upload_suffixes=("/photos", "/with-photos", "/import"))
+    _mount_pages(app)
+    return app
+
+
+def _redis_clients(url: str):
+    """Async + sync clients that retry on a dropped connection, so a Redis restart costs a
+    retry instead of failing the first request on every stale pooled connection."""
+    from redis.asyncio.retry import Retry as AsyncRetry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from redis.retry import Retry
+
+    errors = [RedisConnectionError, RedisTimeoutError]
+    async_client = aioredis.Redis.from_url(url, retry=AsyncRetry(ExponentialBackoff(cap=1.0), 3), retry_on_error=errors,
+                                           health_check_interval=30, socket_connect_timeout=5)
+    sync_client = redis.Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=1.0), 3), retry_on_error=errors,
+                                       health_check_interval=30, socket_connect_timeout=5)
+    return async_client, sync_client
+
+
+def _add_openapi_route(app: FastAPI) -> None:
+    from fastapi import Depends
+
+    from web.deps import current_user
+
+    async def openapi_schema(_user=Depends(current_user)) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    app.add_api_route("/api/openapi.json", openapi_schema, methods=["GET"], include_in_schema=False)
+
+
+def _redact(url: str) -> str:
+    if "@" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _include_routers(app: FastAPI, cameras) -> None:
+    from web.routes import auth, incidents, system, ws
+
+    for module in (system, auth, incidents, ws):
+        app.include_router(module.router)
+    for name in ("actions", "cameras", "responders", "jurisdictions", "reports", "devices", "users", "intake", "risk"):
+        module = _optional_route_module(name)
+        if module is not None:
+            app.include_router(module.router)
+    live = _live_router(cameras)
+    if live is not None:
+        app.include_router(live, prefix="/api/live", tags=["live"])
+        app.state.live_router = live
+
+
+def _optional_route_module(name: str):
+    import importlib
+
+    try:
+        return importlib.import_module(f"web.routes.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"web.routes.{name}":
+            raise
+        return None
+
+
+def _live_router(cameras):
+    """The WebRTC engineer's live-view router (``web.live.make_router``) at /api/live, when present."""
+    try:
+        import web.live as live
+    except ModuleNotFoundError as exc:
+        if exc.name != "web.live":
+            log.warning("web.live could not be imported (%s); live view disabled", exc)
+        return None
+    make_router = getattr(live, "make_router", None)
+    if make_router is None:
+        return getattr(live, "router", None)
+    from web.deps import current_user
+
+    resolve = live.registry_lookup(cameras.get, lambda user, camera: user.covers(camera.jurisdiction))
+
+    def lookup(camera_id, user, stream=None):
+        from devices import SecretError
+        from fastapi import HTTPException
+
+        try:
+            return resolve(camera_id, user, stream) if stream else resolve(camera_id, user)
+        except SecretError as exc:  # names the variable to export, never a value
+            raise HTTPException(503, f"live view of {camera_id} is not configured: {exc}") from exc
+
+    def configured(user):
+        # Cameras whose stream secrets are missing cannot be viewed; leaving them out keeps
+        # /api/live/stats answering instead of failing on the first unconfigured camera.
+        from devices import SecretError
+
+        out = []
+        for camera in cameras.in_scope(user.jurisdiction_code):
+            try:
+                camera.stream_url("main", resolve_secrets=True)
+            except SecretError:
+                continue
+            out.append(camera.id)
+        return out
+
+    return make_router(current_user, lookup, known_cameras=configured)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Name the field; never echo the submitted value (it may be a password).
+        errors = [
+            {"field": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type", "")}
+            for err in exc.errors()
+        ]
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.url.path.startswith("/api/") and "cache-control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+PAGES = ("index", "wall", "desk", "map", "responder", "reports", "devices")
+
+
+def _mount_pages(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    def page(name: str):
+        async def serve() -> FileResponse:
+            return FileResponse(STATIC_DIR / f"{name}.html", headers={"Cache-Control": "no-cache"})
+
+        serve.__name__ = f"page_{name}"
+        return serve
+
+    app.add_api_route("/", page("index"), include_in_schema=False, methods=["GET"])
+    for name in PAGES[1:]:
+        if (STATIC_DIR / f"{name}.html").exists():
+            app.add_api_route(f"/{name}", page(name), include_in_schema=False, methods=["GET"])

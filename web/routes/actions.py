@@ -1,0 +1,210 @@
+"""Incident actions: each maps onto one step of command's state machine.
+
+``POST /api/incidents/{id}/{action}`` with a typed body. A transition the state
+machine refuses answers 409 with its reason; an incident outside the caller's
+scope answers 404. Every success publishes ``incident.updated`` on ``xl:events``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from command import EVENTS_STREAM, publish_event
+from command import lifecycle
+from command.incidents import NotFound, audit, get_incident, incident_payload
+from command.media import store_photo
+from command.workflow import TransitionRefused
+
+from web.deps import can_see_incident, current_user, get_ctx
+from web.routes.auth import client_ip
+from web.scope import Permission, Principal
+from web.workflow import actor_for
+
+log = logging.getLogger("web.actions")
+router = APIRouter(prefix="/api/incidents", tags=["incident actions"])
+
+Colour = Literal["blue", "yellow", "orange", "red"]
+Severity = Literal["low", "normal", "high", "critical"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClassifyIn(_Body):
+    category_code: str = Field(min_length=1, max_length=64)
+    severity: str | None = Field(None, max_length=16)
+    colour: Colour | None = None
+
+
+class DispatchIn(_Body):
+    responder_ids: list[int] = Field(default_factory=list, max_length=20)
+    departments: list[str] = Field(default_factory=list, max_length=10)
+    auto: bool = False
+    note: str = Field("", max_length=2000)
+
+
+class EmptyIn(_Body):
+    pass
+
+
+class ArriveIn(_Body):
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+
+
+class ReasonIn(_Body):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ResolveIn(_Body):
+    result: str = Field(min_length=1, max_length=4000)
+
+
+class EvaluateIn(_Body):
+    satisfaction: int = Field(ge=1, le=5)
+    comment: str = Field("", max_length=2000)
+
+
+class RevisitIn(_Body):
+    outcome: str = Field(min_length=1, max_length=2000)
+    satisfied: bool | None = None
+
+
+class ColourIn(_Body):
+    colour: Colour
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class FalseAlarmIn(_Body):
+    reason: str = Field("", max_length=2000)
+
+
+def _run(request: Request, user: Principal, incident_id: int, action: str, call) -> dict[str, Any]:
+    """Check visibility, run ``call(session, actor)`` in one transaction, publish the update."""
+    ctx = get_ctx(request)
+    actor = actor_for(user, client_ip(request))
+    with ctx.database.session() as session:
+        try:
+            incident = get_incident(session, incident_id)
+        except NotFound:
+            raise HTTPException(404, f"incident {incident_id} not found") from None
+        assigned = [a.responder_id for a in incident.assignments if a.status in ("pending", "acknowledged")]
+        if not can_see_incident(user, incident.jurisdiction_code, assigned):
+            raise HTTPException(404, f"incident {incident_id} not found")
+        try:
+            call(session, actor)
+        except TransitionRefused as exc:
+            session.rollback()
+            raise HTTPException(409, {"reason": exc.reason, **exc.to_dict()}) from exc
+        session.flush()
+        payload = incident_payload(session, incident)
+    # Published after the commit, so a client that re-fetches on the event sees the change.
+    try:
+        publish_event(ctx.redis_sync, "incident.updated", payload["jurisdiction_code"], payload)
+    except Exception as exc:  # the change is stored; clients still see it on their next load
+        log.error("incident %s %s stored but not pushed on %s: %s", incident_id, action, EVENTS_STREAM, exc)
+    log.info("%s: %s incident %s -> %s", user.username, action, incident_id, payload["status"])
+    return payload
+
+
+def _route(action: str, body_model: type[BaseModel], summary: str, call_for):
+    def handler(incident_id: int, body: body_model, request: Request, user: Principal = Depends(current_user)) -> dict:  # type: ignore[valid-type]
+        return _run(request, user, incident_id, action, lambda session, actor: call_for(session, actor, incident_id, body))
+
+    handler.__name__ = f"incident_{action}"
+    # Real objects, not the postponed strings: FastAPI must see this action's body model.
+    handler.__annotations__ = {"incident_id": int, "body": body_model, "request": Request, "user": Principal, "return": dict}
+    router.add_api_route(
+        f"/{{incident_id}}/{action}",
+        handler,
+        methods=["POST"],
+        summary=summary,
+        responses={404: {"description": "no such incident in your jurisdiction"},
+                   409: {"description": "the state machine refuses this action now; `detail.reason` says why"}},
+    )
+
+
+_route("classify", ClassifyIn, "分类登记: set category, severity and colour",
+       lambda s, a, i, b: lifecycle.classify(s, i, a, category_code=b.category_code, severity=b.severity, colour=b.colour))
+_route("dispatch", DispatchIn, "分流转办: assign responders and/or departments (or auto)",
+       lambda s, a, i, b: lifecycle.dispatch(s, i, a, responder_ids=b.responder_ids, departments=b.departments,
+                                             auto=b.auto, note=b.note))
+_route("acknowledge", EmptyIn, "签收: the responder accepts", lambda s, a, i, b: lifecycle.acknowledge(s, i, a))
+_route("arrive", ArriveIn, "到场: the responder is on scene", lambda s, a, i, b: lifecycle.arrive(s, i, a, lat=b.lat, lon=b.lon))
+_route("reject", ReasonIn, "退回: hand back to the dispatcher", lambda s, a, i, b: lifecycle.reject(s, i, a, reason=b.reason))
+_route("resolve", ResolveIn, "办结: record the handling result", lambda s, a, i, b: lifecycle.resolve(s, i, a, result=b.result))
+_route("evaluate", EvaluateIn, "群众评价: the citizen's rating",
+       lambda s, a, i, b: lifecycle.evaluate(s, i, a, satisfaction=b.satisfaction, comment=b.comment))
+_route("revisit", RevisitIn, "回访: follow-up", lambda s, a, i, b: lifecycle.revisit(s, i, a, outcome=b.outcome, satisfied=b.satisfied))
+_route("close", EmptyIn, "结案: close", lambda s, a, i, b: lifecycle.close(s, i, a))
+_route("false_alarm", FalseAlarmIn, "误报: mark as false alarm",
+       lambda s, a, i, b: lifecycle.mark_false_alarm(s, i, a, reason=b.reason))
+_route("reopen", ReasonIn, "重新打开: reopen", lambda s, a, i, b: lifecycle.reopen(s, i, a, reason=b.reason))
+_route("escalate", ReasonIn, "上报上级: hand to the next centre up", lambda s, a, i, b: lifecycle.escalate(s, i, a, reason=b.reason))
+_route("colour", ColourIn, "Change the four-colour risk grade (audited)",
+       lambda s, a, i, b: lifecycle.set_colour(s, i, a, colour=b.colour, reason=b.reason))
+
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+PHOTO_TYPES = {b"\xff\xd8\xff": ".jpg", b"\x89PNG": ".png"}
+
+
+@router.post("/{incident_id}/photos", summary="Attach a scene photo (JPEG/PNG) with an optional note")
+async def add_photo(
+    incident_id: int,
+    request: Request,
+    photo: UploadFile = File(...),
+    note: str = Form("", max_length=2000),
+    user: Principal = Depends(current_user),
+) -> dict:
+    if not (user.can(Permission.HANDLE_INCIDENTS) or user.can(Permission.RESPOND)):
+        raise HTTPException(403, f"role {user.role.value} may not add photos")
+    data = await photo.read(MAX_PHOTO_BYTES + 1)
+    if len(data) > MAX_PHOTO_BYTES:
+        raise HTTPException(413, f"photo larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+    suffix = next((ext for magic, ext in PHOTO_TYPES.items() if data.startswith(magic)), None)
+    if suffix is None:
+        raise HTTPException(422, {"field": "photo", "message": "photo must be a JPEG or PNG image"})
+    ctx = get_ctx(request)
+
+    def attach(session, actor) -> None:
+        index = sum(1 for e in _photo_events(session, incident_id)) + 1
+        path = store_photo(ctx.settings.media_dir, f"incident-{incident_id}", index, data, suffix)
+        incident = get_incident(session, incident_id)
+        audit(session, actor, "photo", incident=incident, from_status=incident.status, to_status=incident.status,
+              detail={"path": path, "index": index, "note": note})
+
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_run, request, user, incident_id, "photo", attach)
+
+
+def _photo_events(session, incident_id: int):
+    from sqlalchemy import select
+
+    from command import AuditEvent
+
+    return session.scalars(select(AuditEvent).where(AuditEvent.incident_id == incident_id, AuditEvent.action == "photo"))
+
+
+@router.get("/{incident_id}/photos/{index}", summary="A scene photo attached to the incident",
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})
+def get_photo(incident_id: int, index: int, request: Request, user: Principal = Depends(current_user)):
+    from fastapi.responses import FileResponse
+
+    from web.routes.incidents import load_visible
+
+    load_visible(request, user, incident_id)
+    ctx = get_ctx(request)
+    with ctx.database.session() as session:
+        stored = next((e.detail.get("path") for e in _photo_events(session, incident_id) if e.detail.get("index") == index), None)
+    path = ctx.store.resolve_media(stored) if stored else None
+    if path is None:
+        raise HTTPException(404, f"incident {incident_id} has no photo {index}")
+    media_type = "image/png" if path.suffix == ".png" else "image/jpeg"
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})

@@ -1,0 +1,122 @@
+"""Cameras from the registry (scoped, credential-free) and PTZ control through ONVIF."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from web.cameras import camera_view
+from web.deps import current_user, get_ctx, require
+from web.scope import Permission, Principal
+
+log = logging.getLogger("web.cameras")
+router = APIRouter(prefix="/api/cameras", tags=["cameras"])
+
+
+def _directory(request: Request):
+    return get_ctx(request).extras["cameras"]
+
+
+def visible_camera(request: Request, user: Principal, camera_id: str):
+    camera = _directory(request).get(camera_id)
+    if camera is None or not user.covers(camera.jurisdiction):
+        raise HTTPException(404, f"camera {camera_id!r} not found in your jurisdiction")
+    return camera
+
+
+@router.get("", summary="Cameras in the caller's subtree (no stream URLs, no credentials)")
+def list_cameras(
+    request: Request,
+    user: Principal = Depends(current_user),
+    kind: Literal["fixed", "ptz", "drone", "4g_terminal"] | None = None,
+    tag: str | None = Query(None, max_length=64),
+    limit: int = Query(1000, ge=1, le=10000),
+    offset: int = Query(0, ge=0),
+) -> dict:
+    directory = _directory(request)
+    cameras = directory.in_scope(user.jurisdiction_code)
+    if kind:
+        cameras = [c for c in cameras if c.kind.value == kind]
+    if tag:
+        cameras = [c for c in cameras if tag in c.tags]
+    page = cameras[offset: offset + limit]
+    return {"items": [camera_view(c) for c in page], "count": len(cameras), "registry_error": directory.error}
+
+
+@router.get("/{camera_id}", summary="One camera")
+def get_camera(camera_id: str, request: Request, user: Principal = Depends(current_user)) -> dict:
+    return camera_view(visible_camera(request, user, camera_id))
+
+
+class PtzIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["move", "stop", "goto_preset", "set_preset"]
+    pan: float = Field(0.0, ge=-1, le=1)
+    tilt: float = Field(0.0, ge=-1, le=1)
+    zoom: float = Field(0.0, ge=-1, le=1)
+    timeout_s: float = Field(1.0, gt=0, le=10, description="a move stops by itself after this long")
+    preset: str | None = Field(None, max_length=64, description="preset token (goto) or name (set)")
+
+
+def _onvif(camera):
+    from devices import SecretError
+    from devices.onvif import OnvifCamera
+
+    if camera.onvif is None:
+        raise HTTPException(409, f"camera {camera.id} has no ONVIF endpoint; PTZ is not possible")
+    try:
+        username, password = camera.onvif_credentials()
+    except SecretError as exc:
+        # names the variable to export, never a value
+        raise HTTPException(503, f"ONVIF credentials of {camera.id} are not configured: {exc}") from exc
+    return OnvifCamera(camera.onvif.url, username, password, timeout=5, name=camera.id)
+
+
+def _ptz_call(camera, fn):
+    from devices.onvif import OnvifAuthError, OnvifError, OnvifNotSupported, OnvifTimeout
+
+    try:
+        with _onvif(camera) as device:
+            return fn(device)
+    except OnvifAuthError as exc:
+        raise HTTPException(502, f"camera {camera.id} refused the ONVIF credentials: {exc}") from exc
+    except OnvifNotSupported as exc:
+        raise HTTPException(409, f"camera {camera.id} does not support this: {exc}") from exc
+    except OnvifTimeout as exc:
+        raise HTTPException(504, f"camera {camera.id} did not answer in time: {exc}") from exc
+    except OnvifError as exc:
+        raise HTTPException(502, f"camera {camera.id}: {exc}") from exc
+
+
+@router.post("/{camera_id}/ptz", summary="Pan/tilt/zoom: move (stops after timeout_s), stop, go to or set a preset")
+def ptz(camera_id: str, body: PtzIn, request: Request, user: Principal = Depends(require(Permission.CONTROL_CAMERAS))) -> dict:
+    camera = visible_camera(request, user, camera_id)
+    if camera.kind.value != "ptz":
+        raise HTTPException(409, f"camera {camera_id} is a {camera.kind.value} camera, not PTZ")
+    if body.action in ("goto_preset", "set_preset") and not body.preset:
+        raise HTTPException(422, {"field": "body.preset", "message": f"{body.action} needs a preset"})
+
+    def run(device):
+        if body.action == "move":
+            device.continuous_move(body.pan, body.tilt, body.zoom, timeout_s=body.timeout_s)
+        elif body.action == "stop":
+            device.stop()
+        elif body.action == "goto_preset":
+            device.goto_preset(body.preset)
+        else:
+            return {"preset": device.set_preset(body.preset)}
+        return {}
+
+    result = _ptz_call(camera, run)
+    log.info("%s: PTZ %s on %s", user.username, body.action, camera_id)
+    return {"ok": True, "camera_id": camera_id, "action": body.action, **result}
+
+
+@router.get("/{camera_id}/ptz/presets", summary="The PTZ camera's presets")
+def ptz_presets(camera_id: str, request: Request, user: Principal = Depends(current_user)) -> dict:
+    camera = visible_camera(request, user, camera_id)
+    presets = _ptz_call(camera, lambda device: device.presets())
+    return {"items": [{"token": p.token, "name": p.name} for p in presets]}

@@ -1,0 +1,102 @@
+"""Incidents: the scoped list, detail, timeline, snapshot and clip."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse
+
+from web.deps import can_see_incident, current_user, get_ctx
+from web.workflow import allowed_actions_for
+from web.scope import Principal
+
+router = APIRouter(prefix="/api/incidents", tags=["incidents"])
+
+Colour = Literal["blue", "yellow", "orange", "red"]
+
+
+@router.get("", summary="Incidents in the caller's jurisdiction subtree, newest first")
+def list_incidents(
+    request: Request,
+    user: Principal = Depends(current_user),
+    status: str | None = Query(None, max_length=16),
+    open_only: bool = False,
+    colour: Colour | None = None,
+    jurisdiction_code: str | None = Query(None, pattern=r"^\d{6,15}$"),
+    camera_id: str | None = Query(None, max_length=128),
+    before_id: int | None = Query(None, ge=1, description="page backwards: ids lower than this"),
+    limit: int = Query(100, ge=1, le=500),
+) -> dict:
+    items = get_ctx(request).store.list_incidents(
+        user.jurisdiction_code,
+        status=status,
+        open_only=open_only,
+        colour=colour,
+        jurisdiction_code=jurisdiction_code,
+        camera_id=camera_id,
+        before_id=before_id,
+        limit=limit,
+    )
+    return {"items": items, "count": len(items)}
+
+
+@router.get("/queue", summary="Open incidents in scope, most urgent first (colour, then deadline)")
+def incident_queue(request: Request, user: Principal = Depends(current_user),
+                   limit: int = Query(500, ge=1, le=2000)) -> dict:
+    items = get_ctx(request).store.incident_queue(user.jurisdiction_code, limit=limit)
+    return {"items": items, "count": len(items)}
+
+
+def load_visible(request: Request, user: Principal, incident_id: int) -> dict:
+    """The incident if this user may see it; 404 otherwise (existence is not revealed)."""
+    incident = get_ctx(request).store.get_incident(incident_id)
+    if incident is None or not can_see_incident(user, incident["jurisdiction_code"], incident.get("assigned_responder_ids")):
+        raise HTTPException(404, f"incident {incident_id} not found")
+    return incident
+
+
+@router.get("/{incident_id}", summary="One incident with its sources and assignments")
+def get_incident(incident_id: int, request: Request, user: Principal = Depends(current_user)) -> dict:
+    incident = load_visible(request, user, incident_id)
+    incident["allowed_actions"] = allowed_actions_for(user, incident)
+    return incident
+
+
+@router.get("/{incident_id}/timeline", summary="The incident's audit trail, oldest first")
+def incident_timeline(incident_id: int, request: Request, user: Principal = Depends(current_user)) -> dict:
+    load_visible(request, user, incident_id)
+    return {"items": get_ctx(request).store.incident_timeline(incident_id)}
+
+
+def _media(request: Request, user: Principal, incident_id: int, which: int, what: str) -> FileResponse:
+    store = get_ctx(request).store
+    load_visible(request, user, incident_id)
+    media = store.incident_media(incident_id)
+    stored = media[which] if media else None
+    path = store.resolve_media(stored) if stored else None
+    if path is None:
+        raise HTTPException(404, f"incident {incident_id} has no {what}")
+    media_type = "image/jpeg" if what == "snapshot" else "video/mp4"
+    # private: snapshots of people must not sit in shared caches
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get(
+    "/{incident_id}/snapshot",
+    summary="The alert snapshot (JPEG)",
+    responses={200: {"content": {"image/jpeg": {}}}},
+    response_class=FileResponse,
+)
+def incident_snapshot(incident_id: int, request: Request, user: Principal = Depends(current_user)) -> FileResponse:
+    return _media(request, user, incident_id, 1, "snapshot")
+
+
+@router.get(
+    "/{incident_id}/clip",
+    summary="The evidence clip (MP4)",
+    responses={200: {"content": {"video/mp4": {}}}},
+    response_class=FileResponse,
+)
+def incident_clip(incident_id: int, request: Request, user: Principal = Depends(current_user)) -> FileResponse:
+    return _media(request, user, incident_id, 2, "clip")

@@ -1,0 +1,81 @@
+"""Responders: the scoped roster, dispatch recommendations, a responder's own tasks and position reports."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from command import Assignment, Incident, publish_event
+from command.dispatch import recommend_responders, update_responder_position
+from command.incidents import get_incident, incident_payload
+
+from web.deps import current_user, get_ctx, require
+from web.routes.incidents import load_visible
+from web.scope import Permission, Principal, Role
+
+router = APIRouter(prefix="/api", tags=["responders"])
+
+
+@router.get("/responders", summary="Responders in the caller's subtree with status and last position")
+def list_responders(request: Request, user: Principal = Depends(current_user)) -> dict:
+    items = get_ctx(request).store.list_responders(user.jurisdiction_code)
+    return {"items": items, "count": len(items)}
+
+
+def _visible_responder(request: Request, user: Principal, responder_id: int) -> dict:
+    item = get_ctx(request).store.get_responder(responder_id)
+    if item is None or not (user.covers(item["jurisdiction_code"]) or user.responder_id == responder_id):
+        raise HTTPException(404, f"responder {responder_id} not found")
+    return item
+
+
+@router.get("/responders/{responder_id}", summary="One responder")
+def get_responder(responder_id: int, request: Request, user: Principal = Depends(current_user)) -> dict:
+    return _visible_responder(request, user, responder_id)
+
+
+class PositionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    status: str | None = Field(None, pattern="^(available|busy|offline)$")
+
+
+@router.post("/responders/{responder_id}/position", summary="Report a responder's position (the phone, or an operator)")
+def report_position(responder_id: int, body: PositionIn, request: Request, user: Principal = Depends(current_user)) -> dict:
+    item = _visible_responder(request, user, responder_id)
+    if user.responder_id != responder_id and not user.can(Permission.HANDLE_INCIDENTS):
+        raise HTTPException(403, "only the responder themself or an operator may report this position")
+    ctx = get_ctx(request)
+    with ctx.database.session() as session:
+        update_responder_position(session, responder_id, body.lat, body.lon, status=body.status)
+    item = ctx.store.get_responder(responder_id)
+    publish_event(ctx.redis_sync, "responder.position", item["jurisdiction_code"], item)
+    return item
+
+
+@router.get("/incidents/{incident_id}/recommendations", summary="Nearest suitable responders for dispatch")
+def recommendations(
+    incident_id: int,
+    request: Request,
+    user: Principal = Depends(require(Permission.HANDLE_INCIDENTS)),
+    limit: int = Query(5, ge=1, le=20),
+) -> dict:
+    load_visible(request, user, incident_id)
+    with get_ctx(request).database.session() as session:
+        incident = get_incident(session, incident_id)
+        return {"items": [r.to_dict() for r in recommend_responders(session, incident, limit=limit)]}
+
+
+@router.get("/me/tasks", summary="The logged-in responder's incidents (pending and in progress)")
+def my_tasks(request: Request, user: Principal = Depends(current_user), include_done: bool = False) -> dict:
+    if user.role != Role.RESPONDER or user.responder_id is None:
+        return {"items": []}
+    statuses = ("pending", "acknowledged", "done") if include_done else ("pending", "acknowledged")
+    with get_ctx(request).database.session() as session:
+        q = (select(Incident).join(Assignment, Assignment.incident_id == Incident.id)
+             .where(Assignment.responder_id == user.responder_id, Assignment.status.in_(statuses))
+             .order_by(Incident.id.desc()).limit(50))
+        items = [incident_payload(session, inc) for inc in session.scalars(q).unique()]
+    return {"items": items}

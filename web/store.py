@@ -1,0 +1,298 @@
+"""Read side of the web API over command's database (users, incidents, responders, jurisdictions).
+
+Every query takes the caller's scope code and filters by jurisdiction prefix in SQL,
+so out-of-scope rows never leave the database. Writes go through command's own
+functions (state machine, dispatch), never through these models directly.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import case, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from command.jurisdictions import scope_filter
+from command.incidents import incident_payload
+from command import AuditEvent, Incident, Jurisdiction, Responder, User
+
+COLOUR_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: int
+    username: str
+    password_hash: str
+    role: str
+    jurisdiction_code: str
+    display_name: str
+    active: bool
+    responder_id: int | None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _prefix(column, scope_code: str):
+    # A range on the code (command's scope_filter) so the index is used on SQLite and PostgreSQL.
+    return scope_filter(column, scope_code) if scope_code else column.is_not(None)
+
+
+def incident_summary(inc: Incident, session: Session | None = None) -> dict[str, Any]:
+    """command's ``incident_payload`` (the same shape as the pushed events) plus the desk's extras."""
+    base = {
+        "id": inc.id,
+        "title": inc.title,
+        "category_code": inc.category_code,
+        "source": inc.source,
+        "status": inc.status,
+        "is_open": inc.is_open,
+        "severity": inc.severity,
+        "colour": inc.colour,
+        "queue": inc.queue,
+        "department": inc.department,
+        "jurisdiction_code": inc.jurisdiction_code,
+        "handling_level": inc.handling_level,
+        "camera_id": inc.camera_id,
+        "camera_name": inc.camera_name,
+        "lat": inc.lat,
+        "lon": inc.lon,
+        "address": inc.address,
+        "has_snapshot": bool(inc.snapshot_path),
+        "boxes": inc.boxes or [],
+        "frame_width": inc.frame_width,
+        "frame_height": inc.frame_height,
+        "source_count": inc.source_count,
+        "supervised": inc.supervised,
+        "overdue": inc.overdue,
+        "created_at": _iso(inc.created_at),
+        "updated_at": _iso(inc.updated_at),
+        "ack_deadline": _iso(inc.ack_deadline),
+        "resolve_deadline": _iso(inc.resolve_deadline),
+        "acknowledged_at": _iso(inc.acknowledged_at),
+        "resolved_at": _iso(inc.resolved_at),
+        "closed_at": _iso(inc.closed_at),
+    }
+    if session is not None:
+        base.update(incident_payload(session, inc))
+    return base
+
+
+def responder_dict(r: Responder) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "name": r.name,
+        "kind": r.kind,
+        "department": r.department,
+        "jurisdiction_code": r.jurisdiction_code,
+        "skills": r.skills or [],
+        "status": r.status,
+        "phone": r.phone,
+        "lat": r.lat,
+        "lon": r.lon,
+        "position_at": _iso(r.position_at),
+    }
+
+
+def jurisdiction_dict(j: Jurisdiction, *, with_boundary: bool = False) -> dict[str, Any]:
+    out = {
+        "code": j.code,
+        "name": j.name,
+        "level": j.level,
+        "parent_code": j.parent_code,
+        "center_lat": j.center_lat,
+        "center_lon": j.center_lon,
+    }
+    if with_boundary:
+        out["boundary"] = j.boundary
+    return out
+
+
+class Store:
+    def __init__(self, session_factory: sessionmaker, media_dir: Path) -> None:
+        self._sessions = session_factory
+        self.media_dir = media_dir
+
+    @contextmanager
+    def session(self) -> Any:
+        with self._sessions() as session:
+            yield session
+
+    # -- users ---------------------------------------------------------------------
+    def get_user(self, username: str) -> UserRecord | None:
+        with self.session() as s:
+            u = s.scalar(select(User).where(User.username == username))
+            if u is None:
+                return None
+            return UserRecord(
+                id=u.id,
+                username=u.username,
+                password_hash=u.password_hash,
+                role=u.role,
+                jurisdiction_code=u.jurisdiction_code,
+                display_name=u.display_name or u.username,
+                active=bool(u.active),
+                responder_id=u.responder_id,
+            )
+
+    # -- incidents -----------------------------------------------------------------
+    def list_incidents(
+        self,
+        scope_code: str,
+        *,
+        status: str | None = None,
+        open_only: bool = False,
+        colour: str | None = None,
+        jurisdiction_code: str | None = None,
+        camera_id: str | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        q = select(Incident).where(_prefix(Incident.jurisdiction_code, scope_code))
+        if jurisdiction_code:
+            q = q.where(scope_filter(Incident.jurisdiction_code, jurisdiction_code))
+        if status:
+            q = q.where(Incident.status == status)
+        if open_only:
+            q = q.where(Incident.is_open.is_(True))
+        if colour:
+            q = q.where(Incident.colour == colour)
+        if camera_id:
+            q = q.where(Incident.camera_id == camera_id)
+        if before_id:
+            q = q.where(Incident.id < before_id)
+        q = q.order_by(Incident.id.desc()).limit(limit)
+        with self.session() as s:
+            return [incident_summary(i, s) for i in s.scalars(q)]
+
+    def incident_queue(self, scope_code: str, *, limit: int = 500) -> list[dict[str, Any]]:
+        """Open incidents, most urgent first: colour (red → blue), then the nearest resolve deadline.
+
+        The desk's queue must hold every open case however old, not just the newest rows.
+        """
+        rank = case({c: r for c, r in COLOUR_RANK.items()}, value=Incident.colour, else_=9)
+        q = (select(Incident)
+             .where(_prefix(Incident.jurisdiction_code, scope_code), Incident.is_open.is_(True))
+             .order_by(rank, Incident.resolve_deadline.is_(None), Incident.resolve_deadline, Incident.id.desc())
+             .limit(limit))
+        with self.session() as s:
+            return [incident_summary(i, s) for i in s.scalars(q)]
+
+    def get_incident(self, incident_id: int) -> dict[str, Any] | None:
+        q = (
+            select(Incident)
+            .where(Incident.id == incident_id)
+            .options(selectinload(Incident.sources), selectinload(Incident.assignments))
+        )
+        with self.session() as s:
+            inc = s.scalar(q)
+            if inc is None:
+                return None
+            out = incident_summary(inc, s)
+            out["description"] = inc.description
+            out["reporter_name"] = inc.reporter_name
+            out["sources"] = [
+                {"id": src.id, "kind": src.kind, "ref": src.ref, "received_at": _iso(src.received_at),
+                 "summary": src.summary, "has_snapshot": bool(src.snapshot_path)}
+                for src in inc.sources
+            ]
+            out["assignments"] = [
+                {"id": a.id, "responder_id": a.responder_id, "responder_name": a.responder.name if a.responder else None,
+                 "department": a.department, "lead": a.lead,
+                 "status": a.status, "assigned_by": a.assigned_by, "assigned_at": _iso(a.assigned_at),
+                 "acknowledged_at": _iso(a.acknowledged_at), "finished_at": _iso(a.finished_at), "note": a.note}
+                for a in inc.assignments
+            ]
+            clip = next((src.payload.get("clip_path") for src in inc.sources if src.payload), None)
+            out["has_clip"] = bool(clip)
+            return out
+
+    def incident_timeline(self, incident_id: int) -> list[dict[str, Any]]:
+        q = select(AuditEvent).where(AuditEvent.incident_id == incident_id).order_by(AuditEvent.id)
+        with self.session() as s:
+            return [
+                {"id": e.id, "at": _iso(e.at), "actor": e.actor, "actor_role": e.actor_role, "action": e.action,
+                 "from_status": e.from_status, "to_status": e.to_status, "detail": e.detail or {}}
+                for e in s.scalars(q)
+            ]
+
+    def incident_media(self, incident_id: int) -> tuple[str, str | None, str | None] | None:
+        """(jurisdiction_code, snapshot_path, clip_path) or None when the incident does not exist."""
+        q = select(Incident).where(Incident.id == incident_id).options(selectinload(Incident.sources))
+        with self.session() as s:
+            inc = s.scalar(q)
+            if inc is None:
+                return None
+            clip = next((src.payload.get("clip_path") for src in inc.sources if src.payload and src.payload.get("clip_path")), None)
+            return inc.jurisdiction_code, inc.snapshot_path, clip
+
+    def incident_jurisdiction(self, incident_id: int) -> str | None:
+        with self.session() as s:
+            return s.scalar(select(Incident.jurisdiction_code).where(Incident.id == incident_id))
+
+    def resolve_media(self, stored: str) -> Path | None:
+        """The file for a stored media path, only if it lies under ``media_dir`` (no path tricks)."""
+        path = Path(stored)
+        if not path.is_absolute():
+            path = self.media_dir / path
+        try:
+            path = path.resolve(strict=True)
+            path.relative_to(self.media_dir.resolve())
+        except (OSError, ValueError):
+            return None
+        return path
+
+    # -- responders and jurisdictions ----------------------------------------------
+    def list_responders(self, scope_code: str) -> list[dict[str, Any]]:
+        q = select(Responder).where(_prefix(Responder.jurisdiction_code, scope_code)).order_by(Responder.id)
+        with self.session() as s:
+            return [responder_dict(r) for r in s.scalars(q)]
+
+    def get_responder(self, responder_id: int) -> dict[str, Any] | None:
+        with self.session() as s:
+            r = s.get(Responder, responder_id)
+            return responder_dict(r) if r is not None else None
+
+    def list_jurisdictions(self, scope_code: str, *, with_boundary: bool = False, max_level: str | None = None) -> list[dict[str, Any]]:
+        q = select(Jurisdiction).where(_prefix(Jurisdiction.code, scope_code)).order_by(Jurisdiction.code)
+        if max_level:
+            q = q.where(Jurisdiction.level.in_(_levels_up_to(max_level)))
+        with self.session() as s:
+            return [jurisdiction_dict(j, with_boundary=with_boundary) for j in s.scalars(q)]
+
+    def get_jurisdiction(self, code: str) -> dict[str, Any] | None:
+        with self.session() as s:
+            j = s.get(Jurisdiction, code)
+            return jurisdiction_dict(j, with_boundary=True) if j is not None else None
+
+
+LEVELS = ("county", "township", "village", "grid")
+
+
+def _levels_up_to(level: str) -> tuple[str, ...]:
+    return LEVELS[: LEVELS.index(level) + 1] if level in LEVELS else LEVELS
+
+
+def make_session_factory(database: Any) -> sessionmaker:
+    """Accept what ``command.open_database`` returns: a sessionmaker, an Engine, or an object holding one."""
+    if isinstance(database, sessionmaker):
+        return database
+    for attr in ("sessionmaker", "session_factory", "sessions", "Session"):
+        factory = getattr(database, attr, None)
+        if isinstance(factory, sessionmaker):
+            return factory
+    from sqlalchemy.engine import Engine
+
+    engine = database if isinstance(database, Engine) else getattr(database, "engine", None)
+    if isinstance(engine, Engine):
+        return sessionmaker(engine, expire_on_commit=False)
+    raise TypeError(f"cannot get a session factory from {type(database).__name__}")
+
+
+__all__ = ["Store", "UserRecord", "make_session_factory", "Session"]

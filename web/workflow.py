@@ -1,0 +1,19 @@
+"""Bridge from the web's principal to command's workflow actor and state machine."""
+
+from __future__ import annotations
+
+from command.workflow import Actor, allowed_actions
+
+from web.scope import Principal, Role
+
+
+def actor_for(user: Principal, origin: str | None = None) -> Actor:
+    return Actor(user.username, user.role.value, user.jurisdiction_code, user.responder_id, origin)
+
+
+def allowed_actions_for(user: Principal, incident: dict) -> list[str]:
+    """What the state machine lets this user do now (the desk shows only these buttons)."""
+    actions = allowed_actions(incident["status"], actor_for(user), incident["jurisdiction_code"])
+    if user.role == Role.RESPONDER and user.responder_id not in (incident.get("assigned_responder_ids") or []):
+        return []
+    return actions

@@ -1,0 +1,47 @@
+"""``xueliang`` command line: the composition root that wires the packages into processes.
+
+Each domain package contributes its own sub-commands through ``<package>.cli.register``
+so this file only lists them; the long-running deployment lives in :mod:`xueliang.demo`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+
+# Packages whose ``cli.register(subparsers)`` adds sub-commands, in help order.
+COMMAND_PACKAGES = ("xueliang.demo", "devices.cli", "ingest.cli", "analytics.cli", "command.cli", "web.cli", "xueliang.bench")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xueliang", description="雪亮 video surveillance and command centre")
+    parser.add_argument("--log-level", default=os.environ.get("XUELIANG_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in COMMAND_PACKAGES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    result = args.func(args)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""``xueliang demo``: a whole single-machine deployment on embedded defaults.
+
+Starts, in order: the sample-camera RTSP server (GStreamer), an embedded Valkey
+when no ``REDIS_URL`` is set, the database migrations and demo seed, then the
+three long-running workers as child processes — ``command run`` (alert intake,
+SLA timers), ``analytics run`` (ingest + detection + rules) and ``web run``
+(FastAPI). A worker that dies is restarted with back-off. SIGINT/SIGTERM stops
+everything in reverse order; children also die with this process
+(``PR_SET_PDEATHSIG``), so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xueliang.runtime import EmbeddedRedis, RtspSampleServer, SampleMount, spawn, stop, wait_for_port
+from xueliang.settings import Settings
+
+log = logging.getLogger("xueliang.demo")
+
+SAMPLE_VIDEO = "vtest_480x360_g10.h264"
+SAMPLE_FPS = 10
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("demo", help="start the demo deployment (sample cameras, Redis, database, workers, web)")
+    parser.add_argument("--web-port", type=int, default=None, help="default: XUELIANG_WEB_PORT or 8000")
+    parser.add_argument("--rtsp-port", type=int, default=None, help="default: XUELIANG_RTSP_PORT or 8554")
+    parser.set_defaults(func=run_demo)
+
+
+def sample_mount_names(cameras_file: Path, rtsp_port: int) -> list[str]:
+    """RTSP paths the cameras file expects on the local sample server (``rtsp://127.0.0.1:PORT/NAME``)."""
+    pattern = re.compile(rf"rtsp://(?:[^@/\s]+@)?127\.0\.0\.1:{rtsp_port}/([\w\-/]+)")
+    return sorted(set(pattern.findall(cameras_file.read_text(encoding="utf-8"))))
+
+
+@dataclass
+class Worker:
+    """A supervised child: restarted with back-off when it exits on its own."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str | None]
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+
+    def start(self) -> None:
+        self.proc = spawn(self.argv, env=self.env, log_path=self.log_path)
+        log.info("started %s (pid %s), log %s", self.name, self.proc.pid, self.log_path)
+
+    def check(self, now: float) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        if self.proc is not None:
+            code = self.proc.returncode
+            self.proc = None
+            self.restarts += 1
+            delay = min(30.0, 2.0 ** min(self.restarts, 5))
+            self.next_start = now + delay
+            log.warning("%s exited with code %s; restarting in %.0fs (see %s)", self.name, code, delay, self.log_path)
+        if now >= self.next_start:
+            self.start()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc, timeout=10)
+            self.proc = None
+
+
+@dataclass
+class DemoDeployment:
+    settings: Settings
+    rtsp_port: int
+    web_port: int
+    demo_password: str
+    workers: list[Worker] = field(default_factory=list)
+    _rtsp: RtspSampleServer | None = None
+    _redis: EmbeddedRedis | None = None
+
+    def start(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        logs = s.data_dir / "logs"
+        names = sample_mount_names(s.cameras_file, self.rtsp_port)
+        if names:
+            video = s.samples_dir / SAMPLE_VIDEO
+            self._rtsp = RtspSampleServer(
+                [SampleMount(n, video, SAMPLE_FPS) for n in names], port=self.rtsp_port, log_path=logs / "rtsp.log"
+            ).start()
+            log.info("sample cameras on rtsp://127.0.0.1:%d/{%s}", self.rtsp_port, ",".join(names))
+        redis_url = s.redis_url
+        if not redis_url:
+            self._redis = EmbeddedRedis(s.data_dir / "redis").start()
+            redis_url = self._redis.url
+            log.info("embedded Valkey on %s", redis_url)
+        env: dict[str, str | None] = {
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": s.resolved_database_url(),
+            "XUELIANG_DATA_DIR": str(s.data_dir),
+            "XUELIANG_CAMERAS_FILE": str(s.cameras_file),
+            "XUELIANG_SECRET_KEY": s.demo_secret_key(),
+            "XUELIANG_WEB_HOST": s.web_host,
+            "XUELIANG_WEB_PORT": str(self.web_port),
+            "XUELIANG_DEMO_PASSWORD": self.demo_password,
+            "YOLO_OFFLINE": "1",
+            "YOLO_AUTOINSTALL": "0",
+            "YOLO_CONFIG_DIR": str(s.data_dir / "ultralytics"),
+        }
+        xl = [sys.executable, "-m", "xueliang.cli"]
+        for step in (["db", "upgrade"], ["db", "seed-demo"]):
+            done = subprocess.run([*xl, *step], env={**os.environ, **{k: v for k, v in env.items() if v}}, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"`xueliang {' '.join(step)}` failed with code {done.returncode}")
+        for name, args in (("command", ["command", "run"]), ("analytics", ["analytics", "run"]), ("web", ["web", "run"])):
+            worker = Worker(name, [*xl, *args], env, logs / f"{name}.log")
+            worker.start()
+            self.workers.append(worker)
+        wait_for_port(s.web_host, self.web_port, 60, self.workers[-1].proc)
+
+    def supervise(self, stop_event: threading.Event) -> None:
+        while not stop_event.wait(1.0):
+            now = time.monotonic()
+            for worker in self.workers:
+                worker.check(now)
+
+    def stop(self) -> None:
+        for worker in reversed(self.workers):
+            worker.stop()
+        if self._redis is not None:
+            self._redis.stop()
+        if self._rtsp is not None:
+            self._rtsp.stop()
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if args.web_port:
+        settings.web_port = args.web_port
+    if args.rtsp_port:
+        settings.rtsp_port = args.rtsp_port
+    password = os.environ.get("XUELIANG_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+    deployment = DemoDeployment(settings, settings.rtsp_port, settings.web_port, password)
+    stop_event = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop_event.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        deployment.start()
+        print(
+            f"\n雪亮 demo is up: http://{settings.web_host}:{settings.web_port}/\n"
+            f"  accounts: admin, county, t101…t113 (township operators), r1/r2 (responders)\n"
+            f"  password: {password}   (set XUELIANG_DEMO_PASSWORD to choose it)\n"
+            f"  logs: {settings.data_dir / 'logs'}   stop: Ctrl-C\n",
+            flush=True,
+        )
+        deployment.supervise(stop_event)
+    finally:
+        deployment.stop()
+        log.info("demo stopped")
+    return 0

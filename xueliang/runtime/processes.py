@@ -1,0 +1,97 @@
+"""Child processes that cannot outlive their parent.
+
+Every server or worker Xueliang starts goes through :func:`spawn`: the child
+gets ``PR_SET_PDEATHSIG`` so even a ``kill -9`` of the parent leaves no orphan,
+and :func:`stop` escalates SIGTERM → SIGKILL with a deadline.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    env: dict[str, str | None] | None = None,
+    cwd: str | Path | None = None,
+    log_path: Path | None = None,
+    capture_stdout: bool = False,
+) -> subprocess.Popen:
+    """Start ``argv`` as a child that receives SIGTERM when this process dies.
+
+    ``env`` overrides the inherited environment; a ``None`` value removes a variable.
+    """
+    child_env = dict(os.environ)
+    for key, value in (env or {}).items():
+        if value is None:
+            child_env.pop(key, None)
+        else:
+            child_env[key] = value
+    stdout: int | object
+    if capture_stdout:
+        stdout = subprocess.PIPE
+    elif log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        stdout = open(log_path, "ab")  # noqa: SIM115 (owned by the child)
+    else:
+        stdout = None
+    stderr = subprocess.STDOUT if log_path is not None and not capture_stdout else None
+    return subprocess.Popen(
+        list(argv),
+        env=child_env,
+        cwd=cwd,
+        stdout=stdout,
+        stderr=stderr,
+        preexec_fn=_die_with_parent,
+        text=capture_stdout or None,
+    )
+
+
+def stop(proc: subprocess.Popen, timeout: float = 5.0) -> int | None:
+    """SIGTERM, wait up to ``timeout``, then SIGKILL. Returns the exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+    if proc.stdout is not None:
+        proc.stdout.close()
+    return proc.returncode
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (race-prone by nature; retry on bind failure)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Block until ``host:port`` accepts TCP connections, or raise with a reason."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with code {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout:.0f}s")
