@@ -20,22 +20,29 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = {"code": 0}
+        state = {"code": 0, "logged": False}
+
+        def write(code: int | str) -> None:
+            state["logged"] = True
+            client = scope.get("client")
+            method = scope.get("method", "WS")
+            log.info("%s %s %s %s %.1fms", client[0] if client else "-", method, scope.get("path", ""),
+                     code, (time.perf_counter() - started) * 1000)
 
         async def tracking_send(message):
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            elif message["type"] == "websocket.accept":
-                status["code"] = 101
+            kind = message["type"]
+            if kind == "http.response.start":
+                state["code"] = message["status"]
+            elif kind in ("websocket.accept", "websocket.close") and not state["logged"]:
+                # A WebSocket lives for hours: log the handshake's outcome now, not when it ends.
+                write(101 if kind == "websocket.accept" else 403)
             await send(message)
 
         try:
             await self.app(scope, receive, tracking_send)
         finally:
-            client = scope.get("client")
-            method = scope.get("method", "WS")
-            log.info("%s %s %s %s %.1fms", client[0] if client else "-", method, scope.get("path", ""),
-                     status["code"] or "-", (time.perf_counter() - started) * 1000)
+            if not state["logged"]:
+                write(state["code"] or "-")
 
 
 class RedactTokens(logging.Filter):
