@@ -6,7 +6,9 @@ The database stores paths relative to the media directory so the directory can m
 from __future__ import annotations
 
 import os
-import uuid
+import re
+import threading
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from command.models import Incident
 
 
 def _safe(name: str) -> str:
+    if name.isascii() and name.isalnum():  # the common case (uuid hex alert ids): nothing to strip
+        return name[:96]
     cleaned = "".join(c for c in name if c.isalnum() or c in "-_")
     if not cleaned:
         raise ValueError(f"cannot build a file name from {name!r}")
@@ -35,7 +39,25 @@ def snapshot_relpath(alert_id: str, ts: datetime, jpeg: bytes) -> str | None:
     """Where :func:`store_snapshot` puts this alert's JPEG (known before the write)."""
     if not jpeg:
         return None
-    return (Path("snapshots") / ts.strftime("%Y%m%d") / f"{_safe(alert_id)}.jpg").as_posix()
+    return f"snapshots/{ts.strftime('%Y%m%d')}/{_safe(alert_id)}.jpg"
+
+
+def store_snapshots(media_dir: Path, snapshots: Iterable[tuple[str, bytes]]) -> None:
+    """Write a batch of ``(relative path, jpeg)`` atomically, creating each directory once.
+
+    Runs in the caller's thread on purpose: a pool of writer threads spends most of its
+    time waiting for the GIL behind the CPU-bound intake (every syscall releases and
+    re-acquires it), which cost more than the writes themselves (see docs/command.md).
+    No fsync: like the database (``synchronous=NORMAL``) a process crash loses nothing,
+    and an OS crash can lose only what the last seconds wrote.
+    """
+    made: set[str] = set()
+    for relative, data in snapshots:
+        directory, _, _name = relative.rpartition("/")
+        if directory not in made:
+            (media_dir / directory).mkdir(parents=True, exist_ok=True)
+            made.add(directory)
+        _write_file_atomic(os.path.join(media_dir, relative), data)
 
 
 def store_photo(media_dir: Path, ref: str, index: int, data: bytes, suffix: str = ".jpg") -> str:
@@ -46,9 +68,20 @@ def store_photo(media_dir: Path, ref: str, index: int, data: bytes, suffix: str 
 
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Unique per write: the same alert may be written twice at once (redelivered in one batch).
-    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_bytes(data)
+    _write_file_atomic(str(path), data)
+
+
+def _write_file_atomic(path: str, data: bytes) -> None:
+    # Unique per writer: two processes or threads may write the same alert at once (a
+    # redelivery racing a slow first delivery); each renames its own complete file.
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
 
 

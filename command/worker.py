@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from command.db import Database, open_database
 from command.incidents import MERGE_WINDOW, IntakeResult, NameCache, incident_payload, intake_alerts
-from command.media import snapshot_relpath, store_snapshot
+from command.media import snapshot_relpath, store_snapshots
 from command.models import utcnow
 from command.schemas import AlertIn
 from command.streams import ALERTS_STREAM, CONSUMER_GROUP, EVENTS_STREAM, EVENTS_MAXLEN
@@ -69,10 +68,9 @@ class AlertConsumer:
     _own_pending: bool = field(default=True, init=False)  # start by re-reading our own PEL
     _last_claim: float = field(default=0.0, init=False)
     _last_timers: float = field(default=0.0, init=False)
-    _writer: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="snapshot"), init=False)
 
     def close(self) -> None:
-        self._writer.shutdown(wait=True)
+        """Kept for callers that release the consumer explicitly; it holds no threads or files."""
 
     def ensure_group(self) -> None:
         try:
@@ -156,22 +154,19 @@ class AlertConsumer:
                 continue
             parsed.append((alert, fields.get(b"snapshot", b"")))
             ids.append(entry_id)
-        # File creation dominates when the disk is busy: the writes run in a pool while the
-        # database work proceeds, and the transaction commits only after every file is on disk,
-        # so a stored incident never points at a missing snapshot.
-        unique = {a.alert_id: (a, jpeg) for a, jpeg in parsed}.values()
-        writes = [self._writer.submit(store_snapshot, self.media_dir, a.alert_id, a.ts, jpeg) for a, jpeg in unique]
         items: list[tuple[AlertIn, str | None]] = [(a, snapshot_relpath(a.alert_id, a.ts, jpeg)) for a, jpeg in parsed]
         if dead:
             self._dead_letter(dead)
         if not items:
             return len(entries)
         try:
+            # Files first, outside the transaction (which then holds SQLite's write lock for
+            # less time): a stored incident never points at a missing snapshot, and a file
+            # written for a batch that then fails is rewritten, same name, on redelivery.
+            store_snapshots(self.media_dir, {path: jpeg for (_, path), (_, jpeg) in zip(items, parsed) if path}.items())
             with self.database.session() as session:
                 results = intake_alerts(session, items, now=self.clock(), window=self.merge_window)
                 events = self._events(session, results, recovered)
-                for write in writes:
-                    write.result()  # an I/O error here rolls back: the entries stay pending
         except (OperationalError, DBAPIError, OSError) as exc:
             # Leave the entries pending; they are re-read from our PEL once the database
             # (or the media disk) is back.
