@@ -38,6 +38,7 @@ class DeviceStatus(StrEnum):
     auth_failed = "auth_failed"    # the camera refused our credentials
     no_signal = "no_signal"        # connected, but the picture is a black/blue/colour-bar screen
     degraded = "degraded"          # connected, picture faulty (frozen, blurred, covered, ...)
+    unknown = "unknown"            # nobody watches this channel (analysis off, not patrolled, worker stopped)
 
 
 class HealthReport(BaseModel):
@@ -53,6 +54,9 @@ class HealthReport(BaseModel):
     faults: dict[str, str] = Field(default_factory=dict, description="video-quality fault -> explanation")
     metrics: dict[str, float] = Field(default_factory=dict)
     checked_at: datetime
+
+
+_NOT_RECEIVING = (DeviceStatus.offline, DeviceStatus.auth_failed, DeviceStatus.unknown)
 
 
 def _dt(ts: float | None) -> datetime | None:
@@ -118,11 +122,11 @@ class ChannelHealth:
         ts = time.time() if ts is None else ts
         self._last_frame = ts
         if image is None:
-            if self._status in (DeviceStatus.offline, DeviceStatus.auth_failed):
+            if self._status in _NOT_RECEIVING:
                 return self._set(DeviceStatus.online, "frames arriving", ts)
             return None
         if self._last_vqd is not None and ts - self._last_vqd < self.vqd_every_s:
-            if self._status in (DeviceStatus.offline, DeviceStatus.auth_failed):
+            if self._status in _NOT_RECEIVING:
                 return self._set(DeviceStatus.online, "frames arriving", ts)
             return None
         self._last_vqd = ts
@@ -135,10 +139,16 @@ class ChannelHealth:
             return self._set(DeviceStatus.degraded, reason, ts)
         return self._set(DeviceStatus.online, "picture OK" if result.reference_ready else "frames arriving", ts)
 
+    def set_unmonitored(self, reason: str, ts: float | None = None) -> HealthReport | None:
+        """Nothing reads this channel (e.g. its analysis is off): its status is ``unknown``, not offline."""
+        ts = time.time() if ts is None else ts
+        self._faults, self._metrics = {}, {}
+        return self._set(DeviceStatus.unknown, reason, ts)
+
     def tick(self, now: float | None = None) -> HealthReport | None:
         """Call periodically: a channel without frames for ``offline_after_s`` is offline."""
         now = time.time() if now is None else now
-        if self._status in (DeviceStatus.offline, DeviceStatus.auth_failed):
+        if self._status in (DeviceStatus.offline, DeviceStatus.auth_failed, DeviceStatus.unknown):
             return None
         if self._last_frame is None or now - self._last_frame > self.offline_after_s:
             return self._set(DeviceStatus.offline, f"no frame for {self.offline_after_s:.0f} s", now)
@@ -154,12 +164,18 @@ class HealthMonitor:
         monitor.reader_event(status_event)   # ingest.StatusEvent: channel_id, state, reason, ts
         monitor.frame(frame)                 # ingest.Frame: channel_id, image, ts_wall (sampled)
         monitor.tick()                       # every few seconds: silent channels go offline
+        monitor.unmonitored("cam09", "analysis mode off")   # a channel nobody reads: unknown
+
+    Besides every status change, a channel's *first* known state is published even when it
+    equals the initial "offline, not connected yet" (a camera dead from the start must show up
+    as offline with its reason, not stay unknown forever).
     """
 
     def __init__(self, registry: Registry, *, publish: Callable[[HealthReport], object] | None = None, **options: Any) -> None:
         self._options = options
         self._publish = publish
         self.channels: dict[str, ChannelHealth] = {c.id: ChannelHealth(c, **options) for c in registry}
+        self._published: set[str] = set()
 
     def apply_registry(self, registry: Registry, changed: Iterable[str] = ()) -> None:
         """After a reload: new channels start offline, removed ones are dropped, changed ones start over."""
@@ -168,31 +184,50 @@ class HealthMonitor:
             c.id: (self.channels[c.id] if c.id in self.channels and c.id not in fresh else ChannelHealth(c, **self._options))
             for c in registry
         }
+        self._published = {cid for cid in self._published if cid in self.channels and cid not in fresh}
 
     def __getitem__(self, camera_id: str) -> ChannelHealth:
         return self.channels[camera_id]
 
     def _emit(self, report: HealthReport | None) -> HealthReport | None:
-        if report is not None and self._publish is not None:
-            try:
-                self._publish(report)
-            except Exception:  # a Redis hiccup must not stop the readers feeding us
-                log.exception("publishing device status of %s failed", report.camera_id)
+        if report is not None:
+            self._published.add(report.camera_id)
+            if self._publish is not None:
+                try:
+                    self._publish(report)
+                except Exception:  # a Redis hiccup must not stop the readers feeding us
+                    log.exception("publishing device status of %s failed", report.camera_id)
         return report
+
+    def _first(self, channel: ChannelHealth, report: HealthReport | None) -> HealthReport | None:
+        """``report``, or the channel's current state if it has never been published."""
+        if report is None and channel.camera.id not in self._published:
+            report = channel.report()
+        return self._emit(report)
 
     def reader_event(self, event: Any) -> HealthReport | None:
         """An ``ingest.StatusEvent`` (``channel_id``, ``state``, ``reason``, ``ts``)."""
         channel = self.channels.get(event.channel_id)
         if channel is None:
             return None
-        return self._emit(channel.observe_reader_state(event.state, getattr(event, "reason", None), getattr(event, "ts", None)))
+        report = channel.observe_reader_state(event.state, getattr(event, "reason", None), getattr(event, "ts", None))
+        if event.state in ("offline", "auth_failed"):
+            return self._first(channel, report)
+        return self._emit(report)
 
     def frame(self, frame: Any) -> HealthReport | None:
         """A sampled ``ingest.Frame`` (``channel_id``, ``image``, ``ts_wall``)."""
         channel = self.channels.get(frame.channel_id)
         if channel is None:
             return None
-        return self._emit(channel.observe_frame(frame.image, getattr(frame, "ts_wall", None)))
+        return self._first(channel, channel.observe_frame(frame.image, getattr(frame, "ts_wall", None)))
+
+    def unmonitored(self, camera_id: str, reason: str, ts: float | None = None) -> HealthReport | None:
+        """Nobody reads ``camera_id`` (analysis off, patrol not run, ...): status ``unknown`` with ``reason``."""
+        channel = self.channels.get(camera_id)
+        if channel is None:
+            return None
+        return self._first(channel, channel.set_unmonitored(reason, ts))
 
     def tick(self, now: float | None = None) -> list[HealthReport]:
         return [r for ch in self.channels.values() if (r := self._emit(ch.tick(now))) is not None]

@@ -104,3 +104,27 @@ def test_online_from_the_real_rtsp_stream(rtsp_server) -> None:  # noqa: ANN001 
     report = health.report()
     assert report.status is DeviceStatus.online, report
     assert report.reason == "picture OK" and health.analyzer.reference is not None
+
+
+def test_monitor_publishes_first_state_and_unmonitored_channels() -> None:
+    from types import SimpleNamespace
+
+    published = []
+    monitor = HealthMonitor(REGISTRY, publish=published.append, offline_after_s=5)
+    t0 = 1_800_000_000.0
+    # Offline from the start: no status *change*, but the first known state must be published.
+    monitor.reader_event(SimpleNamespace(channel_id="cam01", state="offline", reason="connection refused", ts=t0))
+    monitor.reader_event(SimpleNamespace(channel_id="cam01", state="offline", reason="connection refused", ts=t0 + 1))
+    assert [(r.camera_id, r.status.value, r.reason) for r in published] == [("cam01", "offline", "connection refused")]
+    # connecting says nothing yet
+    assert monitor.reader_event(SimpleNamespace(channel_id="cam02", state="connecting", reason=None, ts=t0)) is None
+    # A channel nobody reads is unknown, with the reason, once; silence never turns it offline.
+    report = monitor.unmonitored("uav01", "analysis mode off", ts=t0)
+    assert report is not None and report.status is DeviceStatus.unknown and report.reason == "analysis mode off"
+    assert monitor.unmonitored("uav01", "analysis mode off", ts=t0 + 1) is None
+    assert monitor.tick(now=t0 + 600) == []
+    assert monitor.summary()["unknown"] == 1
+    # Reloaded as changed: starts over and its first state is published again.
+    monitor.apply_registry(REGISTRY, changed={"cam01"})
+    again = monitor.reader_event(SimpleNamespace(channel_id="cam01", state="offline", reason="connection refused", ts=t0 + 2))
+    assert again is not None and published[-1] is again
