@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--no-clips", action="store_true", help="do not write evidence clips")
     run.add_argument("--patrol", action="store_true",
                      help="also analyse patrol cameras: one keyframe per camera every ≥10 s (轮巡)")
+    run.add_argument("--health-sample-s", type=float, default=5.0,
+                     help="device health: diagnose one frame per camera this often (default 5 s); 0 = no device.status")
     run.set_defaults(func=_run)
 
 
@@ -97,7 +99,17 @@ def _run(args: argparse.Namespace) -> int:
     # Edits of cameras.yaml apply without a restart; a bad edit is logged and the old registry stays.
     watcher = RegistryWatcher(cameras_file, initial=registry,
                               on_error=lambda exc: log.error("cameras file not reloaded: %s", exc))
-    worker = AnalyticsWorker(cameras, config, AlertPublisher(client), watcher=watcher)
+    health = None
+    if args.health_sample_s > 0:
+        from analytics.health import HealthConfig, HealthFeed
+        from devices import publish_status
+
+        # With --only another worker may read the rest of the registry: claim only our own cameras.
+        health = HealthFeed(registry, lambda report: publish_status(client, report),
+                            HealthConfig(sample_every_s=args.health_sample_s, claim_unwatched=args.only is None,
+                                         reference_dir=settings.data_dir / "vqd"),
+                            patrol_enabled=args.patrol)
+    worker = AnalyticsWorker(cameras, config, AlertPublisher(client), watcher=watcher, health=health)
     worker.wanted = wanted
 
     stop = threading.Event()

@@ -125,8 +125,9 @@ class AnalyticsWorker:
     by keyframe visits) until ``stop_event``."""
 
     def __init__(self, cameras: Iterable[Any], config: WorkerConfig, publisher: AlertPublisher,
-                 detector: Detector | None = None, watcher: Any = None) -> None:
+                 detector: Detector | None = None, watcher: Any = None, health: Any = None) -> None:
         self.config = config
+        self.health = health  # analytics.health.HealthFeed: device.status from these readers, or None
         self.detector = detector or Detector(config.model_path, imgsz=config.imgsz)
         self.pipeline = Pipeline(self.detector, config.max_batch)
         self.publisher = publisher
@@ -167,6 +168,7 @@ class AnalyticsWorker:
             spec = spec_from_camera(ch.camera)
         except Exception as exc:  # e.g. an unset ${ENV} secret: this camera only
             log.error("camera %s: cannot build its stream spec (%s); skipping it", cid, exc)
+            self._spec_failed(cid, exc)
             return
         ring = PacketRing(seconds=self.config.clip_pre_s + self.config.clip_post_s + 5) if self.config.clips else None
         reader = StreamReader(spec, on_frame=self._on_frame_for(ch), on_status=self._on_status, packet_ring=ring)
@@ -182,6 +184,7 @@ class AnalyticsWorker:
             spec = spec_from_camera(ch.camera)
         except Exception as exc:
             log.error("camera %s: cannot build its stream spec (%s); skipping it", cid, exc)
+            self._spec_failed(cid, exc)
             return
         if self.patrol is None:
             self.patrol = ChannelScheduler(
@@ -196,6 +199,22 @@ class AnalyticsWorker:
         ch = self.channels.get(frame.channel_id)
         if ch is not None:  # no packet ring on patrol: no clip, just the snapshot
             self.inbox.put(FrameIn(ch, frame.image, frame.ts_wall, None))
+            if self.health is not None:
+                self.health.frame(frame, always=True)  # each visit's keyframe is its health sample
+
+    def _spec_failed(self, cid: str, exc: Exception) -> None:
+        if self.health is not None:
+            from devices import SecretError
+            from ingest import StatusEvent
+
+            state = "auth_failed" if isinstance(exc, SecretError) else "offline"  # an unset credential variable
+            self.health.status(StatusEvent(cid, state, f"cannot connect: {exc}"))
+
+    def _health_watch(self, registry: Any, changed: Iterable[str] = ()) -> None:
+        """Tell device health what this worker now reads (the other registry channels get 'unknown')."""
+        if self.health is not None:
+            watched = {cid: "patrol" if _is_patrol(ch.camera) else "continuous" for cid, ch in self.channels.items()}
+            self.health.watch(registry, watched, changed)
 
     # -- hot reload -----------------------------------------------------------------------------------------------
     def apply_registry(self, registry: Any, diff: Any, wanted: Callable[[Any], bool]) -> None:
@@ -228,15 +247,20 @@ class AnalyticsWorker:
                 log.info("camera %s: started", cid)
 
     def _on_frame_for(self, ch: ChannelAnalysis):
+        health = self.health
+
         def on_frame(frame: Any) -> None:
             self.inbox.put(FrameIn(ch, frame.image, frame.ts_wall, frame.ts_monotonic))
+            if health is not None:
+                health.frame(frame)  # a time check; one frame per channel every few seconds is kept
 
         return on_frame
 
-    @staticmethod
-    def _on_status(event: Any) -> None:
+    def _on_status(self, event: Any) -> None:
         if event.state in ("offline", "auth_failed"):
             log.warning("camera %s %s: %s (retry in %.0fs)", event.channel_id, event.state, event.reason, event.retry_in_s or 0)
+        if self.health is not None:
+            self.health.status(event)
 
     def stop_readers(self, timeout: float = 5.0) -> None:
         if self.patrol is not None:
@@ -251,13 +275,19 @@ class AnalyticsWorker:
 
     # -- main loop ----------------------------------------------------------------------------------------------
     def run(self, stop_event: threading.Event) -> None:
+        if self.health is not None:
+            self.health.start()
         self.start_readers()
+        if self.health is not None:
+            self._health_watch(self.health.registry)
         try:
             self.loop(stop_event)
         finally:
             self.stop_readers()
             self._write_due_clips(force=True)
             self.publisher.close()
+            if self.health is not None:
+                self.health.close()
             log.info("analytics worker stopped: %s", self.summary())
 
     def loop(self, stop_event: threading.Event) -> None:
@@ -289,6 +319,7 @@ class AnalyticsWorker:
                 diff = self.watcher.check()
                 if diff is not None and not diff.empty:
                     self.apply_registry(self.watcher.current, diff, self.wanted)
+                    self._health_watch(self.watcher.current, diff.changed)
             if now - last_stats >= cfg.stats_every_s:
                 last_stats = now
                 log.info("analytics: %s", self.summary())
@@ -369,4 +400,5 @@ class AnalyticsWorker:
             "alerts": sum(c.counters.alerts for c in self.channels.values()),
             "published": self.publisher.published,
             "alerts_pending": self.publisher.pending,
+            **({"health": self.health.summary()} if self.health is not None else {}),
         }

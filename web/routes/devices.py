@@ -32,6 +32,8 @@ def device_health(request: Request, user: Principal = Depends(current_user)) -> 
             "since": status.get("since"),
             "last_frame_at": status.get("last_frame_at"),
             "quality": status.get("quality") or status.get("vqd"),
+            "metrics": status.get("metrics") or {},  # the VQD figures behind the status (luma mean/std, sharpness, ...)
+            "checked_at": status.get("checked_at"),
         })
     counts = Counter(i["status"] for i in items)
     return {"items": items, "counts": dict(counts), "count": len(items)}
