@@ -8,7 +8,6 @@ and events, and the pages must show them.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from tests.web.conftest import ServerThread, seeded_database
 from tests.web.helpers import publish
 from xueliang.runtime import free_port, spawn, stop
-from xueliang.settings import REPO_ROOT, Settings
+from xueliang.settings import Settings
 
 PASSWORD = "web-test-Passw0rd"
 CHROMIUM = "/usr/bin/chromium"
@@ -324,11 +323,3 @@ def test_wall_pops_an_alarm_into_a_tile_with_its_boxes(browser, stack, shots) ->
     page.click("#tour-toggle")
     assert page.errors == []
     context.close()
-
-
-def test_copy_screenshots_to_docs(shots) -> None:
-    """Keep docs/screenshots current with what the browser tests just saw."""
-    docs = REPO_ROOT / "docs" / "screenshots"
-    docs.mkdir(parents=True, exist_ok=True)
-    copied = [shutil.copy2(p, docs / p.name) for p in sorted(shots.glob("*.png"))]
-    assert copied, "no screenshots were taken"
