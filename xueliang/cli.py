@@ -20,18 +20,17 @@ os.environ.setdefault("YOLO_AUTOINSTALL", "0")
 COMMAND_PACKAGES = ("xueliang.demo", "devices.cli", "ingest.cli", "analytics.cli", "command.cli", "web.cli", "xueliang.bench")
 
 
+def register_modules(sub: argparse._SubParsersAction, module_names: Sequence[str]) -> None:
+    """Let each named module add its sub-commands: ``module.register(sub)``."""
+    for module_name in module_names:
+        importlib.import_module(module_name).register(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xueliang", description="雪亮 video surveillance and command centre")
     parser.add_argument("--log-level", default=os.environ.get("XUELIANG_LOG_LEVEL", "INFO"))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module_name in COMMAND_PACKAGES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(sub)
+    register_modules(sub, COMMAND_PACKAGES)
     return parser
 
 
