@@ -81,6 +81,7 @@ class HealthFeed:
         self._next_sample: dict[str, float] = {}  # channel -> monotonic time its next sample is due
         self._watched: dict[str, str] = {}  # channel -> "continuous" | "patrol" (health thread's view)
         self._retry: dict[str, Any] = {}  # newest unpublished report per channel
+        self._sent: dict[str, tuple[str, str]] = {}  # channel -> (status, reason) last published
         self._failing = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -143,8 +144,20 @@ class HealthFeed:
 
     # -- the health thread ---------------------------------------------------------------------------------------
     def _publish(self, report: Any) -> None:
+        self._sent[report.camera_id] = (report.status, report.reason)
         self._retry[report.camera_id] = report  # the newest wins; sent now or on a later tick
         self._flush()
+
+    def _reason_changed(self, cid: str) -> None:
+        """The monitor publishes status changes; a new reason within one status matters too on the
+        device page (e.g. "frames arriving" -> "picture OK" once the VQD reference is learnt)."""
+        channel = self.monitor.channels.get(cid)
+        sent = self._sent.get(cid)
+        if channel is None or sent is None:
+            return
+        report = channel.report()
+        if (report.status, report.reason) != sent:
+            self._publish(report)
 
     def _flush(self) -> None:
         for cid in list(self._retry):
@@ -177,9 +190,12 @@ class HealthFeed:
             try:
                 for item in events:
                     self._handle(item)
+                    if not isinstance(item, tuple):
+                        self._reason_changed(item.channel_id)
                 for frame in frames:
                     self.samples += 1
                     self.monitor.frame(frame)
+                    self._reason_changed(frame.channel_id)
                 now = time.monotonic()
                 if now - last_tick >= self.config.tick_every_s:
                     last_tick = now
@@ -198,6 +214,8 @@ class HealthFeed:
             _, registry, watched, changed = item
             self.registry = registry
             self.monitor.apply_registry(registry, changed=changed)
+            for cid in changed:
+                self._sent.pop(cid, None)
             self._watched = watched
             self._configure()
         elif item[0] == "stopped":

@@ -107,6 +107,9 @@ def test_worker_publishes_device_health_that_the_web_api_reports(rtsp_server, re
         assert "analysis mode off" in items["offcam"]["reason"]
         assert items["patrolcam"]["status"] == "unknown" and "--patrol" in items["patrolcam"]["reason"]
         assert proc.poll() is None
+        # After a few samples the diagnosis has learnt cam01's scene: the page says so.
+        items = wait_for(http, "cam01 reference learnt", lambda i: i["cam01"]["reason"] == "picture OK", 20, log_path)
+        assert items["cam01"]["status"] == "online" and items["cam01"]["since"] == cam01["since"]
 
         # 2. The camera's server goes away: offline with a reason; back: online again.
         flaky_online_since = items["flaky"]["since"]
