@@ -43,7 +43,7 @@ def snapshot_relpath(alert_id: str, ts: datetime, jpeg: bytes) -> str | None:
 
 
 def store_snapshots(media_dir: Path, snapshots: Iterable[tuple[str, bytes]]) -> None:
-    """Write a batch of ``(relative path, jpeg)`` atomically, creating each directory once.
+    """Write a batch of ``(relative path, jpeg)``, creating each directory once.
 
     Runs in the caller's thread on purpose: a pool of writer threads spends most of its
     time waiting for the GIL behind the CPU-bound intake (every syscall releases and
@@ -57,7 +57,7 @@ def store_snapshots(media_dir: Path, snapshots: Iterable[tuple[str, bytes]]) -> 
         if directory not in made:
             (media_dir / directory).mkdir(parents=True, exist_ok=True)
             made.add(directory)
-        _write_file_atomic(os.path.join(media_dir, relative), data)
+        _write_new_snapshot(os.path.join(media_dir, relative), data)
 
 
 def store_photo(media_dir: Path, ref: str, index: int, data: bytes, suffix: str = ".jpg") -> str:
@@ -75,14 +75,33 @@ def _write_file_atomic(path: str, data: bytes) -> None:
     # Unique per writer: two processes or threads may write the same alert at once (a
     # redelivery racing a slow first delivery); each renames its own complete file.
     tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    _write_new_file(tmp, data, os.O_TRUNC)
+    os.replace(tmp, path)
+
+
+def _write_new_snapshot(path: str, data: bytes) -> None:
+    """Create ``path`` with ``data``; rewrite it atomically if it already exists.
+
+    Written straight to its name, without a temporary file and a rename (one syscall
+    fewer per alert): no reader can find a new snapshot before the transaction that
+    records it commits, which happens after this returns. A file that exists already
+    (a redelivered alert, or one a crash left half-written) may be read at any time,
+    so it is replaced atomically.
+    """
+    try:
+        _write_new_file(path, data, os.O_EXCL)
+    except FileExistsError:
+        _write_file_atomic(path, data)
+
+
+def _write_new_file(path: str, data: bytes, flag: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | flag, 0o644)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
     finally:
         os.close(fd)
-    os.replace(tmp, path)
 
 
 def resolve_media_path(media_dir: Path, relative: str | None) -> Path | None:

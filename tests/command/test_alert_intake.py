@@ -51,3 +51,15 @@ def test_a_later_batch_merges_into_the_stored_incident_and_its_timeline(seeded, 
         assert [r.action for r in rows] == ["receive", "classify", "merge", "merge"]
         assert [r.detail["ref"] for r in rows[2:]] == [second.alert_id, third.alert_id]
         assert all((r.from_status, r.to_status, r.actor) == ("classified", "classified", "system") for r in rows[2:])
+
+
+def test_snapshots_are_written_once_and_a_leftover_is_replaced_whole(tmp_path, jpeg):
+    from command.media import snapshot_relpath, store_snapshots
+
+    new = snapshot_relpath("a1", T0, jpeg)
+    left = snapshot_relpath("a2", T0, jpeg)
+    (tmp_path / left).parent.mkdir(parents=True)
+    (tmp_path / left).write_bytes(jpeg[:10])  # what a crash mid-write leaves behind
+    store_snapshots(tmp_path, [(new, jpeg), (left, jpeg), (new, jpeg)])  # a1 twice: redelivered in one batch
+    assert (tmp_path / new).read_bytes() == jpeg and (tmp_path / left).read_bytes() == jpeg
+    assert sorted(p.name for p in (tmp_path / new).parent.iterdir()) == ["a1.jpg", "a2.jpg"]  # no temporary files left
