@@ -295,19 +295,20 @@ def _recorded_alerts(session: Session, refs: list[str]) -> dict[str, Incident]:
 
 
 def _open_camera_incidents(session: Session, place_keys: set[str], since: datetime) -> dict[tuple[str, str], Incident]:
-    """The latest open incident per (place, category) with a source since ``since``."""
+    """The latest open incident per (place, category) with a source since ``since``.
+
+    Open and status are checked here, not in SQL: given ``is_open = true`` a planner without
+    statistics (SQLite's default) walks the ``(is_open, id)`` index over every open incident,
+    a cost that grows with the table, instead of probing ``ix_incidents_dedup`` once per place.
+    """
     existing: dict[tuple[str, str], Incident] = {}
     for incident in session.scalars(
         select(Incident)
-        .where(
-            Incident.place_key.in_(place_keys),
-            Incident.last_source_at >= since,
-            Incident.is_open.is_(True),
-            Incident.status.not_in(tuple(CLOSED_STATES)),
-        )
+        .where(Incident.place_key.in_(place_keys), Incident.last_source_at >= since)
         .order_by(Incident.last_source_at)
     ):
-        existing[(incident.place_key or "", incident.category_code)] = incident  # latest wins
+        if incident.is_open and incident.status not in CLOSED_STATES:
+            existing[(incident.place_key or "", incident.category_code)] = incident  # latest wins
     return existing
 
 
