@@ -61,6 +61,16 @@ def read_alerts(client: redis.Redis, deadline: float, want: int, cameras: set[st
     return out
 
 
+def device_statuses(client: redis.Redis) -> dict[str, dict]:
+    """The latest ``device.status`` payload per camera on ``xl:events``."""
+    latest: dict[str, dict] = {}
+    for _id, fields in client.xrange("xl:events"):
+        event = json.loads(fields[b"event"])
+        if event["type"] == "device.status":
+            latest[event["payload"]["camera_id"]] = event["payload"]
+    return latest
+
+
 def test_worker_alerts_snapshots_clips_patrol_hot_reload_and_a_dead_camera(rtsp_server, redis_url, tmp_path):
     dead_port = free_port()  # nothing listens here: this camera stays unreachable
     cameras = write_cameras(
@@ -88,6 +98,12 @@ def test_worker_alerts_snapshots_clips_patrol_hot_reload_and_a_dead_camera(rtsp_
         assert patrol_alerts, f"no alert from the patrol camera; log:\n{log_path.read_text()[-3000:]}"
         assert patrol_alerts[0][0]["clip_path"] is None and patrol_alerts[0][0]["object_class"] == "person"
         assert proc.poll() is None, "worker exited while a camera was unreachable"
+        # Device health from the same readers: continuous and patrol (a visit's keyframe) online,
+        # the dead camera offline with the reader's reason.
+        statuses = device_statuses(client)
+        assert {c: statuses[c]["status"] for c in ("cam01", "cam02", "cam03", "deadcam")} == {
+            "cam01": "online", "cam02": "online", "cam03": "online", "deadcam": "offline"}, statuses
+        assert "refused" in statuses["deadcam"]["reason"].lower() and statuses["cam03"]["metrics"]["std"] > 10
         for alert, jpeg in alerts:
             assert alert["camera_id"] in {"cam01", "cam02"}
             assert alert["rule_kind"] == "zone_intrusion" and alert["rule_id"] == "walkway-intrusion"
