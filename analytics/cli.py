@@ -120,6 +120,8 @@ def _run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    # SIGHUP: re-read cameras.yaml now (instead of within 2 s) and log the counters.
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: worker.request_reload())
     try:
         worker.run(stop)
     finally:

@@ -67,6 +67,12 @@ class TrackerConfig:
     lost_seconds: float = 6.0  # how long an unseen track may come back with the same id
 
 
+def preload() -> None:
+    """Import ByteTrack (and with it torch, ~2 s) now rather than when the first channel is created:
+    a camera added by a live ``cameras.yaml`` edit then does not stall the other cameras' analysis."""
+    import ultralytics.trackers.byte_tracker  # noqa: F401
+
+
 class Tracker:
     """ByteTrack for one channel. ``update`` per analysed frame; ``carry`` for frames the gate skipped."""
 

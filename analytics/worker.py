@@ -26,6 +26,7 @@ from analytics.alerts import AlertPublisher, build_alert, clip_path_for, snapsho
 from analytics.detector import Detector
 from analytics.gate import GateConfig
 from analytics.pipeline import Analysed, ChannelAnalysis, FrameIn, Pipeline
+from analytics.tracking import preload as preload_tracker
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,11 @@ class AnalyticsWorker:
         self.patrol: Any = None  # ingest.ChannelScheduler for patrol cameras, started on the first one
         self.watcher = watcher  # devices.RegistryWatcher: hot reload of cameras.yaml
         self.wanted: Callable[[Any], bool] | None = None  # which registry cameras this worker analyses
+        # Requests counted, not an Event: Event.set() in a signal handler could deadlock on the
+        # Event's own lock if the signal landed while the loop held it.
+        self._reload_requests = 0
+        self._reload_seen = 0
+        preload_tracker()  # even with no cameras yet: one may be added by a cameras.yaml edit
         for cam in cameras:
             self.channels[cam.id] = self._analysis_for(cam)
 
@@ -273,6 +279,11 @@ class AnalyticsWorker:
                 log.warning("camera %s: reader did not stop within %.0fs", cid, timeout)
         self.inbox.wake()
 
+    def request_reload(self) -> None:
+        """Check ``cameras.yaml`` now (not at the next 2 s poll) and log the counters (SIGHUP).
+        Safe to call from a signal handler: it only bumps a counter the loop polls."""
+        self._reload_requests += 1
+
     # -- main loop ----------------------------------------------------------------------------------------------
     def run(self, stop_event: threading.Event) -> None:
         if self.health is not None:
@@ -314,12 +325,18 @@ class AnalyticsWorker:
                 self._complete(pending, moving, n_moving)
                 pending, moving, n_moving, first_moving_at = [], [], 0, None
             self._write_due_clips()
-            if self.watcher is not None and self.wanted is not None and now - last_reload >= 2.0 and not pending:
+            requested = self._reload_requests != self._reload_seen and not pending
+            if requested:
+                self._reload_seen = self._reload_requests
+            if self.watcher is not None and self.wanted is not None and not pending and (
+                    requested or now - last_reload >= 2.0):
                 last_reload = now
                 diff = self.watcher.check()
                 if diff is not None and not diff.empty:
                     self.apply_registry(self.watcher.current, diff, self.wanted)
                     self._health_watch(self.watcher.current, diff.changed)
+            if requested:
+                log.info("analytics (on request): %s", self.summary())
             if now - last_stats >= cfg.stats_every_s:
                 last_stats = now
                 log.info("analytics: %s", self.summary())
