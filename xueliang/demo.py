@@ -125,7 +125,7 @@ class DemoDeployment:
             done = subprocess.run([*xl, *step], env={**os.environ, **{k: v for k, v in env.items() if v}}, check=False)
             if done.returncode != 0:
                 raise RuntimeError(f"`xueliang {' '.join(step)}` failed with code {done.returncode}")
-        for name, args in (("command", ["command", "run"]), ("analytics", ["analytics", "run"]), ("web", ["web", "run"])):
+        for name, args in (("command", ["command", "run"]), ("analytics", ["analytics", "run", "--patrol"]), ("web", ["web", "run"])):
             worker = Worker(name, [*xl, *args], env, logs / f"{name}.log")
             worker.start()
             self.workers.append(worker)
