@@ -257,9 +257,16 @@ def test_device_page_follows_device_status_events(browser, stack, shots) -> None
         publish_status(client, HealthReport(camera_id=camera_id, camera_name=camera_id, jurisdiction_code=code, status=status,
                                             reason="picture blurred" if faults else "no frames for 30 s", since=now,
                                             last_frame_at=now, faults=faults, checked_at=now))
-    client.close()
     page.wait_for_selector('tr[data-camera="camA1"][data-status="degraded"]', timeout=PUSH_WITHIN_MS)
     assert "模糊" in page.inner_text('tr[data-camera="camA1"]')
+    # back to a sharp picture: the row shows the measured figures instead of a fault
+    publish_status(client, HealthReport(camera_id="camA1", camera_name="camA1", jurisdiction_code="330381101201",
+                                        status=DeviceStatus.online, reason="picture OK", since=now, last_frame_at=now,
+                                        faults={}, metrics={"mean": 121.6, "std": 48.2, "sharpness": 0.843}, checked_at=now))
+    client.close()
+    page.wait_for_selector('tr[data-camera="camA1"][data-status="online"]', timeout=PUSH_WITHIN_MS)
+    row = page.inner_text('tr[data-camera="camA1"]')
+    assert "正常 · 亮度 122 · 清晰度 0.84" in row and "画面正常" in row and "模糊" not in row, row
     page.screenshot(path=str(shots / "devices.png"))
     assert page.errors == []
     context.close()
