@@ -21,6 +21,7 @@ from devices.registry import (
     CameraKind,
     Direction,
     Frame,
+    Health,
     Onvif,
     Position,
     Problem,
@@ -42,7 +43,7 @@ from devices.registry import (
 )
 
 __all__ = [
-    "COCO_CLASSES", "Analysis", "CameraSet", "RegistryDiff", "RegistryWatcher", "diff_registries", "AnalysisMode", "Camera", "CameraKind", "Direction", "Frame", "Onvif",
+    "COCO_CLASSES", "Analysis", "CameraSet", "RegistryDiff", "RegistryWatcher", "diff_registries", "AnalysisMode", "Camera", "CameraKind", "Direction", "Frame", "Health", "Onvif",
     "Position", "Problem", "Registry", "RegistryError", "Rule", "RuleKind", "SecretError", "Streams",
     "TimeWindow", "Zone", "haversine_m", "load_registry", "mask_url", "parse_registry",
 ]

@@ -18,6 +18,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -69,8 +70,13 @@ class ChannelHealth:
     def __init__(self, camera: Camera, *, offline_after_s: float = 30.0, vqd_every_s: float = 0.0,
                  thresholds: VqdThresholds | None = None, reference_dir: Path | None = None, now: float | None = None) -> None:
         self.camera = camera
-        self.offline_after_s = offline_after_s
+        settings = camera.health
+        self.offline_after_s = settings.offline_after_s if settings and settings.offline_after_s else offline_after_s
         self.vqd_every_s = vqd_every_s  # 0 = diagnose every frame given (the caller samples)
+        # The camera's own `health:` block of cameras.yaml tunes the limits and silences faults.
+        self.ignored: frozenset[Fault] = frozenset(Fault(f) for f in settings.ignore) if settings else frozenset()
+        if settings is not None:
+            thresholds = replace(thresholds or VqdThresholds(), **settings.vqd.model_dump(exclude_none=True))
         # With reference_dir the learnt healthy scene survives restarts (one .npz per channel).
         ref_path = Path(reference_dir) / f"{camera.id}.npz" if reference_dir is not None else None
         self.analyzer = VideoQualityAnalyzer(thresholds, reference_path=ref_path)
@@ -131,11 +137,12 @@ class ChannelHealth:
             return None
         self._last_vqd = ts
         result = self.analyzer.analyze(image)
-        self._faults, self._metrics = result.faults, result.metrics
-        if Fault.signal_loss in result.faults:
-            return self._set(DeviceStatus.no_signal, f"{FAULT_LABELS_ZH[Fault.signal_loss]}: {result.faults[Fault.signal_loss]}", ts)
-        if result.faults:
-            reason = "; ".join(f"{FAULT_LABELS_ZH[f]}: {why}" for f, why in sorted(result.faults.items()))
+        faults = {f: why for f, why in result.faults.items() if f not in self.ignored}
+        self._faults, self._metrics = faults, result.metrics
+        if Fault.signal_loss in faults:
+            return self._set(DeviceStatus.no_signal, f"{FAULT_LABELS_ZH[Fault.signal_loss]}: {faults[Fault.signal_loss]}", ts)
+        if faults:
+            reason = "; ".join(f"{FAULT_LABELS_ZH[f]}: {why}" for f, why in sorted(faults.items()))
             return self._set(DeviceStatus.degraded, reason, ts)
         return self._set(DeviceStatus.online, "picture OK" if result.reference_ready else "frames arriving", ts)
 

@@ -12,6 +12,7 @@ from devices.registry.schema import (
     CameraKind,
     Direction,
     Frame,
+    Health,
     Onvif,
     Position,
     Rule,
@@ -24,7 +25,7 @@ from devices.registry.schema import (
 )
 
 __all__ = [
-    "COCO_CLASSES", "Analysis", "CameraSet", "RegistryDiff", "RegistryWatcher", "diff_registries", "AnalysisMode", "Camera", "CameraKind", "Direction", "Frame", "Onvif",
+    "COCO_CLASSES", "Analysis", "CameraSet", "RegistryDiff", "RegistryWatcher", "diff_registries", "AnalysisMode", "Camera", "CameraKind", "Direction", "Frame", "Health", "Onvif",
     "Position", "Problem", "Registry", "RegistryError", "Rule", "RuleKind", "SecretError", "Streams",
     "TimeWindow", "Zone", "haversine_m", "load_registry", "mask_url", "parse_registry",
 ]

@@ -297,6 +297,36 @@ class Frame(_Strict):
     height: int = Field(gt=0, le=16384)
 
 
+# Video-quality faults a camera may be told to ignore (names of devices.health.Fault; a test keeps them equal).
+VqdFaultName = Literal["signal_loss", "frozen", "occlusion", "too_dark", "overexposed", "blur", "colour_cast", "scene_changed"]
+
+
+class VqdOverrides(_Strict):
+    """Per-camera limits of the video-quality diagnosis (fields of devices.health.VqdThresholds)."""
+
+    dark_mean: float | None = Field(None, ge=0, le=255)
+    dark_fraction: float | None = Field(None, gt=0, le=1)
+    bright_mean: float | None = Field(None, ge=0, le=255)
+    clipped_fraction: float | None = Field(None, gt=0, le=1)
+    blur_ratio: float | None = Field(None, gt=0, le=1)
+    cast_shift: float | None = Field(None, gt=0)
+    occluded_blocks: float | None = Field(None, gt=0, le=1)
+    scene_ncc: float | None = Field(None, ge=-1, le=1)
+    persist: int | None = Field(None, ge=1, le=100)
+
+
+class Health(_Strict):
+    """``health:`` of a camera: what its device-health monitoring should tolerate.
+
+    E.g. a lane without street lights is dark every night: ``ignore: [too_dark]``;
+    a camera behind glass that is never sharp: ``vqd: {blur_ratio: 0.2}``.
+    """
+
+    ignore: list[VqdFaultName] = Field(default_factory=list)
+    vqd: VqdOverrides = Field(default_factory=VqdOverrides)
+    offline_after_s: float | None = Field(None, gt=0, le=86400)
+
+
 class Zone(_Strict):
     id: Identifier
     name: str | None = None
@@ -415,6 +445,7 @@ class Camera(_Strict):
     zones: list[Zone] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list)
+    health: Health | None = None
     vendor: str | None = None
     model: str | None = None
     enabled: bool = True

@@ -128,3 +128,33 @@ def test_monitor_publishes_first_state_and_unmonitored_channels() -> None:
     monitor.apply_registry(REGISTRY, changed={"cam01"})
     again = monitor.reader_event(SimpleNamespace(channel_id="cam01", state="offline", reason="connection refused", ts=t0 + 2))
     assert again is not None and published[-1] is again
+
+
+def test_camera_health_settings_silence_faults_and_tune_limits(frames: list[np.ndarray]) -> None:
+    """cameras.yaml `health:` — a lane that is dark every night is not a fault; limits and timeout per camera."""
+    from dataclasses import fields
+
+    from devices import Health
+    from devices.health import Fault, VqdThresholds
+    from devices.registry.schema import VqdOverrides
+
+    assert set(Health.model_fields["ignore"].annotation.__args__[0].__args__) == {f.value for f in Fault}
+    assert set(VqdOverrides.model_fields) <= {f.name for f in fields(VqdThresholds)}
+
+    t0 = 1_800_000_000.0
+    plain = REGISTRY["cam01"]
+    tuned = plain.model_copy(update={"health": Health(ignore=["too_dark"], vqd={"persist": 1}, offline_after_s=120)})
+    results = {}
+    for name, camera in (("plain", plain), ("tuned", tuned)):
+        health = ChannelHealth(camera, offline_after_s=10, now=t0)
+        for i in range(0, 40, 5):
+            health.observe_frame(frames[i], ts=t0 + 2 + i / 10)
+        assert health.status is DeviceStatus.online
+        dark = [health.observe_frame((frames[i] * 0.12).astype(np.uint8), ts=t0 + 10 + k) for k, i in enumerate(range(40, 55, 5))]
+        results[name] = (health, [c for c in dark if c is not None])
+    plain_health, plain_changes = results["plain"]
+    tuned_health, tuned_changes = results["tuned"]
+    assert plain_health.status is DeviceStatus.degraded and "too_dark" in plain_changes[-1].faults
+    assert tuned_health.status is DeviceStatus.online and tuned_changes == [] and tuned_health.report().faults == {}
+    assert tuned_health.analyzer.t.persist == 1 and plain_health.analyzer.t.persist == VqdThresholds().persist
+    assert tuned_health.offline_after_s == 120 and plain_health.offline_after_s == 10

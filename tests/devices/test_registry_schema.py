@@ -82,6 +82,9 @@ def test_good_file_loads(tmp_path: Path) -> None:
         (("kind: zone_intrusion,", "kind: crowd,"), "crowd", "cameras[0].rules[0].min_count", "needs min_count"),
         (("classes: [person]}", "classes: [person], dwell_s: 5}"), "dwell_s", "cameras[0].rules[0].dwell_s", "does not apply"),
         (("kind: fixed", "kind: fixed\n    colour: red"), "colour: red", "cameras[0].colour", "unknown key 'colour'"),
+        (("kind: fixed", "kind: fixed\n    health: {ignore: [too_drak]}"), "too_drak", "cameras[0].health.ignore[0]", "'too_dark'"),
+        (("kind: fixed", "kind: fixed\n    health:\n      vqd: {blur_ratio: 0.2, dark_level: 30}"), "dark_level", "cameras[0].health.vqd.dark_level", "unknown key"),
+        (("kind: fixed", "kind: fixed\n    health:\n      vqd: {blur_ratio: 3}"), "blur_ratio", "cameras[0].health.vqd.blur_ratio", "less than or equal to 1"),
         (("    kind: fixed\n", ""), "- id: cam01", "cameras[0]", None),  # kind has a default: no problem expected
     ],
 )
