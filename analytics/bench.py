@@ -18,6 +18,9 @@ figures are printed alongside (``*_wall``).
   ``baseline_channels``: the same for the naive one-process-per-camera ultralytics
   ``model.track(source=rtsp_url, stream=True)`` loop, run live against the sample RTSP server
   (``baseline_live_channels``: how many such processes actually kept 5 fps side by side).
+- ``openvino_vs_onnxruntime``: the same model file on OpenVINO vs ONNX Runtime, ``run_raw`` alone on the
+  same batch in alternating slices (``null`` when the optional ``openvino`` extra is not installed);
+  ``--backend openvino`` runs the pipeline and the live worker on OpenVINO.
 - ``rss_mb_per_channel``: resident memory the analytics worker adds per continuous channel,
   measured on the live worker (``xueliang analytics run``) with 1 and with K cameras.
 """
@@ -36,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from analytics.detector import BACKENDS
 from xueliang.settings import REPO_ROOT
 
 SAMPLE = REPO_ROOT / "samples" / "vtest_480x360_g10.h264"
@@ -49,6 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=8, help="inference batch size")
     parser.add_argument("--imgsz", type=int, default=0, help="0 = native frame size ≤ 640, as the worker runs")
     parser.add_argument("--skip-baseline", action="store_true", help="do not run the naive ultralytics processes")
+    parser.add_argument("--backend", choices=BACKENDS, default="onnxruntime",
+                        help="detector runtime of the pipeline and the live worker (openvino: optional extra)")
     parser.set_defaults(func=_run)
 
 
@@ -182,6 +188,37 @@ def measure_raw_and_pipeline(detector, footage: list[np.ndarray], plan: Plan, ba
     }
 
 
+def openvino_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("openvino") is not None
+
+
+def measure_backends(detectors: dict[str, Any], blob: np.ndarray, plan: Plan) -> dict[str, Any]:
+    """``run_raw`` of ONNX Runtime and OpenVINO on the same preprocessed batch, in alternating slices
+    (the same model file; both already compiled for this input shape). Images per CPU-second × cores,
+    and the median per-slice ratio OpenVINO ÷ ONNX Runtime."""
+    cores = os.cpu_count() or 1
+    cpu: dict[str, list[float]] = {name: [] for name in detectors}
+    wall: dict[str, list[float]] = {name: [] for name in detectors}
+    n = blob.shape[0] * plan.raw_reps
+    for _round in range(plan.rounds):
+        for name, det in detectors.items():
+            t, c = time.perf_counter(), time.process_time()
+            for _ in range(plan.raw_reps):
+                det.run_raw(blob)
+            wall[name].append(n / (time.perf_counter() - t))
+            cpu[name].append(n / (time.process_time() - c))
+    ov, ort = cpu["openvino"], cpu["onnxruntime"]
+    return {
+        "openvino_raw_fps": round(float(np.median(ov)) * cores, 2),
+        "onnxruntime_raw_fps": round(float(np.median(ort)) * cores, 2),
+        "openvino_vs_onnxruntime": round(float(np.median([a / b for a, b in zip(ov, ort)])), 3),
+        "openvino_raw_fps_wall": round(float(np.median(wall["openvino"])), 2),
+        "onnxruntime_raw_fps_wall": round(float(np.median(wall["onnxruntime"])), 2),
+    }
+
+
 def build_mix(footage: list[np.ndarray], plan: Plan) -> list[list[tuple[np.ndarray, bool]]]:
     """Per channel, the frames of the mix: ``mix_busy`` footage channels, ``mix_quiet`` quiet-with-bursts ones."""
     from analytics.scenes import empty_background, quiet_with_bursts
@@ -266,14 +303,15 @@ class LiveWorker:
     points instead of two cold starts.
     """
 
-    def __init__(self, tmp: Path, server: Any, redis_url: str) -> None:
+    def __init__(self, tmp: Path, server: Any, redis_url: str, backend: str = "onnxruntime") -> None:
         from xueliang.runtime import spawn
 
         self.server = server
         self.cameras = tmp / "cameras.yaml"
         self.log = tmp / "worker.log"
         self._write([])
-        self.proc = spawn([sys.executable, "-m", "xueliang.cli", "analytics", "run", "--cameras", str(self.cameras), "--no-clips"],
+        self.proc = spawn([sys.executable, "-m", "xueliang.cli", "analytics", "run", "--cameras", str(self.cameras), "--no-clips",
+                           "--backend", backend],
                           env={"REDIS_URL": redis_url, "XUELIANG_DATA_DIR": str(tmp / "data")}, cwd=REPO_ROOT,
                           log_path=self.log)
 
@@ -481,7 +519,7 @@ def decode_sample(n: int = 398) -> list[np.ndarray]:
     return [dec.next() for _ in range(n)]
 
 
-def run_bench(quick: bool, batch: int, imgsz: int, skip_baseline: bool = False) -> dict[str, Any]:
+def run_bench(quick: bool, batch: int, imgsz: int, skip_baseline: bool = False, backend: str = "onnxruntime") -> dict[str, Any]:
     """Every figure from one run. Order matters on a 2-core box:
 
     1. start the live side (RTSP server, Redis, the worker with no cameras, the first naive process
@@ -507,16 +545,23 @@ def run_bench(quick: bool, batch: int, imgsz: int, skip_baseline: bool = False) 
         server = stack.enter_context(RtspSampleServer([SampleMount(n, SAMPLE, fps=10) for n in names],
                                                       log_path=tmp / "rtsp.log"))
         rds = stack.enter_context(EmbeddedRedis(tmp / "redis", persist=False))
-        worker = LiveWorker(tmp, server, rds.url)
+        worker = LiveWorker(tmp, server, rds.url, backend)
         stack.callback(worker.close)
         naive_first: list[NaiveProcess] = []
         if not skip_baseline:
             naive_first.append(NaiveProcess(server.url(names[0]), plan.baseline_seconds))
             stack.callback(naive_first[0].stop)
 
-        detector = Detector(ensure_onnx(Settings().models_dir), imgsz=imgsz)
+        model = ensure_onnx(Settings().models_dir)
+        detector = Detector(model, imgsz=imgsz, backend=backend)
         footage = decode_sample()
         mix = build_mix(footage, plan)
+        backends: dict[str, Any] = {}
+        if openvino_available():  # the other backend too, compiled for the batch's shape before timing
+            backends = {b: detector if b == backend else Detector(model, imgsz=imgsz, backend=b) for b in BACKENDS}
+            blob = backends["onnxruntime"].preprocess(footage[:batch])[0].copy()
+            for det in backends.values():
+                det.run_raw(blob)
 
         worker.wait_ready()
         for p in naive_first:
@@ -524,6 +569,10 @@ def run_bench(quick: bool, batch: int, imgsz: int, skip_baseline: bool = False) 
         load_start = os.getloadavg()[0]
         rp = measure_raw_and_pipeline(detector, footage, plan, batch)
         decode_s = rp["decode_s"]
+        by_backend = measure_backends(backends, blob, plan) if backends else {
+            "openvino_raw_fps": None, "onnxruntime_raw_fps": None, "openvino_vs_onnxruntime": None,
+            "openvino_raw_fps_wall": None, "onnxruntime_raw_fps_wall": None}  # openvino not installed (optional extra)
+        backends.clear()
         memo: dict[int, Any] = {}
         t_gated, gated_alerts, frames, skipped = run_mix(detector, mix, batch, gate=True, memo=memo)
         for p in naive_first:  # its RTSP probing and first result happen during the untimed reference run
@@ -551,6 +600,8 @@ def run_bench(quick: bool, batch: int, imgsz: int, skip_baseline: bool = False) 
             "mix_fps": round(mix_fps, 2),
             "person_alerts_ungated": len(ungated_alerts),
             "person_alerts_gated": len(gated_alerts),
+            "backend": backend,
+            **by_backend,
         }
         if skip_baseline:
             out.update({"baseline_channels": None, "ratio_vs_naive": None})
@@ -573,7 +624,10 @@ def run_bench(quick: bool, batch: int, imgsz: int, skip_baseline: bool = False) 
 
 
 def _run(args: argparse.Namespace) -> int:
-    result = run_bench(args.quick, args.batch, args.imgsz, args.skip_baseline)
+    if args.backend == "openvino" and not openvino_available():
+        print("error: --backend openvino needs the optional extra: pip install 'xueliang[openvino]'", file=sys.stderr)
+        return 2
+    result = run_bench(args.quick, args.batch, args.imgsz, args.skip_baseline, args.backend)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

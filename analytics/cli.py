@@ -9,6 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
+from analytics.detector import BACKENDS
+
 log = logging.getLogger("analytics")
 
 
@@ -27,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--only", nargs="*", default=None, help="analyse only these camera ids")
     run.add_argument("--imgsz", type=int, default=0,
                      help="detector input long side; 0 = the stream's own size, at most 640 (default)")
+    run.add_argument("--backend", choices=BACKENDS, default="onnxruntime",
+                     help="inference runtime for the ONNX model; openvino is an optional extra (pip install 'xueliang[openvino]')")
     run.add_argument("--max-batch", type=int, default=8, help="most frames per inference call")
     run.add_argument("--max-wait-ms", type=float, default=60.0, help="longest a frame waits for a batch to fill")
     run.add_argument("--no-gate", action="store_true", help="disable the motion gate (infer every frame)")
@@ -88,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     config = WorkerConfig(
-        model_path=model, media_dir=settings.media_dir, imgsz=args.imgsz, max_batch=args.max_batch,
+        model_path=model, media_dir=settings.media_dir, imgsz=args.imgsz, backend=args.backend, max_batch=args.max_batch,
         max_wait_ms=args.max_wait_ms, gate=not args.no_gate, clips=not args.no_clips,
     )
     # The publisher thread retries with its own back-off; redis-py's retries would only hide outages.
@@ -109,7 +113,12 @@ def _run(args: argparse.Namespace) -> int:
                             HealthConfig(sample_every_s=args.health_sample_s, claim_unwatched=args.only is None,
                                          reference_dir=settings.data_dir / "vqd"),
                             patrol_enabled=args.patrol)
-    worker = AnalyticsWorker(cameras, config, AlertPublisher(client), watcher=watcher, health=health)
+    try:
+        worker = AnalyticsWorker(cameras, config, AlertPublisher(client), watcher=watcher, health=health)
+    except RuntimeError as exc:  # e.g. --backend openvino without the optional extra installed
+        print(f"error: {exc}", file=sys.stderr)
+        client.close()
+        return 2
     worker.wanted = wanted
 
     stop = threading.Event()

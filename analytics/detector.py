@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
 
 PAD_VALUE = 114
+BACKENDS = ("onnxruntime", "openvino")  # openvino: optional extra (`pip install 'xueliang[openvino]'`)
 MAX_WH = 7680  # class offset for batched NMS, as ultralytics does
 MAX_NATIVE = 640  # imgsz=0: the frame's own size, but never more than the model's training size
 
@@ -108,10 +109,63 @@ def nms_xyxy(boxes: np.ndarray, scores: np.ndarray, iou_thres: float) -> np.ndar
     return np.asarray(keep, dtype=np.int64)
 
 
-class Detector:
-    """YOLOv8 (ultralytics export, dynamic batch/shape) on ONNX Runtime, CPU by default.
+def _open_onnxruntime(model_path: Path, threads: int, providers: Sequence[str] | None
+                      ) -> tuple[Callable[[np.ndarray], np.ndarray], Mapping[str, str], Any]:
+    import onnxruntime as ort
 
-    ``detect(frames)`` runs all frames (BGR uint8, any sizes) in one ``session.run``.
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    # No busy-waiting between ops: the box runs readers, the gate and other services too,
+    # and spinning threads would steal their CPU for a few percent of latency.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(model_path), opts, providers=list(providers or ["CPUExecutionProvider"]))
+    input_name = session.get_inputs()[0].name
+
+    def run(blob: np.ndarray) -> np.ndarray:
+        return session.run(None, {input_name: blob})[0]
+
+    return run, session.get_modelmeta().custom_metadata_map, session
+
+
+def _open_openvino(model_path: Path, threads: int) -> tuple[Callable[[np.ndarray], np.ndarray], Mapping[str, str], Any]:
+    """The same ONNX file read by OpenVINO's CPU plugin (no conversion step, nothing downloaded)."""
+    try:
+        import openvino as ov
+    except ImportError as exc:
+        raise RuntimeError("the openvino backend needs the optional extra: pip install 'xueliang[openvino]' "
+                           "(or pip install openvino); the default backend is onnxruntime") from exc
+    core = ov.Core()
+    model = core.read_model(str(model_path))
+    meta: dict[str, str] = {}
+    for key in ("names", "stride"):  # the exporter's ONNX metadata_props, kept by OpenVINO's ONNX reader
+        try:
+            meta[key] = model.get_rt_info(["framework", key]).astype(str)
+        except Exception:  # noqa: BLE001 (absent key: the Detector's defaults apply, as with ONNX Runtime)
+            pass
+    compiled = core.compile_model(model, "CPU", {
+        "INFERENCE_NUM_THREADS": threads,
+        # f32, not the bf16 OpenVINO picks by default on CPUs with AVX512-BF16/AMX: the boxes must be
+        # those of ONNX Runtime and ultralytics (±2 px), not a lower-precision variant.
+        "INFERENCE_PRECISION_HINT": "f32",
+        "PERFORMANCE_HINT": "LATENCY",
+        "ENABLE_CPU_PINNING": False,  # a shared box: do not pin threads to cores others use
+    })
+    request = compiled.create_infer_request()  # one per Detector: detect() is called from one thread
+
+    def run(blob: np.ndarray) -> np.ndarray:
+        request.infer({0: blob})
+        return request.get_output_tensor(0).data.copy()  # the request's buffer is reused by the next call
+
+    return run, meta, compiled
+
+
+class Detector:
+    """YOLOv8 (ultralytics export, dynamic batch/shape) on ONNX Runtime (CPU by default), or on
+    OpenVINO with ``backend="openvino"`` (optional extra; same ONNX file, same pre/postprocessing).
+
+    ``detect(frames)`` runs all frames (BGR uint8, any sizes) in one inference call.
     ``imgsz=640`` is what ultralytics' ``predict`` uses; ``imgsz=0`` (the worker's default)
     analyses each frame at its native size, at most 640.
     """
@@ -127,24 +181,21 @@ class Detector:
         classes: Sequence[int] | None = None,
         threads: int | None = None,
         providers: Sequence[str] | None = None,
+        backend: str = "onnxruntime",
     ) -> None:
-        import onnxruntime as ort
-
         model_path = Path(model_path)
         if not model_path.exists():
             raise FileNotFoundError(
                 f"ONNX model {model_path} not found; run `xueliang models export` (exports models/yolov8n.pt with ultralytics)"
             )
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or int(os.environ.get("XUELIANG_ORT_THREADS", "0")) or (os.cpu_count() or 1)
-        opts.inter_op_num_threads = 1
-        # No busy-waiting between ops: the box runs readers, the gate and other services too,
-        # and spinning threads would steal their CPU for a few percent of latency.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(model_path), opts, providers=list(providers or ["CPUExecutionProvider"]))
-        self.input_name = self.session.get_inputs()[0].name
-        meta = self.session.get_modelmeta().custom_metadata_map
+        n_threads = threads or int(os.environ.get("XUELIANG_ORT_THREADS", "0")) or (os.cpu_count() or 1)
+        if backend == "onnxruntime":
+            self._run, meta, self.session = _open_onnxruntime(model_path, n_threads, providers)
+        elif backend == "openvino":
+            self._run, meta, self.session = _open_openvino(model_path, n_threads)
+        else:
+            raise ValueError(f"unknown detector backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        self.backend = backend
         self.names: dict[int, str] = ast.literal_eval(meta["names"]) if "names" in meta else {}
         self.stride = int(meta.get("stride", 32))
         self.imgsz = imgsz
@@ -239,7 +290,8 @@ class Detector:
 
     # -- inference ----------------------------------------------------------------------------------------------
     def run_raw(self, blob: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: blob})[0]
+        """The model alone on a preprocessed ``(B, 3, H, W)`` float32 blob: ``(B, 4 + classes, anchors)``."""
+        return self._run(blob)
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]:
         """Detect objects in every frame; boxes in each frame's pixels.

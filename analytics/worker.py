@@ -36,6 +36,7 @@ class WorkerConfig:
     model_path: Path
     media_dir: Path
     imgsz: int = 0  # 0: native frame size, capped at 640 (see Detector)
+    backend: str = "onnxruntime"  # or "openvino" (optional extra)
     max_batch: int = 8
     max_wait_ms: float = 60.0
     gate: bool = True
@@ -129,7 +130,7 @@ class AnalyticsWorker:
                  detector: Detector | None = None, watcher: Any = None, health: Any = None) -> None:
         self.config = config
         self.health = health  # analytics.health.HealthFeed: device.status from these readers, or None
-        self.detector = detector or Detector(config.model_path, imgsz=config.imgsz)
+        self.detector = detector or Detector(config.model_path, imgsz=config.imgsz, backend=config.backend)
         self.pipeline = Pipeline(self.detector, config.max_batch)
         self.publisher = publisher
         self.inbox = Inbox(config.per_channel_backlog)
