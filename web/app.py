@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         from command import open_database
+        from devices.onvif import OnvifClientPool
 
         redis_client, redis_sync = _redis_clients(settings.redis_url)
         database = open_database(settings.resolved_database_url())
@@ -81,6 +82,7 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
             store=store,
             hub=hub,
             limiter=LoginRateLimiter(redis_client),
+            onvif=OnvifClientPool(),
             cookie_secure=cookie_secure,
         )
         ctx.extras["cameras"] = cameras
@@ -100,6 +102,7 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
             live = getattr(app.state, "live_router", None)
             if live is not None and hasattr(live, "live"):
                 await live.live.close_all()
+            ctx.onvif.close()
             await redis_client.aclose()
             redis_sync.close()
             database.dispose()

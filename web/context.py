@@ -24,5 +24,6 @@ class AppContext:
     store: Any                       # web.store.Store
     hub: EventHub
     limiter: LoginRateLimiter
+    onvif: Any = None                # devices.onvif.OnvifClientPool (PTZ sessions reused across requests)
     cookie_secure: bool = False
     extras: dict[str, Any] = field(default_factory=dict)

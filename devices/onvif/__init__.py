@@ -2,6 +2,7 @@
 
 Public API (import from here only):
     OnvifCamera                       one device (digest auth with clock-offset, timeouts on every call)
+    OnvifClientPool                   one reused OnvifCamera per registry camera (PTZ from the web without reconnecting)
     PullPointSubscription, OnvifEvent camera-side alarms; event_to_alert / camera_alert → command.AlertIn fields
     watch_alarms                      long-running subscription loop with reconnect/back-off and link status
     survey_device, survey_all         "who is this and does it work": identity, streams, PTZ, status; never raises
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS: dict[str, str] = {
     "OnvifCamera": "devices.onvif.client",
     "device_service_url": "devices.onvif.client",
+    "OnvifClientPool": "devices.onvif.pool",
     "OnvifError": "devices.onvif.errors",
     "OnvifAuthError": "devices.onvif.errors",
     "OnvifTimeout": "devices.onvif.errors",
@@ -67,6 +69,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs
     from devices.onvif.client import OnvifCamera, device_service_url
+    from devices.onvif.pool import OnvifClientPool
     from devices.onvif.discovery import DiscoveredDevice, DiscoveryReport, discover, expand_hosts
     from devices.onvif.errors import (
         OnvifAuthError,

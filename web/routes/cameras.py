@@ -61,26 +61,17 @@ class PtzIn(BaseModel):
     preset: str | None = Field(None, max_length=64, description="preset token (goto) or name (set)")
 
 
-def _onvif(camera):
+def _ptz_call(request: Request, camera, fn):
+    """``fn(client)`` on the camera's pooled ONVIF client; device errors become 502/504/409 with the reason."""
     from devices import SecretError
-    from devices.onvif import OnvifCamera
+    from devices.onvif import OnvifAuthError, OnvifError, OnvifNotSupported, OnvifTimeout
 
     if camera.onvif is None:
         raise HTTPException(409, f"camera {camera.id} has no ONVIF endpoint; PTZ is not possible")
     try:
-        username, password = camera.onvif_credentials()
-    except SecretError as exc:
-        # names the variable to export, never a value
+        return get_ctx(request).onvif.call(camera, fn)
+    except SecretError as exc:  # names the variable to export, never a value
         raise HTTPException(503, f"ONVIF credentials of {camera.id} are not configured: {exc}") from exc
-    return OnvifCamera(camera.onvif.url, username, password, timeout=5, name=camera.id)
-
-
-def _ptz_call(camera, fn):
-    from devices.onvif import OnvifAuthError, OnvifError, OnvifNotSupported, OnvifTimeout
-
-    try:
-        with _onvif(camera) as device:
-            return fn(device)
     except OnvifAuthError as exc:
         raise HTTPException(502, f"camera {camera.id} refused the ONVIF credentials: {exc}") from exc
     except OnvifNotSupported as exc:
@@ -110,7 +101,7 @@ def ptz(camera_id: str, body: PtzIn, request: Request, user: Principal = Depends
             return {"preset": device.set_preset(body.preset)}
         return {}
 
-    result = _ptz_call(camera, run)
+    result = _ptz_call(request, camera, run)
     log.info("%s: PTZ %s on %s", user.username, body.action, camera_id)
     return {"ok": True, "camera_id": camera_id, "action": body.action, **result}
 
@@ -118,5 +109,5 @@ def ptz(camera_id: str, body: PtzIn, request: Request, user: Principal = Depends
 @router.get("/{camera_id}/ptz/presets", summary="The PTZ camera's presets")
 def ptz_presets(camera_id: str, request: Request, user: Principal = Depends(current_user)) -> dict:
     camera = visible_camera(request, user, camera_id)
-    presets = _ptz_call(camera, lambda device: device.presets())
+    presets = _ptz_call(request, camera, lambda device: device.presets())
     return {"items": [{"token": p.token, "name": p.name} for p in presets]}
