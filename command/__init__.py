@@ -6,7 +6,7 @@ flush but do not commit, and take ``now`` for a controllable clock.
 """
 
 from command import accounts
-from command.accounts import OPERATOR_ROLES, ROLES, AccountError, create_user, get_user, list_users
+from command.accounts import OPERATOR_ROLES, ROLES, AccountError, create_user, get_user, list_users, set_active
 from command.catalog import COLOUR_HEX, COLOUR_NAMES, COLOUR_POLICY, COLOURS, SEVERITIES, SOURCES
 from command.db import Database, open_database
 from command.dispatch import Recommendation, list_responders, recommend_responders, update_responder_position
@@ -15,6 +15,7 @@ from command.incidents import (
     IncidentFilter,
     IntakeResult,
     NotFound,
+    audit,
     get_incident,
     incident_payload,
     intake_alerts,
@@ -22,7 +23,7 @@ from command.incidents import (
     timeline,
 )
 from command.intake import ImportProblem, ImportResult, IntakeError, ReportIn, import_work_orders, submit_report
-from command.jurisdictions import JurisdictionError, full_name, in_scope, name_of
+from command.jurisdictions import JurisdictionError, full_name, in_scope, name_of, scope_filter
 from command.jurisdictions import tree as jurisdiction_tree
 from command.lifecycle import (
     acknowledge,
@@ -54,7 +55,7 @@ from command.models import (
     RiskSubject,
     User,
 )
-from command.reports import PERIODS, Report, build_report, render_report, report_csv, write_report_files
+from command.reports import LOCAL_TZ, PERIODS, Report, build_report, render_report, report_csv, write_report_files
 from command.risk import create_risk_subject, due_revisits, get_risk_subject, record_risk_revisit, set_risk_colour
 from command.schemas import RULE_KINDS, AlertIn
 from command.seed import seed_demo
@@ -83,5 +84,5 @@ __all__ = [
     "ImportProblem", "ImportResult", "IntakeError", "ReportIn", "import_work_orders", "submit_report", "full_name",
     "name_of", "jurisdiction_tree", "list_responders", "PERIODS", "Report", "build_report", "render_report",
     "report_csv", "write_report_files", "create_risk_subject", "due_revisits", "get_risk_subject",
-    "record_risk_revisit", "set_risk_colour",
+    "record_risk_revisit", "set_risk_colour", "set_active", "audit", "scope_filter", "LOCAL_TZ",
 ]

@@ -73,7 +73,7 @@ def run_web(args: argparse.Namespace) -> int:
 
 def add_user(args: argparse.Namespace) -> int:
     from command import open_database
-    from command.accounts import AccountError, create_user
+    from command import AccountError, create_user
 
     from web.auth import hash_password
 

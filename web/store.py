@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from command.jurisdictions import scope_filter
-from command.incidents import incident_payload
+from command import scope_filter
+from command import incident_payload
 from command import AuditEvent, Incident, Jurisdiction, Responder, User
 
 COLOUR_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from command.workflow import Actor, allowed_actions
+from command import Actor, allowed_actions
 
 from web.scope import Principal, Role
 

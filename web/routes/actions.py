@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from command import EVENTS_STREAM, publish_event
 from command import lifecycle
-from command.incidents import NotFound, audit, get_incident, incident_payload
-from command.media import store_photo
-from command.workflow import TransitionRefused
+from command import NotFound, audit, get_incident, incident_payload
+from command import store_photo
+from command import TransitionRefused
 
 from web.deps import can_see_incident, current_user, get_ctx
 from web.routes.auth import client_ip

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from command import publish_event
-from command.incidents import incident_payload
-from command.intake import IntakeError, ReportIn, import_work_orders, submit_report
+from command import incident_payload
+from command import IntakeError, ReportIn, import_work_orders, submit_report
 
 from web.deps import current_user, get_ctx, require
 from web.routes.auth import client_ip

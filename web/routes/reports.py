@@ -11,7 +11,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from command.reports import LOCAL_TZ, build_report, render_report, report_csv
+from command import LOCAL_TZ, build_report, render_report, report_csv
 
 from web.deps import current_user, get_ctx
 from web.scope import Principal

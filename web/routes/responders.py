@@ -7,8 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from command import Assignment, Incident, publish_event
-from command.dispatch import recommend_responders, update_responder_position
-from command.incidents import get_incident, incident_payload
+from command import recommend_responders, update_responder_position
+from command import get_incident, incident_payload
 
 from web.deps import current_user, get_ctx, require
 from web.routes.incidents import load_visible

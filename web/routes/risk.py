@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from command import RiskSubject
-from command.incidents import NotFound
-from command.jurisdictions import scope_filter
-from command.risk import create_risk_subject, due_revisits, get_risk_subject, record_risk_revisit, set_risk_colour
-from command.workflow import TransitionRefused
+from command import NotFound
+from command import scope_filter
+from command import create_risk_subject, due_revisits, get_risk_subject, record_risk_revisit, set_risk_colour
+from command import TransitionRefused
 
 from web.deps import current_user, get_ctx, require
 from web.routes.auth import client_ip

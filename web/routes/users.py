@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from command import AccountError, create_user
-from command.accounts import list_users, set_active
+from command import list_users, set_active
 
 from web.auth import hash_password
 from web.deps import get_ctx, require
