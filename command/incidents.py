@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import String, func, literal, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
 
 from command import jurisdictions
@@ -284,14 +285,19 @@ def intake_alerts(
 
 def _recorded_alerts(session: Session, refs: list[str]) -> dict[str, Incident]:
     """The incident of every alert id among ``refs`` that is already stored (redeliveries)."""
-    return {
-        ref: incident
-        for ref, incident in session.execute(
-            select(IncidentSource.ref, Incident)
-            .join(Incident, Incident.id == IncidentSource.incident_id)
-            .where(IncidentSource.kind == "video", IncidentSource.ref.in_(refs))
-        )
-    }
+    if _is_postgresql(session):
+        # One (kind, ref) probe per alert id. With ``ref IN (…)`` a PostgreSQL that has no
+        # statistics yet (a young table, autovacuum not yet run) uses only ``kind`` of the
+        # unique index and reads every video source on each batch.
+        wanted = func.unnest(literal(refs, ARRAY(String))).table_valued("ref").render_derived()
+        source = (select(IncidentSource.ref, IncidentSource.incident_id)
+                  .where(IncidentSource.kind == "video", IncidentSource.ref == wanted.c.ref).limit(1).lateral())
+        query = (select(source.c.ref, Incident).select_from(wanted).join(source, true())
+                 .join(Incident, Incident.id == source.c.incident_id))
+    else:
+        query = (select(IncidentSource.ref, Incident).join(Incident, Incident.id == IncidentSource.incident_id)
+                 .where(IncidentSource.kind == "video", IncidentSource.ref.in_(refs)))
+    return {ref: incident for ref, incident in session.execute(query)}
 
 
 def _open_camera_incidents(session: Session, place_keys: set[str], since: datetime) -> dict[tuple[str, str], Incident]:
@@ -302,14 +308,25 @@ def _open_camera_incidents(session: Session, place_keys: set[str], since: dateti
     a cost that grows with the table, instead of probing ``ix_incidents_dedup`` once per place.
     """
     existing: dict[tuple[str, str], Incident] = {}
-    for incident in session.scalars(
-        select(Incident)
-        .where(Incident.place_key.in_(place_keys), Incident.last_source_at >= since)
-        .order_by(Incident.last_source_at)
-    ):
+    if _is_postgresql(session):
+        # An index probe per place, whatever the statistics (see _recorded_alerts).
+        keys = func.unnest(literal(sorted(place_keys), ARRAY(String))).table_valued("key").render_derived()
+        # OFFSET 0 keeps the planner from flattening the LATERAL into a join it may hash.
+        found = (select(Incident).where(Incident.place_key == keys.c.key, Incident.last_source_at >= since)
+                 .offset(0).lateral())
+        stored = aliased(Incident, found)
+        query = select(stored).select_from(keys).join(found, true()).order_by(stored.last_source_at)
+    else:
+        query = (select(Incident).where(Incident.place_key.in_(place_keys), Incident.last_source_at >= since)
+                 .order_by(Incident.last_source_at))
+    for incident in session.scalars(query):
         if incident.is_open and incident.status not in CLOSED_STATES:
             existing[(incident.place_key or "", incident.category_code)] = incident  # latest wins
     return existing
+
+
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def _count_merged_source(incident: Incident, reported_at: datetime, snapshot: str | None, now: datetime) -> None:
