@@ -421,7 +421,8 @@ class NaiveProcess:
                           cwd=REPO_ROOT, capture_stdout=True)
         # ultralytics prints to stdout too: lines are read by a thread, never by select() on a buffered pipe.
         self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, name="naive-stdout", daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, name="naive-stdout", daemon=True)
+        self._pump_thread.start()
 
     def _pump(self) -> None:
         for line in self.proc.stdout:
@@ -464,8 +465,17 @@ class NaiveProcess:
                 res = json.loads(line)
 
     def stop(self) -> None:
+        import subprocess
+
         from xueliang.runtime import stop
 
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._pump_thread.join(5)  # it reads to EOF before the pipe is closed under it
         stop(self.proc)
 
 
