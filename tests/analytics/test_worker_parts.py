@@ -120,3 +120,49 @@ cameras:
     x = int(0.25 * 480)
     line_px = wire_jpeg[int(0.35 * 360) : int(0.6 * 360), x - 1 : x + 2]
     assert ((line_px[..., 1] > 180) & (line_px[..., 2] > 180) & (line_px[..., 0] < 100)).mean() > 0.3, "tripwire not drawn"
+
+
+def test_reload_request_adds_a_camera_and_logs_the_counters(redis_url, tmp_path, native_detector, caplog):
+    """SIGHUP's path (``request_reload``): a worker started with no cameras re-reads cameras.yaml at
+    once, starts the added camera, and logs its counters as ``analytics (on request): {...}``."""
+    import ast
+    import logging
+    import threading
+
+    from analytics.worker import AnalyticsWorker, WorkerConfig
+    from devices import RegistryWatcher
+
+    cameras = tmp_path / "cameras.yaml"
+    cameras.write_text("version: 1\ncameras: []\n", encoding="utf-8")
+    worker = AnalyticsWorker([], WorkerConfig(model_path=MODEL_ONNX, media_dir=tmp_path, clips=False),
+                             AlertPublisher(redis.Redis.from_url(redis_url)), detector=native_detector,
+                             watcher=RegistryWatcher(cameras))
+    worker.wanted = lambda cam: cam.analysis.mode == "continuous"
+    stop = threading.Event()
+    caplog.set_level(logging.INFO, logger="analytics.worker")
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        new = tmp_path / "cameras.new"
+        new.write_text(f"""version: 1
+cameras:
+  - id: late
+    name: added while running
+    jurisdiction: "330381101"
+    position: {{lat: 27.7, lon: 120.6}}
+    streams: {{main: "rtsp://127.0.0.1:{free_port()}/x"}}
+    analysis: {{mode: continuous, fps: 5}}
+""", encoding="utf-8")
+        new.replace(cameras)
+        worker.request_reload()
+        deadline = time.monotonic() + 10
+        while not any("on request" in r.getMessage() for r in caplog.records) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        line = next(r.getMessage() for r in caplog.records if "on request" in r.getMessage())
+        assert "late" in worker.channels and "late" in worker.readers, "the added camera was started"
+        counters = ast.literal_eval(line.split("analytics (on request):", 1)[1].strip())
+        assert counters["frames"] == 0 and counters["failed_batches"] == 0
+    finally:
+        stop.set()
+        thread.join(15)
+    assert not thread.is_alive()
