@@ -6,10 +6,10 @@ import argparse
 import logging
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from analytics.detector import BACKENDS
+from xueliang.runtime import stop_requested_by_signals
 
 log = logging.getLogger("analytics")
 
@@ -121,14 +121,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     worker.wanted = wanted
 
-    stop = threading.Event()
-
-    def _stop(signum: int, _frame: object) -> None:
-        log.info("signal %s: stopping", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_requested_by_signals(log)
     # SIGHUP: re-read cameras.yaml now (instead of within 2 s) and log the counters.
     signal.signal(signal.SIGHUP, lambda _signum, _frame: worker.request_reload())
     try:

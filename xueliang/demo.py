@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xueliang.runtime import EmbeddedRedis, RtspSampleServer, SampleMount, spawn, stop, wait_for_port
+from xueliang.runtime import EmbeddedRedis, RtspSampleServer, SampleMount, spawn, stop, stop_requested_by_signals, wait_for_port
 from xueliang.settings import Settings
 
 log = logging.getLogger("xueliang.demo")
@@ -154,14 +153,7 @@ def run_demo(args: argparse.Namespace) -> int:
         settings.rtsp_port = args.rtsp_port
     password = os.environ.get("XUELIANG_DEMO_PASSWORD") or secrets.token_urlsafe(9)
     deployment = DemoDeployment(settings, settings.rtsp_port, settings.web_port, password)
-    stop_event = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        stop_event.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    stop_event = stop_requested_by_signals(log)
     try:
         deployment.start()
         print(

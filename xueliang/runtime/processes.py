@@ -8,10 +8,12 @@ and :func:`stop` escalates SIGTERM → SIGKILL with a deadline.
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,3 +97,19 @@ def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen |
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout:.0f}s")
+
+
+def stop_requested_by_signals(logger: logging.Logger, doing: str = "stopping") -> threading.Event:
+    """An event that SIGTERM (the demo supervisor, systemd) or SIGINT (Ctrl-C) sets: a worker's main loop polls it.
+
+    Call from the main thread. The log line names the signal so an operator sees why a worker left.
+    """
+    stop_event = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        logger.info("received %s, %s", signal.Signals(signum).name, doing)
+        stop_event.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop_event
