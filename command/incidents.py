@@ -212,7 +212,10 @@ def intake_alerts(
     its size, plus one UPDATE per stored incident that gained a source; the new
     incidents are returned as persistent objects without being read back.
     """
-    now = (now or utcnow()).astimezone(UTC)
+    now = now or utcnow()
+    if now.tzinfo is None:
+        raise ValueError(f"naive datetime {now!r} given as now; use an aware UTC datetime")
+    now = now.astimezone(UTC)  # the returned objects hold what the database would return
     actor = actor or Actor.system()
     if not alerts:
         return []
