@@ -6,7 +6,6 @@ The database stores paths relative to the media directory so the directory can m
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Iterable
 from datetime import datetime
