@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
-import signal
 import socket
 import threading
 import time
@@ -32,6 +30,7 @@ from command.media import snapshot_relpath, store_snapshots
 from command.models import utcnow
 from command.schemas import AlertIn
 from command.streams import ALERTS_STREAM, CONSUMER_GROUP, EVENTS_STREAM, EVENTS_MAXLEN
+from xueliang.runtime import stop_requested_by_signals
 
 log = logging.getLogger("command.worker")
 
@@ -299,14 +298,7 @@ def run_worker(
     if not redis_url:
         log.error("no Redis configured: set REDIS_URL (xueliang demo starts one and passes it)")
         return 2
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        log.info("received %s, finishing the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_requested_by_signals(log, "finishing the current batch")
     database = open_database(database_url or settings.resolved_database_url(), upgrade=True)
     client = redis.Redis.from_url(redis_url, socket_timeout=10, health_check_interval=30)
     consumer = AlertConsumer(
