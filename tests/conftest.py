@@ -60,3 +60,37 @@ def redis_url(redis_server: EmbeddedRedis) -> Iterator[str]:
 def database_url(tmp_path: Path) -> str:
     """A fresh SQLite database per test, or ``XUELIANG_TEST_DATABASE_URL`` (e.g. PostgreSQL) when set."""
     return os.environ.get("XUELIANG_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
+
+
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database for this session: ``XUELIANG_TEST_DATABASE_URL`` when it names one, else a
+    scratch database on a local server (127.0.0.1:5432, user postgres) dropped afterwards; skipped when
+    neither exists (the product itself never needs PostgreSQL)."""
+    configured = os.environ.get("XUELIANG_TEST_DATABASE_URL", "")
+    if configured.startswith("postgresql"):
+        yield configured
+        return
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    admin = create_engine(os.environ.get("XUELIANG_TEST_POSTGRES_ADMIN_URL", LOCAL_POSTGRES),
+                          isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2})
+    name = f"xueliang_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"no PostgreSQL to test against (set XUELIANG_TEST_DATABASE_URL): {str(exc).splitlines()[0]}")
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -1,5 +1,5 @@
-"""Fixtures for command's tests: a migrated database (SQLite per test, or the shared
-PostgreSQL in XUELIANG_TEST_DATABASE_URL, emptied first) and a seeded one."""
+"""Fixtures for command's tests: a migrated database — SQLite per test, and the session's
+PostgreSQL database (tests/conftest.py ``postgres_url``) emptied first — and a seeded one."""
 
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ def _reset(database: Database) -> None:
     with database.engine.begin() as connection:
         Base.metadata.drop_all(connection)
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """Every command test runs on SQLite (the default deployment) and on PostgreSQL (when one is reachable)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture()

@@ -1,7 +1,6 @@
 """The alert consumer against real Valkey and a real database."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -89,8 +88,9 @@ def test_pending_entries_of_a_dead_consumer_are_reclaimed(seeded, redis_url, tmp
     client.close()
 
 
-@pytest.mark.skipif(bool(os.environ.get("XUELIANG_TEST_DATABASE_URL")), reason="locks a SQLite file")
 def test_locked_database_loses_nothing(seeded, redis_url, tmp_path, make_alert, jpeg):
+    if not seeded.is_sqlite:
+        pytest.skip("locks a SQLite file (PostgreSQL's outage is test_postgres_connections_killed_mid_intake_lose_nothing)")
     client = redis.Redis.from_url(redis_url)
     impatient = open_database(seeded.url, busy_timeout_s=0.2)
     consumer = AlertConsumer(impatient, client, tmp_path, consumer_name="c")
@@ -201,9 +201,9 @@ def test_trim_keeps_only_the_unacknowledged_backlog(seeded, redis_url, tmp_path,
     client.close()
 
 
-@pytest.mark.skipif(not os.environ.get("XUELIANG_TEST_DATABASE_URL", "").startswith("postgresql"),
-                    reason="needs the PostgreSQL test database")
 def test_postgres_connections_killed_mid_intake_lose_nothing(seeded, redis_url, tmp_path, make_alert, jpeg):
+    if seeded.is_sqlite:
+        pytest.skip("kills PostgreSQL server connections (SQLite's outage is test_locked_database_loses_nothing)")
     from sqlalchemy import create_engine
     from sqlalchemy.orm import sessionmaker
 
