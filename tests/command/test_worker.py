@@ -1,6 +1,5 @@
 """The alert consumer against real Valkey and a real database."""
 
-import json
 import signal
 import subprocess
 import sys
