@@ -485,7 +485,6 @@ def measure_baseline(plan: Plan, cores: int, server: Any, first: list[NaiveProce
     Each round's k processes load and open their streams first (``first``: round 1's, started
     earlier and already STREAMING), then their timed loops are released together, so what is
     timed is the loops alone, side by side."""
-    from xueliang.runtime import stop
 
     names = [f"cam{i + 1:02d}" for i in range(plan.baseline_max_procs)]
     per_k: dict[int, list[float]] = {}

@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
 from command import jurisdictions
 from command.bulk import insert_rows, insert_rows_returning_ids
 from command.catalog import COLOUR_HEX, COLOUR_POLICY, RULE_KIND_CATEGORY, SOURCES, category_for_rule_kind, sla_for
-from command.jurisdictions import HANDLING_LEVELS, scope_filter
+from command.jurisdictions import HANDLING_LEVELS
 from command.models import AuditEvent, Category, Incident, IncidentSource, scope_columns, utcnow
 from command.schemas import AlertIn
 from command.workflow import CLOSED_STATES, STATE_LABELS, Actor

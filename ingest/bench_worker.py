@@ -179,7 +179,6 @@ def run_stream_job(job: dict) -> dict:
 def run_patrol_job(job: dict) -> dict:
     from ingest import ChannelScheduler, ChannelSpec, SchedulerConfig
 
-    visits_done = threading.Event()
     sched = ChannelScheduler(lambda f: None, config=SchedulerConfig(
         patrol_workers=job["workers"], patrol_min_revisit_s=0.0, patrol_visit_timeout_s=8.0))
     rss0 = _rss_mb()

@@ -11,7 +11,6 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-import pytest
 import redis
 
 from xueliang.runtime import free_port, spawn, stop

@@ -11,7 +11,6 @@ from command import (
     acknowledge,
     allowed_actions,
     arrive,
-    classify,
     close,
     dispatch,
     escalate,
