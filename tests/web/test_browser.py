@@ -213,6 +213,10 @@ def test_responder_accepts_on_the_phone_and_the_desk_updates(browser, stack, sho
     phone.click(f'.task[data-id="{incident_id}"] button[data-action="resolve"]')
     desk.wait_for_selector(f'.queue-item[data-id="{incident_id}"][data-status="resolved"]', timeout=PUSH_WITHIN_MS)
     desk.wait_for_selector("#detail-status")
+    desk.wait_for_selector('ol.timeline li:has-text("办结")', timeout=PUSH_WITHIN_MS)  # the detail re-renders after the queue
+    timeline = desk.inner_text("ol.timeline")
+    assert "系统 · 受理" in timeline and "分类登记" in timeline and "办结" in timeline, timeline
+    assert not any(word in timeline for word in ("system", "receive", "classify", "dispatch")), timeline  # all zh-CN
     desk.screenshot(path=str(shots / "desk-resolved.png"))
     assert desk.errors == [] and phone.errors == []
     desk_ctx.close()

@@ -103,7 +103,7 @@ async function renderDetail() {
     liveBox,
     h("h3", {}, t("incident.timeline")),
     h("ol", { class: "timeline" }, timeline.items.map((e) => h("li", {},
-      h("span", { class: "muted" }, fmtTime(e.at)), " ", e.actor, " · ", t(`action.${e.action}`) === `action.${e.action}` ? e.action : t(`action.${e.action}`),
+      h("span", { class: "muted" }, fmtTime(e.at)), " ", e.actor === "system" ? t("actor.system") : e.actor, " · ", t(`action.${e.action}`) === `action.${e.action}` ? e.action : t(`action.${e.action}`),
       e.to_status ? ` → ${t(`status.${e.to_status}`)}` : "",
       e.detail?.reason || e.detail?.result || e.detail?.note ? h("div", { class: "muted" }, e.detail.reason || e.detail.result || e.detail.note) : null))),
   );
