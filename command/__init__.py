@@ -9,6 +9,7 @@ from command import accounts
 from command.accounts import OPERATOR_ROLES, ROLES, AccountError, create_user, get_user, list_users, set_active
 from command.catalog import COLOUR_HEX, COLOUR_NAMES, COLOUR_POLICY, COLOURS, SEVERITIES, SOURCES
 from command.db import Database, open_database
+from command.device_faults import DEVICE_FAULT_GROUP, DeviceFaultConsumer
 from command.dispatch import Recommendation, list_responders, recommend_responders, update_responder_position
 from command.incidents import (
     MERGE_WINDOW,
@@ -85,4 +86,5 @@ __all__ = [
     "name_of", "jurisdiction_tree", "list_responders", "PERIODS", "Report", "build_report", "render_report",
     "report_csv", "write_report_files", "create_risk_subject", "due_revisits", "get_risk_subject",
     "record_risk_revisit", "set_risk_colour", "set_active", "audit", "scope_filter", "LOCAL_TZ",
+    "DEVICE_FAULT_GROUP", "DeviceFaultConsumer",
 ]

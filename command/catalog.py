@@ -19,6 +19,7 @@ SOURCES = {
     "police_110": "110转警",
     "grid": "网格员上报",
     "citizen": "群众上报",
+    "device": "设备监测",  # device.status events of the analytics worker (command/device_faults.py)
 }
 
 SEVERITIES = ("low", "normal", "high", "critical")
@@ -90,6 +91,8 @@ DEFAULT_CATEGORIES = (
     CategorySpec("water_supply", "供水问题", False, "水利局", "normal", ()),
     CategorySpec("consultation", "政策咨询", False, None, "low", ()),
     CategorySpec("other", "其他", False, None, "low", ()),
+    # device health (device.status events): a channel offline / refusing credentials / no picture
+    CategorySpec("device_fault", "设备故障", False, "雪亮运维中心", "normal", ("运维",)),
 )
 
 RULE_KIND_CATEGORY = {spec.code: spec.code for spec in DEFAULT_CATEGORIES[:8]}
@@ -114,6 +117,25 @@ def ensure_categories(session: Session) -> int:
             added += 1
     session.flush()
     return added
+
+
+def ensure_category(session: Session, code: str) -> Category:
+    """The category ``code``, inserting its default row when this database predates it.
+
+    Only that one row: an operator who removed another default category keeps it removed.
+    """
+    category = session.get(Category, code)
+    if category is not None:
+        return category
+    spec = next((s for s in DEFAULT_CATEGORIES if s.code == code), None)
+    if spec is None:
+        raise LookupError(f"no category {code!r} in the database and none among the defaults in command/catalog.py")
+    category = Category(code=spec.code, name=spec.name, police=spec.police, department=spec.department,
+                        default_severity=spec.severity, default_colour=SEVERITY_COLOUR[spec.severity],
+                        skills=list(spec.skills))
+    session.add(category)
+    session.flush()
+    return category
 
 
 def category_for_rule_kind(session: Session, rule_kind: str) -> Category:

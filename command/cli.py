@@ -47,6 +47,7 @@ def _command_run(args: argparse.Namespace) -> int:
         redis_url=args.redis_url,
         consumer_name=args.consumer,
         media_dir=args.media_dir,
+        device_fault_grace_s=args.device_fault_grace,
     )
 
 
@@ -68,6 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--redis-url", default=None, help="default: REDIS_URL (required: the worker does not start Redis)")
     run.add_argument("--consumer", default=None, help="consumer name in group 'command' (default: host-pid)")
     run.add_argument("--media-dir", default=None, help="where snapshots are stored (default: Settings.media_dir)")
+    run.add_argument("--device-fault-grace", type=float, default=None, metavar="SECONDS",
+                     help="a camera in a fault status this long gets a device-fault work order "
+                          "(default: XUELIANG_DEVICE_FAULT_GRACE_S or 300)")
     run.set_defaults(func=_command_run)
 
     try:

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from command.db import Database, open_database
+from command.device_faults import DEVICE_FAULT_GROUP, DeviceFaultConsumer
 from command.incidents import MERGE_WINDOW, IntakeResult, NameCache, incident_payload, intake_alerts
 from command.media import snapshot_relpath, store_snapshots
 from command.models import utcnow
@@ -65,9 +66,15 @@ class AlertConsumer:
     merge_window: timedelta = MERGE_WINDOW
     stats: WorkerStats = field(default_factory=WorkerStats)
     names: NameCache = field(default_factory=NameCache)
+    # device.status → device-fault work orders; polled between alert batches, never blocking them
+    device_faults: DeviceFaultConsumer | None = None
+    device_poll_s: float = 0.5
+    device_tick_s: float = 5.0
     _own_pending: bool = field(default=True, init=False)  # start by re-reading our own PEL
     _last_claim: float = field(default=0.0, init=False)
     _last_timers: float = field(default=0.0, init=False)
+    _last_device_poll: float = field(default=0.0, init=False)
+    _last_device_tick: float = field(default=0.0, init=False)
 
     def close(self) -> None:
         """Kept for callers that release the consumer explicitly; it holds no threads or files."""
@@ -249,10 +256,33 @@ class AlertConsumer:
         self.stats.timer_runs += 1
         return [i.id for i in changed]
 
+    def run_device_faults(self, now: float) -> None:
+        """Poll ``xl:events`` for device.status (non-blocking) and tick the grace timers, when due.
+
+        A database or Redis failure here only delays the device work: it is logged, retried
+        after ``device_poll_s``, and the alert intake keeps going.
+        """
+        faults = self.device_faults
+        if faults is None or now - self._last_device_poll < self.device_poll_s:
+            return
+        self._last_device_poll = now
+        try:
+            if faults.step() >= faults.batch_size:
+                self._last_device_poll = 0.0  # a backlog: read on the next turn of the loop too
+            if now - self._last_device_tick >= self.device_tick_s:
+                self._last_device_tick = now
+                faults.tick()
+        except (OperationalError, DBAPIError, redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("device-fault work orders delayed (%s: %s); retrying", exc.__class__.__name__, exc)
+        except Exception:  # noqa: BLE001 - a device-fault bug must not stop alert intake; the entries stay pending
+            log.exception("device-fault work orders failed; the status events stay pending and are retried")
+
     # ---- loop -----------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
         self.ensure_group()
+        if self.device_faults is not None:
+            self.device_faults.ensure_group()
         backoff = 0.5
         while not stop.is_set():
             try:
@@ -264,6 +294,7 @@ class AlertConsumer:
                 if now - self._last_timers >= self.timer_interval_s:
                     self._last_timers = now
                     self.run_timers()
+                self.run_device_faults(now)
                 self.step()
                 backoff = 0.5
             except DatabaseUnavailable:
@@ -289,6 +320,7 @@ def run_worker(
     redis_url: str | None = None,
     consumer_name: str | None = None,
     media_dir: str | Path | None = None,
+    device_fault_grace_s: float | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT; returns 0 on a clean stop."""
     from xueliang.settings import Settings
@@ -297,6 +329,10 @@ def run_worker(
     redis_url = redis_url or settings.redis_url
     if not redis_url:
         log.error("no Redis configured: set REDIS_URL (xueliang demo starts one and passes it)")
+        return 2
+    grace_s = settings.device_fault_grace_s if device_fault_grace_s is None else device_fault_grace_s
+    if grace_s < 0:
+        log.error("device-fault grace must be >= 0 seconds, got %s (--device-fault-grace / XUELIANG_DEVICE_FAULT_GRACE_S)", grace_s)
         return 2
     stop = stop_requested_by_signals(log, "finishing the current batch")
     database = open_database(database_url or settings.resolved_database_url(), upgrade=True)
@@ -307,7 +343,12 @@ def run_worker(
         media_dir=Path(media_dir) if media_dir else settings.media_dir,
         consumer_name=consumer_name or f"{socket.gethostname()}-command",
     )
-    log.info("command worker %s consuming %s (group %s)", consumer.consumer_name, ALERTS_STREAM, CONSUMER_GROUP)
+    consumer.device_faults = DeviceFaultConsumer(
+        database=database, redis_client=client, consumer_name=f"{consumer.consumer_name}-device-faults",
+        grace=timedelta(seconds=grace_s),
+    )
+    log.info("command worker %s consuming %s (group %s) and device.status from %s (group %s, grace %.0f s)",
+             consumer.consumer_name, ALERTS_STREAM, CONSUMER_GROUP, EVENTS_STREAM, DEVICE_FAULT_GROUP, grace_s)
     # Everything imported and set up so far lives as long as the process: moved out of the
     # collector's reach, a full collection no longer walks it (measured: 140-160 ms pauses
     # every few seconds under load, each one a latency spike for a whole batch).
@@ -318,5 +359,5 @@ def run_worker(
         consumer.close()
         client.close()
         database.dispose()
-        log.info("command worker stopped: %s", consumer.stats)
+        log.info("command worker stopped: %s; device faults: %s", consumer.stats, consumer.device_faults.stats)
     return 0

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, description="JWT signing key; required outside the demo.")
     token_ttl_s: int = 8 * 3600
     log_level: str = "INFO"
+    device_fault_grace_s: float = Field(
+        default=300.0, ge=0,
+        description="How long a camera stays offline/auth_failed/no_signal/degraded before command/ opens a device-fault work order.",
+    )
 
     @property
     def media_dir(self) -> Path:
