@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from devices.onvif.discovery import DiscoveryReport, discover, parse_probe_matches, probe_message
+from tests.devices.onvif.netns import run_scenario_in_netns
 from tests.devices.onvif.simulator import XML_BOMB, OnvifSimulator, SimConfig
-from xueliang.settings import REPO_ROOT
 
 
 def test_unicast_probe_finds_the_simulator(make_sim):
@@ -97,30 +93,9 @@ def test_probe_message_is_a_valid_ws_discovery_probe():
     assert root.find(f".//{d}Probe/{d}Types").text == "dn:NetworkVideoTransmitter"
 
 
-def _netns_available() -> str | None:
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        return "unshare/ip not installed"
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        return f"cannot create a network namespace (needs root / CAP_SYS_ADMIN): {probe.stderr.strip()}"
-    return None
-
-
 @pytest.mark.netns
 def test_multicast_discovery_and_cli_inside_a_network_namespace():
-    reason = _netns_available()
-    if reason:
-        pytest.skip(reason)
-    # Multicast never leaves this namespace: it has only its own loopback.
-    script = (
-        "ip link set lo up; ip link set lo multicast on; ip addr add 10.77.0.1/32 dev lo; "
-        "ip route add 224.0.0.0/4 dev lo; "
-        f"exec {sys.executable} -m tests.devices.onvif.netns_discovery"
-    )
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    proc = subprocess.run(["unshare", "-n", "bash", "-c", script], capture_output=True, text=True, timeout=90, cwd=REPO_ROOT, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = run_scenario_in_netns("tests.devices.onvif.netns_discovery", timeout=90)
 
     found = {d["endpoint"]: d for d in result["found"]}
     ptz_id, ptz_url = result["sims"]["ptz"]

@@ -8,16 +8,11 @@ unbound ``ptz:`` prefix (not well-formed XML): the client must say so clearly.
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from tests.devices.onvif.test_discovery import _netns_available
-from xueliang.settings import REPO_ROOT
+from tests.devices.onvif.netns import run_scenario_in_netns
 
 pytestmark = pytest.mark.netns
 
@@ -27,18 +22,7 @@ def test_client_against_ipycam_in_a_network_namespace():
         pytest.skip("ipycam not installed (pip install -e '.[test]')")
     if shutil.which("ffmpeg") is None:
         pytest.skip("ipycam needs ffmpeg")
-    reason = _netns_available()
-    if reason:
-        pytest.skip(reason)
-    script = (
-        "ip link set lo up; ip link set lo multicast on; ip addr add 10.77.0.1/32 dev lo; "
-        "ip route add 224.0.0.0/4 dev lo; "
-        f"exec {sys.executable} -m tests.devices.onvif.netns_ipycam"
-    )
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    proc = subprocess.run(["unshare", "-n", "bash", "-c", script], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    r = run_scenario_in_netns("tests.devices.onvif.netns_ipycam", timeout=120)
 
     assert r["discovered"] and r["discovered"][0]["xaddrs"] == ["http://127.0.0.1:8080/onvif/device_service"]
     assert r["info"][:2] == ["PythonCam", "VirtualCam-1"]
