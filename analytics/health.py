@@ -227,7 +227,7 @@ class HealthFeed:
         for cid, channel in self.monitor.channels.items():
             mode = self._watched.get(cid)
             if mode is not None:
-                channel.offline_after_s = (self.config.patrol_offline_after_s if mode == "patrol"
-                                           else self.config.offline_after_s)
+                channel.default_offline_after_s = (self.config.patrol_offline_after_s if mode == "patrol"
+                                                   else self.config.offline_after_s)
             elif self.config.claim_unwatched:
                 self.monitor.unmonitored(cid, unwatched_reason(channel.camera, self.patrol_enabled))

@@ -71,7 +71,9 @@ class ChannelHealth:
                  thresholds: VqdThresholds | None = None, reference_dir: Path | None = None, now: float | None = None) -> None:
         self.camera = camera
         settings = camera.health
-        self.offline_after_s = settings.offline_after_s if settings and settings.offline_after_s else offline_after_s
+        # The camera's own `health.offline_after_s` wins over the default its owner sets (and may change).
+        self._own_offline_after_s = settings.offline_after_s if settings else None
+        self.default_offline_after_s = offline_after_s
         self.vqd_every_s = vqd_every_s  # 0 = diagnose every frame given (the caller samples)
         # The camera's own `health:` block of cameras.yaml tunes the limits and silences faults.
         self.ignored: frozenset[Fault] = frozenset(Fault(f) for f in settings.ignore) if settings else frozenset()
@@ -89,6 +91,11 @@ class ChannelHealth:
         self._last_vqd: float | None = None
         self._faults: dict[Fault, str] = {}
         self._metrics: dict[str, float] = {}
+
+    @property
+    def offline_after_s(self) -> float:
+        """Silence before the channel is offline: the camera's `health.offline_after_s`, else the default."""
+        return self._own_offline_after_s or self.default_offline_after_s
 
     @property
     def status(self) -> DeviceStatus:

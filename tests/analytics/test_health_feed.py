@@ -75,3 +75,31 @@ def test_a_worker_with_only_some_cameras_claims_only_those(redis_url: str) -> No
     finally:
         feed.close()
         client.close()
+
+
+
+def test_a_cameras_own_offline_timeout_outlives_the_workers_default() -> None:
+    """cameras.yaml `health.offline_after_s` wins over the feed's continuous/patrol defaults."""
+    from devices import parse_registry
+
+    camera = """
+  - id: {id}
+    name: 超时 {id}
+    jurisdiction: "330381101201"
+    position: {{lat: 27.78, lon: 120.65}}
+    streams: {{main: "rtsp://127.0.0.1:8554/{id}"}}
+    analysis: {{mode: {mode}}}
+"""
+    registry = parse_registry("cameras:" + camera.format(id="plain", mode="continuous")
+                              + camera.format(id="rounds", mode="patrol")
+                              + camera.format(id="tuned", mode="continuous") + "    health: {offline_after_s: 120}\n")
+    feed = HealthFeed(registry, lambda report: None,
+                      HealthConfig(offline_after_s=7, patrol_offline_after_s=900), patrol_enabled=True).start()
+    try:
+        feed.watch(registry, {"plain": "continuous", "rounds": "patrol", "tuned": "continuous"})
+        channels = feed.monitor.channels
+        wait_until(lambda: channels["rounds"].offline_after_s == 900)  # the feed applied what it watches
+        assert channels["plain"].offline_after_s == 7
+        assert channels["tuned"].offline_after_s == 120 and channels["tuned"].default_offline_after_s == 7
+    finally:
+        feed.close()
