@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -49,7 +48,7 @@ from command.catalog import ensure_category
 from command.db import Database
 from command.incidents import NameCache, audit, incident_payload, merge_source, new_incident
 from command.models import AuditEvent, Incident, IncidentSource, utcnow
-from command.streams import EVENTS_MAXLEN, EVENTS_STREAM
+from command.streams import EVENTS_STREAM, add_event, event_entry
 from command.workflow import WORKING_STATES, Actor
 
 log = logging.getLogger("command.device_faults")
@@ -215,7 +214,7 @@ class DeviceFaultConsumer:
                 self.stats.rejected += 1
                 log.error("device.status entry %s ignored: %s", entry_id.decode() if isinstance(entry_id, bytes) else entry_id, exc)
         changed: dict[str, CameraFault] = {}
-        published: list[dict[str, Any]] = []
+        published: list[dict[str, str]] = []
         if events:
             now = self.clock()
             try:
@@ -241,7 +240,7 @@ class DeviceFaultConsumer:
         self.stats.ticks += 1
         if not due:
             return 0
-        published: list[dict[str, Any]] = []
+        published: list[dict[str, str]] = []
         try:
             with self.database.session() as session:
                 for camera in due:
@@ -252,19 +251,19 @@ class DeviceFaultConsumer:
             raise
         return len(due)
 
-    def _finish(self, changed: dict[str, CameraFault], published: list[dict[str, Any]], ack: list[Any]) -> None:
+    def _finish(self, changed: dict[str, CameraFault], published: list[dict[str, str]], ack: list[Any]) -> None:
         pipe = self.redis_client.pipeline(transaction=True)
         for camera_id, camera in changed.items():
             pipe.hset(STATE_KEY, camera_id, json.dumps(asdict(camera), ensure_ascii=False))
-        for body in published:
-            pipe.xadd(EVENTS_STREAM, {"event": json.dumps(body, ensure_ascii=False)}, maxlen=EVENTS_MAXLEN, approximate=True)
+        for entry in published:
+            add_event(pipe, entry)
         if ack:
             pipe.xack(EVENTS_STREAM, DEVICE_FAULT_GROUP, *ack)
         pipe.execute()
 
     # ---- decisions --------------------------------------------------------------------------
 
-    def _apply(self, session: Session, new: CameraFault, now: datetime, published: list[dict[str, Any]]) -> CameraFault:
+    def _apply(self, session: Session, new: CameraFault, now: datetime, published: list[dict[str, str]]) -> CameraFault:
         old = self.cameras.get(new.camera_id)
         if new.status in FAULT_STATUSES:
             if old is not None and old.episode_since is not None:
@@ -293,7 +292,7 @@ class DeviceFaultConsumer:
             .order_by(Incident.id.desc()).limit(1)
         )
 
-    def _report(self, session: Session, camera: CameraFault, now: datetime, published: list[dict[str, Any]]) -> None:
+    def _report(self, session: Session, camera: CameraFault, now: datetime, published: list[dict[str, str]]) -> None:
         """Open the work order for this fault spell, or merge it into the camera's open one (idempotent by ref)."""
         camera.reported = True
         ref = camera.spell_ref
@@ -330,7 +329,7 @@ class DeviceFaultConsumer:
         self.stats.opened += 1
         published.append(self._event(session, incident, "incident.created"))
 
-    def _recover(self, session: Session, camera: CameraFault, now: datetime, published: list[dict[str, Any]]) -> None:
+    def _recover(self, session: Session, camera: CameraFault, now: datetime, published: list[dict[str, str]]) -> None:
         incident = self._open_incident(session, camera.camera_id)
         if incident is None:
             return
@@ -348,6 +347,5 @@ class DeviceFaultConsumer:
         self.stats.recoveries += 1
         published.append(self._event(session, incident, "incident.updated"))
 
-    def _event(self, session: Session, incident: Incident, kind: str) -> dict[str, Any]:
-        return {"id": uuid.uuid4().hex, "type": kind, "jurisdiction_code": incident.jurisdiction_code,
-                "payload": incident_payload(session, incident, self.names)}
+    def _event(self, session: Session, incident: Incident, kind: str) -> dict[str, str]:
+        return event_entry(kind, incident.jurisdiction_code, incident_payload(session, incident, self.names))

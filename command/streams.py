@@ -45,24 +45,28 @@ def publish_alert(redis_client: Any, alert: AlertIn, snapshot_jpeg: bytes) -> st
     return _as_str(entry_id)
 
 
+def event_entry(type: str, jurisdiction_code: str, payload: dict[str, Any]) -> dict[str, str]:  # noqa: A002
+    """The ``xl:events`` fields of one event ``{"id", "type", "jurisdiction_code", "payload"}`` (a fresh id)."""
+    if not type or "." not in type:
+        raise ValueError(f"event type must look like 'incident.created', got {type!r}")
+    if not jurisdiction_code or not jurisdiction_code.isdigit():
+        raise ValueError(f"jurisdiction_code must be a digit string such as '330381101', got {jurisdiction_code!r}")
+    event = {"id": uuid.uuid4().hex, "type": type, "jurisdiction_code": jurisdiction_code, "payload": payload}
+    return {"event": json.dumps(event, ensure_ascii=False, default=str)}
+
+
+def add_event(redis_client: Any, entry: dict[str, str]) -> Any:
+    """XADD an :func:`event_entry` to ``xl:events`` (capped); ``redis_client`` may be a pipeline."""
+    return redis_client.xadd(EVENTS_STREAM, entry, maxlen=EVENTS_MAXLEN, approximate=True)
+
+
 def publish_event(redis_client: Any, type: str, jurisdiction_code: str, payload: dict[str, Any]) -> str:  # noqa: A002
     """XADD one event ``{"id", "type", "jurisdiction_code", "payload"}`` to ``xl:events``.
 
     The web pushes it to every user whose scope is a prefix of ``jurisdiction_code``.
     Returns the stream entry id (the resume cursor).
     """
-    if not type or "." not in type:
-        raise ValueError(f"event type must look like 'incident.created', got {type!r}")
-    if not jurisdiction_code or not jurisdiction_code.isdigit():
-        raise ValueError(f"jurisdiction_code must be a digit string such as '330381101', got {jurisdiction_code!r}")
-    event = {"id": uuid.uuid4().hex, "type": type, "jurisdiction_code": jurisdiction_code, "payload": payload}
-    entry_id = redis_client.xadd(
-        EVENTS_STREAM,
-        {"event": json.dumps(event, ensure_ascii=False, default=str)},
-        maxlen=EVENTS_MAXLEN,
-        approximate=True,
-    )
-    return _as_str(entry_id)
+    return _as_str(add_event(redis_client, event_entry(type, jurisdiction_code, payload)))
 
 
 def decode_event(fields: dict[Any, Any]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from command.incidents import MERGE_WINDOW, IntakeResult, NameCache, incident_pa
 from command.media import snapshot_relpath, store_snapshots
 from command.models import utcnow
 from command.schemas import AlertIn
-from command.streams import ALERTS_STREAM, CONSUMER_GROUP, EVENTS_STREAM, EVENTS_MAXLEN
+from command.streams import ALERTS_STREAM, CONSUMER_GROUP, EVENTS_STREAM, add_event, event_entry
 from xueliang.runtime import stop_requested_by_signals
 
 log = logging.getLogger("command.worker")
@@ -184,7 +184,7 @@ class AlertConsumer:
             raise DatabaseUnavailable(str(exc)) from exc
         pipe = self.redis_client.pipeline(transaction=False)
         for event in events:
-            pipe.xadd(EVENTS_STREAM, event, maxlen=EVENTS_MAXLEN, approximate=True)
+            add_event(pipe, event)
         pipe.xack(ALERTS_STREAM, CONSUMER_GROUP, *ids)
         pipe.execute()
         for result in results:
@@ -198,9 +198,6 @@ class AlertConsumer:
         return len(entries)
 
     def _events(self, session: Any, results: list[IntakeResult], recovered: bool) -> list[dict[str, str]]:
-        import json
-        import uuid
-
         events, seen = [], set()
         created_now = {r.incident.id for r in results if r.created}
         for result in results:
@@ -214,13 +211,8 @@ class AlertConsumer:
             if key in seen:
                 continue
             seen.add(key)
-            body = {
-                "id": uuid.uuid4().hex,
-                "type": kind,
-                "jurisdiction_code": result.incident.jurisdiction_code,
-                "payload": incident_payload(session, result.incident, self.names),
-            }
-            events.append({"event": json.dumps(body, ensure_ascii=False)})
+            events.append(event_entry(kind, result.incident.jurisdiction_code,
+                                      incident_payload(session, result.incident, self.names)))
         return events
 
     def _dead_letter(self, dead: list[tuple[bytes, str, dict[bytes, bytes]]]) -> None:
@@ -240,18 +232,12 @@ class AlertConsumer:
 
         with self.database.session() as session:
             changed = run_timers(session, now=self.clock())
-            events = []
-            import json
-            import uuid
-
-            for incident in changed:
-                body = {"id": uuid.uuid4().hex, "type": "incident.updated",
-                        "jurisdiction_code": incident.jurisdiction_code, "payload": incident_payload(session, incident, self.names)}
-                events.append({"event": json.dumps(body, ensure_ascii=False)})
+            events = [event_entry("incident.updated", incident.jurisdiction_code,
+                                  incident_payload(session, incident, self.names)) for incident in changed]
         if events:
             pipe = self.redis_client.pipeline(transaction=False)
             for event in events:
-                pipe.xadd(EVENTS_STREAM, event, maxlen=EVENTS_MAXLEN, approximate=True)
+                add_event(pipe, event)
             pipe.execute()
         self.stats.timer_runs += 1
         return [i.id for i in changed]
