@@ -98,22 +98,18 @@ DEFAULT_CATEGORIES = (
 RULE_KIND_CATEGORY = {spec.code: spec.code for spec in DEFAULT_CATEGORIES[:8]}
 
 
+def _default_row(spec: CategorySpec) -> Category:
+    return Category(code=spec.code, name=spec.name, police=spec.police, department=spec.department,
+                    default_severity=spec.severity, default_colour=SEVERITY_COLOUR[spec.severity],
+                    skills=list(spec.skills))
+
+
 def ensure_categories(session: Session) -> int:
     """Insert the default categories that are missing; returns how many were added."""
     added = 0
     for spec in DEFAULT_CATEGORIES:
         if session.get(Category, spec.code) is None:
-            session.add(
-                Category(
-                    code=spec.code,
-                    name=spec.name,
-                    police=spec.police,
-                    department=spec.department,
-                    default_severity=spec.severity,
-                    default_colour=SEVERITY_COLOUR[spec.severity],
-                    skills=list(spec.skills),
-                )
-            )
+            session.add(_default_row(spec))
             added += 1
     session.flush()
     return added
@@ -130,9 +126,7 @@ def ensure_category(session: Session, code: str) -> Category:
     spec = next((s for s in DEFAULT_CATEGORIES if s.code == code), None)
     if spec is None:
         raise LookupError(f"no category {code!r} in the database and none among the defaults in command/catalog.py")
-    category = Category(code=spec.code, name=spec.name, police=spec.police, department=spec.department,
-                        default_severity=spec.severity, default_colour=SEVERITY_COLOUR[spec.severity],
-                        skills=list(spec.skills))
+    category = _default_row(spec)
     session.add(category)
     session.flush()
     return category

@@ -23,19 +23,9 @@ def _safe(name: str) -> str:
     return cleaned[:96]
 
 
-def store_snapshot(media_dir: Path, alert_id: str, ts: datetime, jpeg: bytes) -> str | None:
-    """Write an alert's JPEG atomically; return its path relative to ``media_dir`` (None if empty).
-
-    The name depends only on the alert, so a redelivered alert rewrites the same file.
-    """
-    relative = snapshot_relpath(alert_id, ts, jpeg)
-    if relative is not None:
-        _write_atomic(media_dir / relative, jpeg)
-    return relative
-
-
 def snapshot_relpath(alert_id: str, ts: datetime, jpeg: bytes) -> str | None:
-    """Where :func:`store_snapshot` puts this alert's JPEG (known before the write)."""
+    """Where :func:`store_snapshots` puts this alert's JPEG (known before the write; the name depends
+    only on the alert, so a redelivered alert rewrites the same file)."""
     if not jpeg:
         return None
     return f"snapshots/{ts.strftime('%Y%m%d')}/{_safe(alert_id)}.jpg"
