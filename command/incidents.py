@@ -169,11 +169,7 @@ def merge_source(
         incident.sources.append(src)
     else:
         session.add(src)
-    incident.source_count = (incident.source_count or 1) + 1
-    incident.last_source_at = max(incident.last_source_at, reported_at or now)
-    incident.updated_at = now
-    if snapshot_path and not incident.snapshot_path:
-        incident.snapshot_path = snapshot_path
+    _count_merged_source(incident, reported_at or now, snapshot_path, now)
     audit(session, actor, "merge", incident=incident, from_status=incident.status, to_status=incident.status,
           detail={"source": kind, "ref": ref}, now=now)
     return src
@@ -333,7 +329,8 @@ def _is_postgresql(session: Session) -> bool:
 
 
 def _count_merged_source(incident: Incident, reported_at: datetime, snapshot: str | None, now: datetime) -> None:
-    """What :func:`merge_source` changes on the incident (its source and audit rows are bulk-inserted)."""
+    """What one more source changes on its incident (:func:`merge_source`; the bulk intake, which inserts
+    the source and audit rows itself)."""
     incident.source_count = (incident.source_count or 1) + 1
     incident.last_source_at = max(incident.last_source_at, reported_at)
     incident.updated_at = now
