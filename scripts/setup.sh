@@ -15,6 +15,7 @@ APT_PACKAGES=(
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   ffmpeg chromium iproute2 fonts-wqy-zenhei
+  sip-tester  # GB/T 28181 tests: SIPp plays devices and the upper platform
 )
 
 install_debian_packages() {
