@@ -17,7 +17,7 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "0")
 
 # Packages whose ``cli.register(subparsers)`` adds sub-commands, in help order.
-COMMAND_PACKAGES = ("xueliang.demo", "devices.cli", "ingest.cli", "analytics.cli", "command.cli", "web.cli", "xueliang.bench")
+COMMAND_PACKAGES = ("xueliang.demo", "xueliang.onvif_alarms", "devices.cli", "ingest.cli", "analytics.cli", "command.cli", "web.cli", "xueliang.bench")
 
 
 def register_modules(sub: argparse._SubParsersAction, module_names: Sequence[str]) -> None:

@@ -103,9 +103,9 @@ class DemoDeployment:
             log.info("sample cameras on rtsp://127.0.0.1:%d/{%s}", self.rtsp_port, ",".join(names))
         redis_url = s.redis_url
         if not redis_url:
-            self._redis = EmbeddedRedis(s.data_dir / "redis").start()
+            self._redis = EmbeddedRedis(s.data_dir / "redis", appendfsync=s.redis_appendfsync).start()
             redis_url = self._redis.url
-            log.info("embedded Valkey on %s", redis_url)
+            log.info("embedded Valkey on %s (append-only file, appendfsync %s)", redis_url, s.redis_appendfsync)
         env: dict[str, str | None] = {
             "REDIS_URL": redis_url,
             "DATABASE_URL": s.resolved_database_url(),
@@ -124,7 +124,7 @@ class DemoDeployment:
             done = subprocess.run([*xl, *step], env={**os.environ, **{k: v for k, v in env.items() if v}}, check=False)
             if done.returncode != 0:
                 raise RuntimeError(f"`xueliang {' '.join(step)}` failed with code {done.returncode}")
-        for name, args in (("command", ["command", "run"]), ("analytics", ["analytics", "run", "--patrol"]), ("web", ["web", "run"])):
+        for name, args in (("command", ["command", "run"]), ("analytics", ["analytics", "run", "--patrol"]), ("alarms", ["alarms", "run"]), ("web", ["web", "run"])):
             worker = Worker(name, [*xl, *args], env, logs / f"{name}.log")
             worker.start()
             self.workers.append(worker)

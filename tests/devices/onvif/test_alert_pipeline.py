@@ -1,26 +1,24 @@
-"""A camera-side alarm travels to the real alerts stream: simulator → watch_alarms → command.AlertIn → Valkey."""
+"""A camera-side alarm travels to the real alerts stream through the product's own worker process:
+simulator → `xueliang alarms run` (PullPoint link per ONVIF camera of the registry) → Valkey ``xl:alerts``."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import threading
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
-import pytest
+import redis
 
-from devices.onvif import OnvifCamera, camera_alert, watch_alarms
+from command import ALERTS_STREAM
 
 LINE = "tns1:RuleEngine/LineDetector/Crossed"
 
 
-def test_line_crossing_alarm_is_published_with_a_snapshot(sim, redis_url, monkeypatch):
-    command = pytest.importorskip("command", reason="command package not importable")
-    import redis
-
-    from devices import parse_registry
-
-    camera = parse_registry(f"""
+def _registry(sim_url: str, *, with_second: str | None = None) -> str:
+    text = f"""
 version: 1
 cameras:
   - id: gate-ptz
@@ -30,35 +28,64 @@ cameras:
     kind: ptz
     streams: {{main: "rtsp://127.0.0.1:8554/cam01"}}
     frame: {{width: 480, height: 360}}
-    onvif: {{url: "{sim.device_url}", username: admin, password: "${{GATE_ONVIF_PASSWORD}}"}}
-""").cameras["gate-ptz"]
-    monkeypatch.setenv("GATE_ONVIF_PASSWORD", sim.config.password)
+    onvif: {{url: "{sim_url}", username: admin, password: "${{GATE_ONVIF_PASSWORD}}"}}
+"""
+    if with_second:
+        text += f"""
+  - id: yard-ptz
+    name: 后院球机
+    jurisdiction: "330381101201"
+    position: {{lat: 27.781, lon: 120.651}}
+    kind: ptz
+    streams: {{main: "rtsp://127.0.0.1:8554/cam02"}}
+    onvif: {{url: "{with_second}", username: admin, password: "${{GATE_ONVIF_PASSWORD}}"}}
+"""
+    return text
+
+
+def _wait(predicate, timeout_s: float, what: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        assert proc.poll() is None, f"the alarm worker exited ({proc.returncode}):\n{log.read_text()}"
+        time.sleep(0.05)
+    raise AssertionError(f"{what} within {timeout_s} s; worker log:\n{log.read_text()}")
+
+
+def test_alarm_worker_publishes_camera_alarms_and_follows_the_registry(make_sim, redis_url, tmp_path):
+    gate, yard = make_sim(), make_sim()
+    cameras = tmp_path / "cameras.yaml"
+    cameras.write_text(_registry(gate.device_url))
+    log = tmp_path / "alarms.log"
+    env = {**os.environ, "REDIS_URL": redis_url, "GATE_ONVIF_PASSWORD": gate.config.password,
+           "XUELIANG_DATA_DIR": str(tmp_path)}
     client = redis.Redis.from_url(redis_url)
-    cam = OnvifCamera.from_registry(camera, timeout=2.0)
-
-    def on_alarm(event) -> None:
-        alert = command.AlertIn(**camera_alert(event, camera))
-        command.publish_alert(client, alert, cam.try_snapshot())
-
-    stop = threading.Event()
-    thread = threading.Thread(target=watch_alarms, args=(cam, on_alarm, stop), kwargs={"pull_timeout": dt.timedelta(seconds=1)}, daemon=True)
-    thread.start()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "xueliang.cli", "alarms", "run", "--cameras", str(cameras), "--reload-interval", "0.3"],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
     try:
-        deadline = time.monotonic() + 5
-        while sim.subscription_count() == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        sim.emit_event(LINE, {"ObjectId": "12"}, source={"VideoSourceConfigurationToken": "vsc_main", "Rule": "GateLine"})
-        deadline = time.monotonic() + 10
-        while client.xlen(command.ALERTS_STREAM) == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait(lambda: gate.subscription_count() > 0, 20, "no PullPoint subscription on the camera", proc, log)
+        gate.emit_event(LINE, {"ObjectId": "12"}, source={"VideoSourceConfigurationToken": "vsc_main", "Rule": "GateLine"})
+        _wait(lambda: client.xlen(ALERTS_STREAM) == 1, 10, "no alert on xl:alerts", proc, log)
+
+        # A camera added to the registry file gets its own link while the first keeps running.
+        cameras.write_text(_registry(gate.device_url, with_second=yard.device_url))
+        _wait(lambda: yard.subscription_count() > 0, 20, "the added camera was not subscribed", proc, log)
+        yard.emit_event("tns1:VideoSource/MotionAlarm", {"State": "true"})
+        _wait(lambda: client.xlen(ALERTS_STREAM) == 2, 10, "no alert from the added camera", proc, log)
     finally:
-        stop.set()
-        thread.join(timeout=10)
-        cam.close()
-    ((_, fields),) = client.xrange(command.ALERTS_STREAM)
-    alert = json.loads(fields[b"alert"])
+        proc.terminate()
+        proc.wait(timeout=20)
+
+    (_, first), (_, second) = client.xrange(ALERTS_STREAM)
+    alert = json.loads(first[b"alert"])
     assert (alert["camera_id"], alert["rule_kind"], alert["object_class"], alert["jurisdiction_code"]) == (
         "gate-ptz", "onvif_event", "line_crossing", "330381101201",
     )
-    assert fields[b"snapshot"].startswith(b"\xff\xd8") and len(fields[b"snapshot"]) > 10_000
-    assert not thread.is_alive()
+    assert first[b"snapshot"].startswith(b"\xff\xd8") and len(first[b"snapshot"]) > 10_000
+    assert json.loads(second[b"alert"])["camera_id"] == "yard-ptz"
+    assert proc.returncode == 0, log.read_text()
+    assert gate.config.password not in log.read_text()
