@@ -48,12 +48,13 @@ from command.catalog import ensure_category
 from command.db import Database
 from command.incidents import NameCache, audit, incident_payload, merge_source, new_incident
 from command.models import AuditEvent, Incident, IncidentSource, utcnow
-from command.streams import EVENTS_STREAM, add_event, event_entry
+from command.streams import EVENTS_STREAM, ConsumerGroup, add_event, event_entry
 from command.workflow import WORKING_STATES, Actor
 
 log = logging.getLogger("command.device_faults")
 
 DEVICE_FAULT_GROUP = "command-device-faults"
+DEVICE_FAULTS = ConsumerGroup(EVENTS_STREAM, DEVICE_FAULT_GROUP)
 STATE_KEY = "xl:device-faults"
 CATEGORY = "device_fault"
 SOURCE = "device"
@@ -155,11 +156,7 @@ class DeviceFaultConsumer:
     def ensure_group(self) -> None:
         # From the start of the stream: replaying the kept history in order rebuilds each
         # camera's status, so a camera already faulty when this group is created is not missed.
-        try:
-            self.redis_client.xgroup_create(EVENTS_STREAM, DEVICE_FAULT_GROUP, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        DEVICE_FAULTS.ensure(self.redis_client)
 
     @property
     def cameras(self) -> dict[str, CameraFault]:
@@ -191,10 +188,8 @@ class DeviceFaultConsumer:
         return len(entries)
 
     def _read(self, stream_id: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
-        response = self.redis_client.xreadgroup(DEVICE_FAULT_GROUP, self.consumer_name, {EVENTS_STREAM: stream_id},
-                                                count=self.batch_size)
         # An entry trimmed away while pending comes back without fields: acknowledged as nothing to do.
-        return [(eid, f or {}) for _, batch in response or [] for eid, f in batch]
+        return DEVICE_FAULTS.read(self.redis_client, self.consumer_name, stream_id, count=self.batch_size)
 
     def process(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         """Apply the ``device.status`` entries in order, commit, then save the state and XACK in one MULTI."""

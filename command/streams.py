@@ -10,10 +10,18 @@ tolerates before it is an incident in itself.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import redis
 
 from command.schemas import AlertIn
+
+log = logging.getLogger("command.streams")
+T = TypeVar("T")
 
 ALERTS_STREAM = "xl:alerts"
 EVENTS_STREAM = "xl:events"
@@ -22,6 +30,63 @@ ALERTS_MAXLEN = 100_000
 EVENTS_MAXLEN = 100_000
 
 EVENT_TYPES = ("incident.created", "incident.updated", "device.status", "responder.position")
+
+
+@dataclass(frozen=True)
+class ConsumerGroup:
+    """A consumer group that survives losing it: every group read goes through :meth:`call`.
+
+    A Redis restarted without its data (no AOF, or the last second of it lost) answers
+    ``NOGROUP`` to every read, XACK and XAUTOCLAIM of a group that existed a moment ago.
+    :meth:`call` then recreates the group at ``start_id`` and runs the command once more,
+    so a consumer keeps going instead of crashing. ``"0"`` re-reads what the stream still
+    holds, which is safe because every consumer here is idempotent (alerts by ``alert_id``,
+    device status by replaying state).
+    """
+
+    stream: str
+    name: str
+    start_id: str = "0"
+
+    def ensure(self, client: Any) -> bool:
+        """Create the group (and the stream) if missing; True if it was created now."""
+        try:
+            client.xgroup_create(self.stream, self.name, id=self.start_id, mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+            return False
+        return True
+
+    def call(self, client: Any, command: Callable[[], T]) -> T:
+        """Run ``command`` (a group read/ack/claim); on ``NOGROUP`` recreate the group and run it again."""
+        try:
+            return command()
+        except redis.ResponseError as exc:
+            if not is_missing_group(exc):
+                raise
+        if self.ensure(client):
+            log.warning("consumer group %s on %s was gone (Redis restarted without its data?); recreated it from %s",
+                        self.name, self.stream, self.start_id)
+        return command()
+
+    def read(self, client: Any, consumer: str, stream_id: str, *, count: int,
+             block: int | None = None) -> list[tuple[Any, dict[Any, Any]]]:
+        """XREADGROUP one batch from ``stream_id`` (``">"`` new, ``"0"`` own pending) as ``[(id, fields)]``.
+
+        An entry trimmed away while pending comes back with ``fields`` ``{}``.
+        """
+        response = self.call(client, lambda: client.xreadgroup(self.name, consumer, {self.stream: stream_id},
+                                                               count=count, block=block))
+        return [(eid, fields or {}) for _, entries in response or [] for eid, fields in entries]
+
+
+ALERTS_GROUP = ConsumerGroup(ALERTS_STREAM, CONSUMER_GROUP)
+
+
+def is_missing_group(exc: BaseException) -> bool:
+    """True for the ``NOGROUP`` error Redis gives when a consumer group (or its stream) is gone."""
+    return isinstance(exc, redis.ResponseError) and str(exc).startswith("NOGROUP")
 
 
 def _as_str(value: Any) -> str:

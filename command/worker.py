@@ -30,7 +30,7 @@ from command.incidents import MERGE_WINDOW, IntakeResult, NameCache, incident_pa
 from command.media import snapshot_relpath, store_snapshots
 from command.models import utcnow
 from command.schemas import AlertIn
-from command.streams import ALERTS_STREAM, CONSUMER_GROUP, EVENTS_STREAM, add_event, event_entry
+from command.streams import ALERTS_GROUP, ALERTS_STREAM, CONSUMER_GROUP, EVENTS_STREAM, add_event, event_entry
 from xueliang.runtime import stop_requested_by_signals
 
 log = logging.getLogger("command.worker")
@@ -80,27 +80,24 @@ class AlertConsumer:
         """Kept for callers that release the consumer explicitly; it holds no threads or files."""
 
     def ensure_group(self) -> None:
-        try:
-            self.redis_client.xgroup_create(ALERTS_STREAM, CONSUMER_GROUP, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        ALERTS_GROUP.ensure(self.redis_client)
 
     # ---- reading --------------------------------------------------------------------------
 
     def _read(self, stream_id: str, block_ms: int | None) -> list[tuple[bytes, dict[bytes, bytes]]]:
-        response = self.redis_client.xreadgroup(
-            CONSUMER_GROUP, self.consumer_name, {ALERTS_STREAM: stream_id}, count=self.batch_size, block=block_ms
-        )
-        return [(eid, fields) for _, entries in response for eid, fields in entries if fields is not None] if response else []
+        entries = ALERTS_GROUP.read(self.redis_client, self.consumer_name, stream_id, count=self.batch_size, block=block_ms)
+        trimmed = [eid for eid, fields in entries if not fields]
+        if trimmed:  # trimmed away while pending: nothing left to process
+            ALERTS_GROUP.call(self.redis_client, lambda: self.redis_client.xack(ALERTS_STREAM, CONSUMER_GROUP, *trimmed))
+        return [(eid, fields) for eid, fields in entries if fields]
 
     def reclaim(self) -> int:
         """Take over entries idle longer than ``claim_idle_ms`` in other consumers' PELs and process them."""
         total, cursor = 0, "0-0"
         while True:
-            reply = self.redis_client.xautoclaim(
+            reply = ALERTS_GROUP.call(self.redis_client, lambda: self.redis_client.xautoclaim(
                 ALERTS_STREAM, CONSUMER_GROUP, self.consumer_name, self.claim_idle_ms, start_id=cursor, count=self.batch_size
-            )
+            ))
             cursor, entries = reply[0], reply[1]
             entries = [(eid, f) for eid, f in entries if f is not None]
             if entries:
@@ -120,14 +117,17 @@ class AlertConsumer:
         gigabytes of JPEGs in Redis memory. Everything older than the oldest pending
         entry and the group's last delivered id has been committed and acknowledged.
         """
-        groups = {(g["name"].decode() if isinstance(g["name"], bytes) else g["name"]): g
-                  for g in self.redis_client.xinfo_groups(ALERTS_STREAM)}
+        try:
+            info = self.redis_client.xinfo_groups(ALERTS_STREAM)
+        except redis.ResponseError:
+            return  # no stream yet (or Redis restarted empty): nothing to trim
+        groups = {(g["name"].decode() if isinstance(g["name"], bytes) else g["name"]): g for g in info}
         group = groups.get(CONSUMER_GROUP)
         if group is None or len(groups) > 1:
             return  # another group also reads the stream: leave trimming to MAXLEN
         last = group["last-delivered-id"]
         last = last.decode() if isinstance(last, bytes) else last
-        pending = self.redis_client.xpending(ALERTS_STREAM, CONSUMER_GROUP)
+        pending = ALERTS_GROUP.call(self.redis_client, lambda: self.redis_client.xpending(ALERTS_STREAM, CONSUMER_GROUP))
         floor = pending["min"] if pending["pending"] else None
         floor = floor.decode() if isinstance(floor, bytes) else floor
         if floor is None:
@@ -290,7 +290,7 @@ class AlertConsumer:
                 log.warning("database error in timers: %s", exc.__class__.__name__)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
-            except redis.ConnectionError as exc:
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, backoff)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)

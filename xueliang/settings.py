@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,11 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("REDIS_URL", "XUELIANG_REDIS_URL"),
         description="None = start an embedded Redis-compatible server.",
+    )
+    redis_appendfsync: Literal["everysec", "always"] = Field(
+        default="everysec",
+        description="fsync policy of the embedded Redis's append-only file: everysec loses at most ~1 s of writes "
+                    "when the server is killed, always loses none at a cost per write.",
     )
     web_host: str = "127.0.0.1"
     web_port: int = 8000

@@ -53,3 +53,30 @@ def test_servers_leave_no_process_behind(tmp_path) -> None:
         except ProcessLookupError:
             alive = False
         assert not alive, f"process {p} survived stop()"
+
+
+def test_embedded_redis_keeps_streams_groups_and_pending_entries_across_kill_9(tmp_path) -> None:
+    """The durable log: with ``appendfsync always`` every acknowledged write survives SIGKILL of the server."""
+    server = EmbeddedRedis(tmp_path / "redis", appendfsync="always").start()
+    try:
+        client = redis.Redis.from_url(server.url)
+        client.xgroup_create("xl:alerts", "command", id="0", mkstream=True)
+        ids = [client.xadd("xl:alerts", {"n": str(i)}) for i in range(200)]
+        client.xreadgroup("command", "w1", {"xl:alerts": ">"}, count=50)  # 50 delivered, not acknowledged
+        client.close()
+        server.kill()
+        server.start()  # same port and directory: replays the append-only file
+        client = redis.Redis.from_url(server.url)
+        assert [eid for eid, _ in client.xrange("xl:alerts")] == ids
+        pending = client.xpending("xl:alerts", "command")
+        assert pending["pending"] == 50 and pending["consumers"][0]["name"] == b"w1"
+        client.close()
+    finally:
+        server.stop()
+
+
+def test_embedded_redis_rejects_an_unknown_fsync_policy(tmp_path) -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="appendfsync"):
+        EmbeddedRedis(tmp_path, appendfsync="sometimes").start()  # type: ignore[arg-type]
