@@ -1,8 +1,8 @@
 """Turning a rule event into an alert on ``xl:alerts``: snapshot, clip path, ``command.AlertIn``, XADD.
 
-Publishing never blocks analysis and never loses an alert silently: a publisher thread
-does the XADD; when Redis is unreachable alerts wait in a bounded in-memory queue and
-are retried with back-off; the oldest are dropped (counted, logged) only when it is full.
+Publishing never blocks analysis and does not lose alerts to a Redis outage: a publisher
+thread does the XADD; while Redis is unreachable alerts go to a spool on local disk
+(``analytics.spool``) and are replayed in order when it is back.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from analytics.rules import RuleEvent
+from analytics.spool import AlertSpool
 from analytics.snapshot import render_snapshot
 
 log = logging.getLogger(__name__)
@@ -52,14 +53,20 @@ def build_alert(camera: Any, event: RuleEvent, width: int, height: int, clip_pat
 
 
 class AlertPublisher:
-    """Publishes alerts with ``command.publish_alert`` from its own thread.
+    """Publishes alerts with ``command.publish_alert`` from its own thread, in submission order.
 
-    Analysis never waits for Redis: ``submit`` only queues. While Redis is unreachable the
-    thread retries with back-off (0.5 s → 30 s) and the queue holds up to ``max_pending``
-    alerts; beyond that the oldest are dropped, counted and logged.
+    Analysis never waits for Redis: ``submit`` only queues. Alerts wait in memory (up to
+    ``max_pending``) while Redis keeps up. With a ``spool`` (the analytics worker always has
+    one), an alert that cannot be published — Redis unreachable, or the memory queue full —
+    moves to the spool on local disk together with everything queued behind it, and new
+    alerts queue behind them there; the thread replays the spool in order with back-off
+    (0.5 s → 30 s) and returns to memory once it is empty. Without a spool the oldest alerts
+    are dropped (counted, logged) beyond ``max_pending``.
     """
 
-    def __init__(self, redis_client: Any, max_pending: int = 1000, publish: Callable[..., Any] | None = None) -> None:
+    def __init__(self, redis_client: Any, max_pending: int = 1000, publish: Callable[..., Any] | None = None,
+                 spool: AlertSpool | None = None, encode: Callable[[Any], bytes] | None = None,
+                 decode: Callable[[bytes], Any] | None = None, replay_batch: int = 200) -> None:
         if publish is None:
             from command import publish_alert as publish
         self._publish = publish
@@ -68,8 +75,13 @@ class AlertPublisher:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self.max_pending = max_pending
+        self.spool = spool
+        self._encode = encode or (lambda alert: alert.model_dump_json().encode())
+        self._decode = decode or _decode_alert
+        self._replay_batch = replay_batch
         self.published = 0
         self.dropped = 0
+        self.spooled = 0
         self._thread = threading.Thread(target=self._run, name="alert-publisher", daemon=True)
         self._thread.start()
 
@@ -80,62 +92,117 @@ class AlertPublisher:
 
     def submit(self, alert: Any, snapshot_jpeg: bytes) -> None:
         with self._cond:
-            if len(self._pending) >= self.max_pending:
-                self._pending.popleft()
-                self.dropped += 1
-                log.error("alert queue full (%d): dropped the oldest alert; is Redis reachable?", self.max_pending)
-            self._pending.append((alert, snapshot_jpeg))
+            if self.spool is not None and (len(self.spool) or len(self._pending) >= self.max_pending):
+                self._spill()  # keeps the order: whatever is queued goes to disk before this one
+                self._to_spool(alert, snapshot_jpeg)
+            else:
+                if len(self._pending) >= self.max_pending:
+                    self._pending.popleft()
+                    self.dropped += 1
+                    log.error("alert queue full (%d): dropped the oldest alert; is Redis reachable?", self.max_pending)
+                self._pending.append((alert, snapshot_jpeg))
             self._cond.notify_all()
+
+    def _to_spool(self, alert: Any, jpeg: bytes) -> None:
+        assert self.spool is not None
+        try:
+            self.spool.append(self._encode(alert), bytes(jpeg))
+            self.spooled += 1
+        except OSError as exc:  # disk full or gone: the one case left that loses an alert
+            self.dropped += 1
+            log.error("alert %s lost: Redis unreachable and the spool %s cannot be written (%s)",
+                      getattr(alert, "alert_id", "?"), self.spool.path, exc)
+
+    def _spill(self) -> None:
+        """Move the memory queue to the spool (caller holds the lock)."""
+        while self._pending:
+            self._to_spool(*self._pending.popleft())
 
     def _run(self) -> None:
         delay = 0.5
         failing = False
         while not self._stop.is_set():
             with self._cond:
-                while not self._pending and not self._stop.is_set():
+                while not self._pending and not (self.spool is not None and len(self.spool)) and not self._stop.is_set():
                     self._cond.wait(0.5)
-                if not self._pending:
-                    continue
-                alert, jpeg = self._pending[0]
                 client = self._redis
+                replaying = self.spool is not None and len(self.spool) > 0
+                head = None if replaying or not self._pending else self._pending[0]
+            if not replaying and head is None:
+                continue
             try:
-                self._publish(client, alert, jpeg)
+                if replaying:
+                    self._replay(client)
+                else:
+                    self._publish(client, head[0], head[1])
             except Exception as exc:  # redis.ConnectionError, TimeoutError, ...
-                if not failing:
-                    log.warning("cannot publish alerts (%s); %d queued, retrying", exc, self.pending)
-                failing = True
-                with self._cond:  # woken early by set_client / close
-                    self._cond.wait(delay)
+                with self._cond:
+                    if self.spool is not None:
+                        self._spill()
+                    if not failing:
+                        log.warning("cannot publish alerts (%s); %d waiting%s, retrying", exc, self.pending,
+                                    f" in {self.spool.path}" if self.spool is not None else "")
+                    failing = True
+                    self._cond.wait(delay)  # woken early by set_client / close
                 delay = min(30.0, delay * 2)
                 continue
-            with self._cond:
-                if self._pending and self._pending[0][0] is alert:
-                    self._pending.popleft()
-                self.published += 1
+            if head is not None:
+                with self._cond:
+                    if self._pending and self._pending[0] is head:
+                        self._pending.popleft()
+                    self.published += 1
             if failing:
-                log.info("alert publishing recovered")
+                log.info("alert publishing recovered; %d still to replay", self.pending)
             failing, delay = False, 0.5
 
+    def _replay(self, client: Any) -> None:
+        """Publish one batch from the spool, oldest first, recording progress even when it fails midway."""
+        assert self.spool is not None
+        records = self.spool.read(self._replay_batch)
+        done = 0
+        try:
+            for record in records:
+                self._publish(client, self._decode(record.alert), record.jpeg)
+                done += 1
+        finally:
+            self.spool.commit(records[:done])
+            with self._cond:
+                self.published += done
+
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until the queue is empty (or ``timeout``); True if everything was published."""
+        """Wait until nothing waits in memory or in the spool (or ``timeout``); True if everything was published."""
         deadline = time.monotonic() + timeout
         while self.pending and time.monotonic() < deadline:
             time.sleep(0.05)
         return not self.pending
 
     def close(self, timeout: float = 5.0) -> None:
-        """Publish what is queued (up to ``timeout``), then stop the thread."""
+        """Publish what waits (up to ``timeout``), keep the rest in the spool, then stop the thread."""
         self.flush(timeout)
-        if self.pending:
-            log.error("%d alerts not published at shutdown (Redis unreachable)", self.pending)
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        self._thread.join(2.0)
+        self._thread.join(max(2.0, timeout))
+        with self._cond:
+            if self.spool is not None:
+                self._spill()
+                if len(self.spool):
+                    log.warning("%d alerts kept in %s; they are published when the worker next runs",
+                                len(self.spool), self.spool.path)
+                self.spool.close()
+            elif self._pending:
+                log.error("%d alerts not published at shutdown (Redis unreachable)", len(self._pending))
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        """Alerts not yet on Redis: in memory plus in the spool."""
+        return len(self._pending) + (len(self.spool) if self.spool is not None else 0)
+
+
+def _decode_alert(raw: bytes) -> Any:
+    from command import AlertIn
+
+    return AlertIn.model_validate_json(raw)
 
 
 def snapshot_for(frame: np.ndarray, event: RuleEvent, polygon_px: np.ndarray | None = None) -> bytes:

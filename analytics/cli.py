@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import signal
 import sys
@@ -35,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--max-wait-ms", type=float, default=60.0, help="longest a frame waits for a batch to fill")
     run.add_argument("--no-gate", action="store_true", help="disable the motion gate (infer every frame)")
     run.add_argument("--no-clips", action="store_true", help="do not write evidence clips")
+    run.add_argument("--metrics-port", type=int, default=None,
+                     help="serve Prometheus metrics on 127.0.0.1:PORT/metrics (per-camera fps, gate, inference, alerts)")
     run.add_argument("--patrol", action="store_true",
                      help="also analyse patrol cameras: one keyframe per camera every ≥10 s (轮巡)")
     run.add_argument("--health-sample-s", type=float, default=5.0,
@@ -113,13 +116,27 @@ def _run(args: argparse.Namespace) -> int:
                             HealthConfig(sample_every_s=args.health_sample_s, claim_unwatched=args.only is None,
                                          reference_dir=settings.data_dir / "vqd"),
                             patrol_enabled=args.patrol)
+    # Alerts that cannot reach Redis wait on disk and are replayed in order (one spool per set of cameras).
+    from analytics.spool import AlertSpool, SpoolInUse
+
+    spool_name = "alerts" if args.only is None else "alerts-" + hashlib.sha1(" ".join(sorted(args.only)).encode()).hexdigest()[:10]
     try:
-        worker = AnalyticsWorker(cameras, config, AlertPublisher(client), watcher=watcher, health=health)
+        spool = AlertSpool(settings.data_dir / "analytics" / "spool", spool_name)
+    except (SpoolInUse, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        client.close()
+        return 2
+    try:
+        worker = AnalyticsWorker(cameras, config, AlertPublisher(client, spool=spool), watcher=watcher, health=health)
     except RuntimeError as exc:  # e.g. --backend openvino without the optional extra installed
         print(f"error: {exc}", file=sys.stderr)
         client.close()
         return 2
     worker.wanted = wanted
+    from analytics.metrics import AnalyticsCollector
+    from xueliang.runtime.metrics import serve_metrics
+
+    serve_metrics(args.metrics_port, AnalyticsCollector(worker))
 
     stop = stop_requested_by_signals(log)
     # SIGHUP: re-read cameras.yaml now (instead of within 2 s) and log the counters.
