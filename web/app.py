@@ -9,26 +9,28 @@ from pathlib import Path
 import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from xueliang.settings import Settings
 
 from web.access_log import AccessLog
-from web.auth import MIN_SECRET_KEY_LENGTH, LoginRateLimiter
+from web.auth import MIN_SECRET_KEY_LENGTH, LoginRateLimiter, TokenRevocations
 from web.cameras import load_cameras
 from web.context import AppContext
 from web.device_status import DeviceStatusBoard
+from web.errors import document_errors, install_error_handlers
 from web.events import EventHub
 from web.limits import BodySizeLimit
+from web.metrics import RequestMetrics, WebMetrics
 from web.store import Store
 
 log = logging.getLogger("web")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_JSON_BODY = 1 * 1024 * 1024       # JSON bodies
-MAX_UPLOAD_BODY = 40 * 1024 * 1024    # photos (several per report) and work-order imports
+MAX_UPLOAD_BODY = 12 * 1024 * 1024    # a whole multipart request: photos (10 MiB each) or a work-order import (8 MiB)
 
 # Everything is served from this origin; nothing loads from a CDN or map-tile server.
 CSP = (
@@ -82,6 +84,7 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
             store=store,
             hub=hub,
             limiter=LoginRateLimiter(redis_client),
+            revocations=TokenRevocations(redis_sync, redis_client),
             onvif=OnvifClientPool(),
             cookie_secure=cookie_secure,
         )
@@ -122,6 +125,8 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
     cameras = load_cameras(settings.cameras_file)
     _include_routers(app, cameras)
     app.add_middleware(AccessLog)
+    app.state.metrics = WebMetrics(lambda: app.state.ctx.hub.subscriber_count if hasattr(app.state, "ctx") else 0)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY, upload_bytes=MAX_UPLOAD_BODY, upload_suffixes=("/photos", "/with-photos", "/import"))
     _mount_pages(app)
     return app
@@ -149,6 +154,14 @@ def _add_openapi_route(app: FastAPI) -> None:
 
     from web.deps import current_user
 
+    def openapi() -> dict:
+        # The real error body (web.errors.ErrorBody) for every error status, not FastAPI's default.
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(get_openapi(title=app.title, version=app.version, routes=app.routes))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     async def openapi_schema(_user=Depends(current_user)) -> JSONResponse:
         return JSONResponse(app.openapi())
 
@@ -167,7 +180,9 @@ def _include_routers(app: FastAPI, cameras) -> None:
 
     for module in (system, auth, incidents, ws):
         app.include_router(module.router)
-    for name in ("actions", "cameras", "responders", "jurisdictions", "reports", "devices", "users", "intake", "risk"):
+    app.include_router(system.metrics_router)
+    for name in ("actions", "cameras", "responders", "jurisdictions", "reports", "devices", "users", "intake", "risk",
+                 "search", "handover"):
         module = _optional_route_module(name)
         if module is not None:
             app.include_router(module.router)
@@ -230,15 +245,7 @@ def _live_router(cameras):
 
 
 def _install_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # Name the field; never echo the submitted value (it may be a password).
-        errors = [
-            {"field": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type", "")}
-            for err in exc.errors()
-        ]
-        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
+    install_error_handlers(app)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):

@@ -1,4 +1,4 @@
-"""Passwords (argon2), access tokens (JWT, HS256, with expiry) and the login rate limit.
+"""Passwords (argon2), access tokens (JWT, HS256, with expiry and an id for revocation) and the login rate limit.
 
 Tokens carry only the username, role and jurisdiction; the user row is re-read on
 every request so a disabled account or a changed jurisdiction takes effect at once.
@@ -6,6 +6,8 @@ every request so a disabled account or a changed jurisdiction takes effect at on
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -44,13 +46,15 @@ class TokenClaims:
     role: str
     jurisdiction_code: str
     expires_at: int
+    token_id: str | None = None  # jti; tokens issued before revocation existed have none
 
 
 def issue_token(secret_key: str, *, username: str, role: str, jurisdiction_code: str, ttl_s: int) -> tuple[str, int]:
     """A signed access token and its expiry (unix seconds)."""
     now = int(time.time())
     exp = now + ttl_s
-    claims = {"sub": username, "role": role, "jur": jurisdiction_code, "iat": now, "exp": exp}
+    claims = {"sub": username, "role": role, "jur": jurisdiction_code, "iat": now, "exp": exp,
+              "jti": secrets.token_urlsafe(16)}
     return jwt.encode(claims, secret_key, algorithm=_ALGORITHM), exp
 
 
@@ -66,39 +70,113 @@ def decode_token(secret_key: str, token: str) -> TokenClaims:
         role=str(claims.get("role", "")),
         jurisdiction_code=str(claims.get("jur", "")),
         expires_at=int(claims["exp"]),
+        token_id=str(claims["jti"]) if claims.get("jti") else None,
     )
 
 
-class LoginRateLimiter:
-    """At most ``max_attempts`` failed logins per (username, client IP) per ``window_s``.
+class TokenRevocations:
+    """Logout revokes the token: its id is kept in Redis until the token would have expired anyway,
+    so every web worker (and every open WebSocket's re-check) refuses it."""
 
-    Counters live in Redis so every web worker shares them and a restart does not
-    reset an attack in progress.
+    PREFIX = "xl:token-revoked:"
+
+    def __init__(self, redis_sync, redis_async) -> None:
+        self._sync = redis_sync
+        self._async = redis_async
+
+    def is_revoked(self, token_id: str) -> bool:
+        return bool(self._sync.exists(self.PREFIX + token_id))
+
+    async def revoke(self, token_id: str, expires_at: int) -> None:
+        ttl = max(int(expires_at - time.time()), 1)
+        await self._async.set(self.PREFIX + token_id, b"1", ex=ttl)
+
+
+@dataclass(frozen=True)
+class LoginVerdict:
+    allowed: bool
+    retry_after_s: int = 0
+    reason: str = ""  # "account", "address" or "global" when refused
+
+
+class LoginRateLimiter:
+    """Login attempts, counted in Redis *before* the password is checked, so concurrent guesses
+    cannot all slip through between a check and a later failure count.
+
+    Three windows: per account (any address), per client address (any account) and for the whole
+    service. One Lua script increments all three atomically and refuses when any is over its
+    limit; a successful login gives its attempt back. Counters live in Redis so every web worker
+    shares them. Password hashing runs behind two semaphores — at most ``per_address_hashes`` per
+    address and ``max_hashes`` in all — so a flood from one address queues behind itself instead
+    of in front of everyone else's login.
     """
 
-    def __init__(self, redis_client, *, max_attempts: int = 5, window_s: int = 300) -> None:
+    # KEYS: account, address, global; ARGV: limits (3), windows (3). Returns {0|1|2|3, ttl}.
+    _SCRIPT = """
+    local counts = {}
+    for i = 1, 3 do
+      counts[i] = redis.call('INCR', KEYS[i])
+      if counts[i] == 1 then redis.call('EXPIRE', KEYS[i], ARGV[3 + i]) end
+    end
+    for i = 1, 3 do
+      if counts[i] > tonumber(ARGV[i]) then
+        redis.call('DECR', KEYS[i])
+        local ttl = redis.call('TTL', KEYS[i])
+        for j = 1, 3 do if j ~= i then redis.call('DECR', KEYS[j]) end end
+        return {i, ttl}
+      end
+    end
+    return {0, 0}
+    """
+    _REASONS = {1: "account", 2: "address", 3: "global"}
+
+    def __init__(self, redis_client, *, per_account: int = 5, per_address: int = 30, global_limit: int = 600,
+                 window_s: int = 300, global_window_s: int = 60, max_hashes: int = 2, per_address_hashes: int = 1) -> None:
         self._redis = redis_client
-        self.max_attempts = max_attempts
+        self.per_account = per_account
+        self.per_address = per_address
+        self.global_limit = global_limit
         self.window_s = window_s
+        self.global_window_s = global_window_s
+        self._script = redis_client.register_script(self._SCRIPT)
+        self._hashing = asyncio.Semaphore(max_hashes)
+        self._per_address_hashes = per_address_hashes
+        self._address_slots: dict[str, list] = {}  # ip -> [semaphore, requests using it]
 
-    def _key(self, username: str, ip: str) -> str:
-        return f"xl:login-fail:{username.lower()}:{ip}"
+    @property
+    def max_attempts(self) -> int:
+        return self.per_account
 
-    async def retry_after(self, username: str, ip: str) -> int:
-        """Seconds until another attempt is allowed; 0 when allowed now."""
-        key = self._key(username, ip)
-        count = await self._redis.get(key)
-        if count is not None and int(count) >= self.max_attempts:
-            ttl = await self._redis.ttl(key)
-            return max(int(ttl), 1)
-        return 0
+    def _keys(self, username: str, ip: str) -> list[str]:
+        return [f"xl:login-attempts:account:{username.lower()}", f"xl:login-attempts:address:{ip}",
+                "xl:login-attempts:global"]
 
-    async def record_failure(self, username: str, ip: str) -> None:
-        key = self._key(username, ip)
+    async def attempt(self, username: str, ip: str) -> LoginVerdict:
+        """Count one attempt; refused (with the seconds to wait) when a window is full."""
+        which, ttl = await self._script(keys=self._keys(username, ip),
+                                        args=[self.per_account, self.per_address, self.global_limit,
+                                              self.window_s, self.window_s, self.global_window_s])
+        if int(which) == 0:
+            return LoginVerdict(True)
+        return LoginVerdict(False, max(int(ttl), 1), self._REASONS[int(which)])
+
+    async def succeeded(self, username: str, ip: str) -> None:
+        """A correct password: give this attempt back and clear the account's failures."""
+        account, address, whole = self._keys(username, ip)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, self.window_s, nx=True)
+            pipe.delete(account)
+            pipe.decr(address)
+            pipe.decr(whole)
             await pipe.execute()
 
-    async def reset(self, username: str, ip: str) -> None:
-        await self._redis.delete(self._key(username, ip))
+    async def verify(self, ip: str, password_hash: str | None, password: str) -> bool:
+        """:func:`verify_password` off the event loop, with bounded concurrency (see the class doc)."""
+        entry = self._address_slots.setdefault(ip, [asyncio.Semaphore(self._per_address_hashes), 0])
+        entry[1] += 1
+        try:
+            async with entry[0], self._hashing:
+                return await asyncio.to_thread(verify_password, password_hash, password)
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._address_slots.pop(ip, None)

@@ -10,7 +10,7 @@ from typing import Any
 
 from xueliang.settings import Settings
 
-from web.auth import LoginRateLimiter
+from web.auth import LoginRateLimiter, TokenRevocations
 from web.events import EventHub
 
 
@@ -24,6 +24,7 @@ class AppContext:
     store: Any                       # web.store.Store
     hub: EventHub
     limiter: LoginRateLimiter
+    revocations: TokenRevocations
     onvif: Any = None                # devices.onvif.OnvifClientPool (PTZ sessions reused across requests)
     cookie_secure: bool = False
     extras: dict[str, Any] = field(default_factory=dict)

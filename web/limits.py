@@ -10,6 +10,12 @@ import json
 
 from starlette.exceptions import HTTPException
 
+from web.errors import error_body
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):g} MiB" if n >= 1024 * 1024 else f"{n} 字节"
+
 
 class BodyTooLarge(HTTPException):
     """Raised from ``receive``; an HTTPException so FastAPI's body parsing re-raises it as 413."""
@@ -69,7 +75,8 @@ class BodySizeLimit:
 
 
 async def _reject(send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
+    body = json.dumps(error_body(413, message=f"请求内容超过 {_size(limit)} 上限，请缩小文件或分批上传。",
+                                 detail=f"request body larger than {limit} bytes"), ensure_ascii=False).encode()
     await send({
         "type": "http.response.start",
         "status": 413,

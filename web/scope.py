@@ -68,6 +68,8 @@ class Principal:
     user_id: int | None = None
     display_name: str | None = None
     responder_id: int | None = None
+    token_id: str | None = None      # the token's jti (logout revokes it)
+    expires_at: int | None = None    # the token's expiry (unix seconds): open sockets close then
 
     def can(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS.get(self.role, frozenset())

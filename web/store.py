@@ -13,12 +13,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import and_, case, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from command import scope_filter
 from command import incident_payload
-from command import AuditEvent, Incident, Jurisdiction, Responder, User
+from command import Assignment, AuditEvent, Incident, Jurisdiction, Responder, User
 
 COLOUR_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
 
@@ -33,6 +33,8 @@ class UserRecord:
     display_name: str
     active: bool
     responder_id: int | None
+    # The bound responder's own jurisdiction: a binding outside the account's scope is ignored (web.deps).
+    responder_jurisdiction_code: str | None = None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -139,6 +141,8 @@ class Store:
                 display_name=u.display_name or u.username,
                 active=bool(u.active),
                 responder_id=u.responder_id,
+                responder_jurisdiction_code=(s.scalar(select(Responder.jurisdiction_code).where(Responder.id == u.responder_id))
+                                             if u.responder_id is not None else None),
             )
 
     # -- incidents -----------------------------------------------------------------
@@ -153,8 +157,11 @@ class Store:
         camera_id: str | None = None,
         before_id: int | None = None,
         limit: int = 100,
+        assigned_to: int | None = None,
     ) -> list[dict[str, Any]]:
         q = select(Incident).where(_prefix(Incident.jurisdiction_code, scope_code))
+        if assigned_to is not None:
+            q = q.where(_assigned_to(assigned_to))
         if jurisdiction_code:
             q = q.where(scope_filter(Incident.jurisdiction_code, jurisdiction_code))
         if status:
@@ -171,7 +178,7 @@ class Store:
         with self.session() as s:
             return [incident_summary(i, s) for i in s.scalars(q)]
 
-    def incident_queue(self, scope_code: str, *, limit: int = 500) -> list[dict[str, Any]]:
+    def incident_queue(self, scope_code: str, *, limit: int = 500, assigned_to: int | None = None) -> list[dict[str, Any]]:
         """Open incidents, most urgent first: colour (red → blue), then the nearest resolve deadline.
 
         The desk's queue must hold every open case however old, not just the newest rows.
@@ -181,6 +188,8 @@ class Store:
              .where(_prefix(Incident.jurisdiction_code, scope_code), Incident.is_open.is_(True))
              .order_by(rank, Incident.resolve_deadline.is_(None), Incident.resolve_deadline, Incident.id.desc())
              .limit(limit))
+        if assigned_to is not None:
+            q = q.where(_assigned_to(assigned_to))
         with self.session() as s:
             return [incident_summary(i, s) for i in s.scalars(q)]
 
@@ -270,6 +279,12 @@ class Store:
         with self.session() as s:
             j = s.get(Jurisdiction, code)
             return jurisdiction_dict(j, with_boundary=True) if j is not None else None
+
+
+def _assigned_to(responder_id: int):
+    """Incidents with an active (pending or acknowledged) assignment to this responder."""
+    return Incident.assignments.any(and_(Assignment.responder_id == responder_id,
+                                         Assignment.status.in_(("pending", "acknowledged"))))
 
 
 LEVELS = ("county", "township", "village", "grid")

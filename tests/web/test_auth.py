@@ -52,7 +52,7 @@ def test_login_is_rate_limited_per_username_and_address(web_server) -> None:
     import redis
 
     client = redis.Redis.from_url(web_server.redis_url)
-    client.delete("xl:login-fail:viewer_a:127.0.0.1")
+    client.delete("xl:login-attempts:account:viewer_a")
     client.close()
 
 

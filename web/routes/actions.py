@@ -17,9 +17,9 @@ from command import EVENTS_STREAM, publish_event
 from command import lifecycle
 from command import NotFound, audit, get_incident, incident_payload
 from command import store_photo
-from command import TransitionRefused
+from command import TransitionRefused, conflict
 
-from web.deps import can_see_incident, current_user, get_ctx
+from web.deps import BodyId, IdPath, can_see_incident, current_user, get_ctx, responders_in_scope
 from web.routes.auth import client_ip
 from web.scope import Permission, Principal
 from web.workflow import actor_for
@@ -34,6 +34,11 @@ Severity = Literal["low", "normal", "high", "critical"]
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # The incident ``version`` the operator saw (every incident payload carries it). When given,
+    # an incident changed since then answers 409 "已被他人处理" instead of acting on what the
+    # operator did not see; two concurrent submits give one effect either way (command.lifecycle.claim).
+    version: int | None = Field(None, ge=0)
+
 
 class ClassifyIn(_Body):
     category_code: str = Field(min_length=1, max_length=64)
@@ -42,7 +47,7 @@ class ClassifyIn(_Body):
 
 
 class DispatchIn(_Body):
-    responder_ids: list[int] = Field(default_factory=list, max_length=20)
+    responder_ids: list[BodyId] = Field(default_factory=list, max_length=20)
     departments: list[str] = Field(default_factory=list, max_length=10)
     auto: bool = False
     note: str = Field("", max_length=2000)
@@ -84,7 +89,8 @@ class FalseAlarmIn(_Body):
     reason: str = Field("", max_length=2000)
 
 
-def _run(request: Request, user: Principal, incident_id: int, action: str, call) -> dict[str, Any]:
+def _run(request: Request, user: Principal, incident_id: int, action: str, call,
+         expected_version: int | None = None) -> dict[str, Any]:
     """Check visibility, run ``call(session, actor)`` in one transaction, publish the update."""
     ctx = get_ctx(request)
     actor = actor_for(user, client_ip(request))
@@ -96,6 +102,9 @@ def _run(request: Request, user: Principal, incident_id: int, action: str, call)
         assigned = [a.responder_id for a in incident.assignments if a.status in ("pending", "acknowledged")]
         if not can_see_incident(user, incident.jurisdiction_code, assigned):
             raise HTTPException(404, f"incident {incident_id} not found")
+        if expected_version is not None and expected_version != incident.version:
+            exc = conflict(action, incident.status)
+            raise HTTPException(409, {**exc.to_dict(), "version": incident.version})
         try:
             call(session, actor)
         except TransitionRefused as exc:
@@ -113,12 +122,15 @@ def _run(request: Request, user: Principal, incident_id: int, action: str, call)
 
 
 def _route(action: str, body_model: type[BaseModel], summary: str, call_for):
-    def handler(incident_id: int, body: body_model, request: Request, user: Principal = Depends(current_user)) -> dict:  # type: ignore[valid-type]
-        return _run(request, user, incident_id, action, lambda session, actor: call_for(session, actor, incident_id, body))
+    def handler(incident_id: IdPath, body: body_model, request: Request, user: Principal = Depends(current_user)) -> dict:  # type: ignore[valid-type]
+        if isinstance(body, DispatchIn):  # every responder id passes the caller's scope
+            responders_in_scope(get_ctx(request), user, body.responder_ids)
+        return _run(request, user, incident_id, action, lambda session, actor: call_for(session, actor, incident_id, body),
+                    body.version)
 
     handler.__name__ = f"incident_{action}"
     # Real objects, not the postponed strings: FastAPI must see this action's body model.
-    handler.__annotations__ = {"incident_id": int, "body": body_model, "request": Request, "user": Principal, "return": dict}
+    handler.__annotations__ = {"incident_id": IdPath, "body": body_model, "request": Request, "user": Principal, "return": dict}
     router.add_api_route(
         f"/{{incident_id}}/{action}",
         handler,
@@ -156,7 +168,7 @@ PHOTO_TYPES = {b"\xff\xd8\xff": ".jpg", b"\x89PNG": ".png"}
 
 @router.post("/{incident_id}/photos", summary="Attach a scene photo (JPEG/PNG) with an optional note")
 async def add_photo(
-    incident_id: int,
+    incident_id: IdPath,
     request: Request,
     photo: UploadFile = File(...),
     note: str = Form("", max_length=2000),
@@ -194,7 +206,7 @@ def _photo_events(session, incident_id: int):
 
 @router.get("/{incident_id}/photos/{index}", summary="A scene photo attached to the incident",
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})
-def get_photo(incident_id: int, index: int, request: Request, user: Principal = Depends(current_user)):
+def get_photo(incident_id: IdPath, index: IdPath, request: Request, user: Principal = Depends(current_user)):
     from fastapi.responses import FileResponse
 
     from web.routes.incidents import load_visible

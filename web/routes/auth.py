@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from web.auth import issue_token, verify_password
+from web.auth import issue_token
+from web.errors import ApiError
 from web.context import AppContext
 from web.deps import COOKIE_NAME, current_user, get_ctx
 from web.scope import Principal, parse_role
@@ -34,28 +35,30 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/login", response_model=TokenOut, summary="Exchange username and password for an access token")
+@router.post("/login", response_model=TokenOut, summary="Exchange username and password for an access token",
+             responses={429: {"description": "too many attempts for this account, from this address, or in all"}})
 async def login(body: LoginIn, request: Request, response: Response) -> TokenOut:
     ctx: AppContext = get_ctx(request)
     ip = client_ip(request)
-    wait = await ctx.limiter.retry_after(body.username, ip)
-    if wait:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"too many failed logins for this account from this address; try again in {wait}s",
-            headers={"Retry-After": str(wait)},
-        )
-    # argon2 verification is deliberately slow: keep it off the event loop.
+    # Counted before the password is checked: concurrent guesses cannot all get through.
+    verdict = await ctx.limiter.attempt(body.username, ip)
+    if not verdict.allowed:
+        log.info("login for %r from %s refused: %s limit", body.username, ip, verdict.reason)
+        raise ApiError(status.HTTP_429_TOO_MANY_REQUESTS, "rate_limited",
+                       f"登录尝试过于频繁，请在 {verdict.retry_after_s} 秒后再试。",
+                       detail=f"too many login attempts ({verdict.reason}); try again in {verdict.retry_after_s}s",
+                       headers={"Retry-After": str(verdict.retry_after_s)})
     user = await asyncio.to_thread(ctx.store.get_user, body.username)
-    ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, body.password)
+    ok = await ctx.limiter.verify(ip, user.password_hash if user else None, body.password)
     if not ok or user is None or not user.active:
-        await ctx.limiter.record_failure(body.username, ip)
         log.info("failed login for %r from %s", body.username, ip)  # never the password
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+        raise ApiError(status.HTTP_401_UNAUTHORIZED, "bad_credentials", "用户名或密码错误。",
+                       detail="wrong username or password")
     role = parse_role(user.role)
     if role is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"account has unknown role {user.role!r}; ask an administrator")
-    await ctx.limiter.reset(body.username, ip)
+        raise ApiError(status.HTTP_403_FORBIDDEN, "unknown_role", "账号角色无效，请联系管理员。",
+                       detail=f"account has unknown role {user.role!r}; ask an administrator")
+    await ctx.limiter.succeeded(body.username, ip)
     token, expires_at = issue_token(
         ctx.secret_key,
         username=user.username,
@@ -78,8 +81,12 @@ async def login(body: LoginIn, request: Request, response: Response) -> TokenOut
     return TokenOut(access_token=token, expires_at=expires_at, user=out)
 
 
-@router.post("/logout", status_code=204, summary="Forget the session cookie")
-def logout(response: Response, user: Principal = Depends(current_user)) -> Response:
+@router.post("/logout", status_code=204, summary="Revoke this token and forget the session cookie")
+async def logout(request: Request, response: Response, user: Principal = Depends(current_user)) -> Response:
+    ctx: AppContext = get_ctx(request)
+    if user.token_id and user.expires_at:
+        await ctx.revocations.revoke(user.token_id, user.expires_at)
+    log.info("logout %s", user.username)
     response.delete_cookie(COOKIE_NAME, path="/")
     response.status_code = 204
     return response

@@ -7,9 +7,9 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
-from web.deps import can_see_incident, current_user, get_ctx
+from web.deps import MAX_ID, IdPath, current_user, get_ctx, visible_incident
 from web.workflow import allowed_actions_for
-from web.scope import Principal
+from web.scope import Principal, Role
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 
@@ -25,7 +25,7 @@ def list_incidents(
     colour: Colour | None = None,
     jurisdiction_code: str | None = Query(None, pattern=r"^\d{6,15}$"),
     camera_id: str | None = Query(None, max_length=128),
-    before_id: int | None = Query(None, ge=1, description="page backwards: ids lower than this"),
+    before_id: int | None = Query(None, ge=1, le=MAX_ID, description="page backwards: ids lower than this"),
     limit: int = Query(100, ge=1, le=500),
 ) -> dict:
     items = get_ctx(request).store.list_incidents(
@@ -37,6 +37,7 @@ def list_incidents(
         camera_id=camera_id,
         before_id=before_id,
         limit=limit,
+        assigned_to=_responder_only(user),
     )
     return {"items": items, "count": len(items)}
 
@@ -44,27 +45,29 @@ def list_incidents(
 @router.get("/queue", summary="Open incidents in scope, most urgent first (colour, then deadline)")
 def incident_queue(request: Request, user: Principal = Depends(current_user),
                    limit: int = Query(500, ge=1, le=2000)) -> dict:
-    items = get_ctx(request).store.incident_queue(user.jurisdiction_code, limit=limit)
+    items = get_ctx(request).store.incident_queue(user.jurisdiction_code, limit=limit, assigned_to=_responder_only(user))
     return {"items": items, "count": len(items)}
+
+
+def _responder_only(user: Principal) -> int | None:
+    """A responder account lists only what is assigned to its unit (-1: bound to none in scope)."""
+    return (user.responder_id or -1) if user.role == Role.RESPONDER else None
 
 
 def load_visible(request: Request, user: Principal, incident_id: int) -> dict:
     """The incident if this user may see it; 404 otherwise (existence is not revealed)."""
-    incident = get_ctx(request).store.get_incident(incident_id)
-    if incident is None or not can_see_incident(user, incident["jurisdiction_code"], incident.get("assigned_responder_ids")):
-        raise HTTPException(404, f"incident {incident_id} not found")
-    return incident
+    return visible_incident(get_ctx(request), user, incident_id)
 
 
 @router.get("/{incident_id}", summary="One incident with its sources and assignments")
-def get_incident(incident_id: int, request: Request, user: Principal = Depends(current_user)) -> dict:
+def get_incident(incident_id: IdPath, request: Request, user: Principal = Depends(current_user)) -> dict:
     incident = load_visible(request, user, incident_id)
     incident["allowed_actions"] = allowed_actions_for(user, incident)
     return incident
 
 
 @router.get("/{incident_id}/timeline", summary="The incident's audit trail, oldest first")
-def incident_timeline(incident_id: int, request: Request, user: Principal = Depends(current_user)) -> dict:
+def incident_timeline(incident_id: IdPath, request: Request, user: Principal = Depends(current_user)) -> dict:
     load_visible(request, user, incident_id)
     return {"items": get_ctx(request).store.incident_timeline(incident_id)}
 
@@ -88,7 +91,7 @@ def _media(request: Request, user: Principal, incident_id: int, which: int, what
     responses={200: {"content": {"image/jpeg": {}}}},
     response_class=FileResponse,
 )
-def incident_snapshot(incident_id: int, request: Request, user: Principal = Depends(current_user)) -> FileResponse:
+def incident_snapshot(incident_id: IdPath, request: Request, user: Principal = Depends(current_user)) -> FileResponse:
     return _media(request, user, incident_id, 1, "snapshot")
 
 
@@ -98,5 +101,5 @@ def incident_snapshot(incident_id: int, request: Request, user: Principal = Depe
     responses={200: {"content": {"video/mp4": {}}}},
     response_class=FileResponse,
 )
-def incident_clip(incident_id: int, request: Request, user: Principal = Depends(current_user)) -> FileResponse:
+def incident_clip(incident_id: IdPath, request: Request, user: Principal = Depends(current_user)) -> FileResponse:
     return _media(request, user, incident_id, 2, "clip")

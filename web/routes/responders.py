@@ -10,11 +10,12 @@ from command import Assignment, Incident, publish_event
 from command import recommend_responders, update_responder_position
 from command import get_incident, incident_payload
 
-from web.deps import current_user, get_ctx, require
+from web.deps import IdPath, current_user, get_ctx, require, visible_responder
 from web.routes.incidents import load_visible
 from web.scope import Permission, Principal, Role
 
 router = APIRouter(prefix="/api", tags=["responders"])
+MAX_RECOMMENDATIONS = 200  # ranked before the scope filter, so in-scope units further down still appear
 
 
 @router.get("/responders", summary="Responders in the caller's subtree with status and last position")
@@ -24,14 +25,11 @@ def list_responders(request: Request, user: Principal = Depends(current_user)) -
 
 
 def _visible_responder(request: Request, user: Principal, responder_id: int) -> dict:
-    item = get_ctx(request).store.get_responder(responder_id)
-    if item is None or not (user.covers(item["jurisdiction_code"]) or user.responder_id == responder_id):
-        raise HTTPException(404, f"responder {responder_id} not found")
-    return item
+    return visible_responder(get_ctx(request), user, responder_id)
 
 
 @router.get("/responders/{responder_id}", summary="One responder")
-def get_responder(responder_id: int, request: Request, user: Principal = Depends(current_user)) -> dict:
+def get_responder(responder_id: IdPath, request: Request, user: Principal = Depends(current_user)) -> dict:
     return _visible_responder(request, user, responder_id)
 
 
@@ -43,7 +41,7 @@ class PositionIn(BaseModel):
 
 
 @router.post("/responders/{responder_id}/position", summary="Report a responder's position (the phone, or an operator)")
-def report_position(responder_id: int, body: PositionIn, request: Request, user: Principal = Depends(current_user)) -> dict:
+def report_position(responder_id: IdPath, body: PositionIn, request: Request, user: Principal = Depends(current_user)) -> dict:
     item = _visible_responder(request, user, responder_id)
     if user.responder_id != responder_id and not user.can(Permission.HANDLE_INCIDENTS):
         raise HTTPException(403, "only the responder themself or an operator may report this position")
@@ -57,7 +55,7 @@ def report_position(responder_id: int, body: PositionIn, request: Request, user:
 
 @router.get("/incidents/{incident_id}/recommendations", summary="Nearest suitable responders for dispatch")
 def recommendations(
-    incident_id: int,
+    incident_id: IdPath,
     request: Request,
     user: Principal = Depends(require(Permission.HANDLE_INCIDENTS)),
     limit: int = Query(5, ge=1, le=20),
@@ -65,7 +63,9 @@ def recommendations(
     load_visible(request, user, incident_id)
     with get_ctx(request).database.session() as session:
         incident = get_incident(session, incident_id)
-        return {"items": [r.to_dict() for r in recommend_responders(session, incident, limit=limit)]}
+        # Only units inside the caller's scope: another township's unit (and its distance) is not theirs to see.
+        ranked = recommend_responders(session, incident, limit=MAX_RECOMMENDATIONS)
+        return {"items": [r.to_dict() for r in ranked if user.covers(r.responder.jurisdiction_code)][:limit]}
 
 
 @router.get("/me/tasks", summary="The logged-in responder's incidents (pending and in progress)")
