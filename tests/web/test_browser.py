@@ -163,7 +163,7 @@ def test_login_shows_the_live_list_and_an_alert_reaches_the_desk_within_3s(brows
     page.click(f'.queue-item[data-id="{incident_id}"]')
     page.wait_for_selector(".detail-snap img")
     wait_js(page, "document.querySelector('.detail-snap img').naturalWidth > 0")
-    assert page.locator(".box-overlay rect").count() == 1
+    assert page.locator(".detail-snap .box-overlay rect").count() == 1
     # the drawn box sits on the detection: box [62, 50, 112, 187] of a 480x360 frame (narrower than the pane)
     g = page.evaluate("""() => {
       const i = document.querySelector('.detail-snap img').getBoundingClientRect();
@@ -191,8 +191,8 @@ def test_responder_accepts_on_the_phone_and_the_desk_updates(browser, stack, sho
     desk.wait_for_selector('#actions button[data-action="dispatch"]')
     desk.click('#actions button[data-action="dispatch"]')
     police_a = _responder_id(stack, "police_a")
-    desk.wait_for_selector(".responder-select")
-    desk.select_option(".responder-select", str(police_a))
+    desk.wait_for_selector(f'.dispatch-form .unit-row[data-responder="{police_a}"] input')
+    desk.check(f'.dispatch-form .unit-row[data-responder="{police_a}"] input')
     desk.click('.action-form[data-action="dispatch"] button[type="submit"]')
     # the push reaches the phone: banner, task card, accept button
     phone.wait_for_selector(f'.task[data-id="{incident_id}"] button[data-action="acknowledge"]', timeout=PUSH_WITHIN_MS)

@@ -1,5 +1,9 @@
-// Shared by every page: translations, the API client, the session, the live event socket, the nav bar.
-// No framework and no CDN: everything here is served by the Xueliang web process itself.
+// Shared by every page: translations, the API client, the session, the live event socket, the nav bar,
+// and the Vue 3 bits the pages build on. Vue is vendored (/static/vendor/vue, loaded by each page as a
+// classic script before its module); no CDN. Components use render functions (Vue.h), not template
+// strings: compiling templates needs eval, which the app's CSP (script-src 'self') rightly forbids.
+
+export const Vue = window.Vue;
 
 let STRINGS = {};
 
@@ -164,10 +168,61 @@ export function fmtTime(iso) {
   return `${d.getMonth() + 1}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-export function deadlineText(iso) {
-  if (!iso) return "";
-  const mins = Math.round((new Date(iso) - Date.now()) / 60000);
-  return mins >= 0 ? t("common.minutes_left", { n: mins }) : t("common.minutes_over", { n: -mins });
+export function deadlineText(iso, now = Date.now()) {
+  const c = countdown(iso, now);
+  return c ? c.text : "";
+}
+
+// hh:mm to (or past) a deadline: {text: "剩余 01:05" | "超时 00:12", overdue}. Hours are not
+// wrapped at 24 (a 3-day deadline reads 72:00), so the figure is never ambiguous.
+export function countdown(iso, now = Date.now()) {
+  if (!iso) return null;
+  const ms = Date.parse(iso) - now;
+  const mins = Math.floor(Math.abs(ms) / 60000);
+  const hhmm = `${String(Math.floor(mins / 60)).padStart(2, "0")}:${String(mins % 60).padStart(2, "0")}`;
+  return ms >= 0 ? { text: t("sla.left", { t: hhmm }), overdue: false } : { text: t("sla.over", { t: hhmm }), overdue: true };
+}
+
+// One clock for every countdown on a page: components that read clock.now re-render (patch a text
+// node) once a second; nothing else does.
+export const clock = Vue ? Vue.reactive({ now: Date.now() }) : { now: Date.now() };
+setInterval(() => { clock.now = Date.now(); }, 1000);
+
+// The message a person reads for a failed action. 409 means someone else acted first (or the case
+// moved on): say so in those words, with the server's reason after it.
+export function errorText(e) {
+  const d = e?.detail;
+  const reason = typeof d === "object" && d ? (d.reason || d.message || "") : (d || e?.message || "");
+  if (e?.status === 409) return reason ? `${t("action.conflict")}（${reason}）` : t("action.conflict");
+  return t("action.failed", { msg: reason });
+}
+
+// A short alert tone synthesised on the device: no audio file, no network. Browsers allow it after
+// the first user gesture on the page (the login click counts on the same tab).
+let audioCtx = null;
+export function beep(tones = [880, 660, 880]) {
+  try {
+    audioCtx = audioCtx || new AudioContext();
+    if (audioCtx.state === "suspended") audioCtx.resume();
+    const start = audioCtx.currentTime;
+    tones.forEach((freq, i) => {
+      const osc = audioCtx.createOscillator(); const gain = audioCtx.createGain();
+      osc.frequency.value = freq; gain.gain.value = 0.2;
+      osc.connect(gain).connect(audioCtx.destination);
+      osc.start(start + i * 0.25); osc.stop(start + i * 0.25 + 0.2);
+    });
+    document.body.dataset.beeps = String(Number(document.body.dataset.beeps || 0) + 1);
+  } catch { /* no audio on this device */ }
+}
+
+// The level of a jurisdiction code (6 county, 9 township, 12 village, 15 grid digits).
+export function levelOf(code) {
+  return { 6: "county", 9: "township", 12: "village", 15: "grid" }[String(code || "").length] || "county";
+}
+
+export function distanceText(m) {
+  if (m === null || m === undefined) return "";
+  return m >= 1000 ? `${(m / 1000).toFixed(1)} 公里` : `${Math.round(m)} 米`;
 }
 
 export function toast(text, kind = "info") {

@@ -1,176 +1,415 @@
-// 警情处置台: the queue ordered by colour then deadline, and the selected incident's detail and actions.
-import { api, COLOUR_ORDER, deadlineText, fmtTime, h, LiveEvents, loadI18n, renderNav, requireLogin, session, setConnState, t, toast } from "./common.js";
-import { actionForm, liveStateText, playLive, snapshotWithBoxes } from "./incident-view.js";
+// 警情处置台: the queue (colour, then deadline) and the selected incident's detail and actions.
+// Vue 3, render functions: a push patches the incident in the store and Vue patches the DOM, so an
+// open form, typed text, a playing clip or a live view survive any number of pushes.
+import { api, beep, COLOUR_ORDER, errorText, fmtTime, levelOf, LiveEvents, loadI18n, renderNav, requireLogin, session, setConnState, t, toast, Vue } from "./common.js";
+import { deskSlots, deskStore } from "./desk-slots.js";
+import { LiveVideo, liveStateText, SnapshotBoxes, slaCountdowns } from "./incident-view.js";
+import { ACTION_FORMS, DispatchForm, ScheduleEditor } from "./desk-forms.js";
 
-const incidents = new Map();
-let selected = null;
-let liveHandle = null;
+const { h, reactive, ref, computed, watch, createApp } = Vue;
+
+const store = deskStore;
+// The selected incident's detail (with allowed_actions), timeline and evidence; patched by pushes.
+const sel = reactive({ detail: null, timeline: [], evidence: null, error: "", openAction: null, live: false });
+// Open supervised (督办) incidents that this desk's level must act on: id -> title
+const supervision = reactive({ items: {}, dismissed: {} });
+const myLevel = () => levelOf(session.user?.jurisdiction_code);
+
+// Fields whose change means the detail's allowed actions (and the timeline) moved on; a push that only
+// merges another alert changes none of them and is patched in without any fetch.
+const STATE_FIELDS = ["status", "handling_level", "escalation_count", "supervised", "colour", "category_code", "assigned_responder_ids", "satisfaction"];
 
 function deadlineOf(inc) { return inc.resolve_deadline ? Date.parse(inc.resolve_deadline) : Infinity; }
 
-function ordered() {
-  const openOnly = document.getElementById("open-only").checked;
-  const colour = document.getElementById("colour-filter").value;
-  return [...incidents.values()]
-    .filter((i) => (!openOnly || i.is_open !== false) && (!colour || i.colour === colour))
-    .sort((a, b) => (COLOUR_ORDER[a.colour] ?? 9) - (COLOUR_ORDER[b.colour] ?? 9) || deadlineOf(a) - deadlineOf(b) || b.id - a.id);
+// --- loading the selected incident ---------------------------------------------------------
+let timelineTimer = null;
+let lastTimelineAt = 0;
+
+async function loadDetail(id) {
+  const [inc, timeline] = await Promise.all([api(`/api/incidents/${id}`), api(`/api/incidents/${id}/timeline`)]);
+  if (store.selectedId !== id) return;
+  store.incidents[inc.id] = { ...(store.incidents[inc.id] || {}), ...inc };
+  sel.detail = inc; sel.timeline = timeline.items; sel.error = "";
+  lastTimelineAt = Date.now();
+  loadEvidence(id);
 }
 
-function queueItem(inc) {
-  const overdue = inc.overdue || (inc.resolve_deadline && Date.parse(inc.resolve_deadline) < Date.now() && inc.is_open);
-  return h("li", {
-    class: `queue-item colour-${inc.colour} ${selected === inc.id ? "selected" : ""}`,
-    dataset: { id: inc.id, status: inc.status },
-    onclick: () => select(inc.id),
-  },
-    h("div", { class: "q-title" }, h("span", { class: `badge colour-${inc.colour}` }, t(`colour.${inc.colour}`)), " ", inc.title),
-    h("div", { class: "q-meta" },
-      h("span", { class: `status status-${inc.status}` }, t(`status.${inc.status}`)),
-      inc.supervised ? h("span", { class: "flag" }, t("incident.supervised")) : null,
-      h("span", { class: overdue ? "deadline overdue" : "deadline" }, deadlineText(inc.resolve_deadline)),
-    ),
-    h("div", { class: "q-meta muted" }, `${inc.jurisdiction_name || inc.jurisdiction_code} · ${fmtTime(inc.created_at)}`),
-  );
-}
-
-function renderQueue() {
-  const items = ordered();
-  document.getElementById("queue").replaceChildren(...items.map(queueItem));
-  document.getElementById("queue-empty").classList.toggle("hidden", items.length > 0);
-}
-
-async function select(id) {
-  selected = id;
-  location.hash = String(id);
-  renderQueue();
-  await renderDetail();
-}
-
-async function renderDetail() {
-  const pane = document.getElementById("detail");
-  if (!selected) return;
-  let inc, timeline;
+async function loadEvidence(id) {
   try {
-    [inc, timeline] = await Promise.all([api(`/api/incidents/${selected}`), api(`/api/incidents/${selected}/timeline`)]);
-  } catch (e) {
-    pane.replaceChildren(h("p", { class: "error" }, t("common.error", { msg: e.message })));
-    return;
-  }
-  incidents.set(inc.id, { ...incidents.get(inc.id), ...inc });
-  liveHandle?.close?.(); liveHandle = null;
-  const media = h("div", { class: "media-row" }, snapshotWithBoxes(inc, { className: "snap detail-snap" }));
-  if (inc.has_clip) media.append(h("video", { src: `/api/incidents/${inc.id}/clip`, controls: true, class: "clip", preload: "metadata" }));
-  const actions = h("div", { class: "actions", id: "actions" });
-  if (!inc.allowed_actions.length) actions.append(h("p", { class: "muted" }, t("incident.no_actions")));
-  for (const action of inc.allowed_actions) {
-    actions.append(h("button", { class: "secondary", dataset: { action }, onclick: async (ev) => {
-      actions.querySelector(".action-form")?.remove();
-      const form = await actionForm(inc, action, (updated, err) => {
-        if (err) { toast(t("action.failed", { msg: typeof err.detail === "object" ? err.detail.reason : err.message }), "error"); return; }
-        toast(t("action.done"), "ok");
-        incidents.set(updated.id, { ...incidents.get(updated.id), ...updated });
-        renderQueue(); renderDetail();
-      });
-      ev.target.after(form);
-      if (!form.querySelector("input,select,textarea")) form.requestSubmit();
-    } }, t(`action.${action}`)));
-  }
-  const liveBox = h("div", { class: "live-box" });
-  if (inc.camera_id) {
-    // started on demand: the desk is for handling, the wall is for watching
-    const video = h("video", { autoplay: true, muted: true, playsinline: true, class: "live-video" });
-    const state = h("span", { class: "muted live-state" }, "");
-    liveBox.append(h("details", { ontoggle: (ev) => {
-      if (!ev.target.open) { liveHandle?.close?.(); liveHandle = null; return; }
-      playLive(video, inc.camera_id, session.token, (s, detail) => { state.textContent = s === "unavailable" ? t("wall.no_live") : liveStateText(s); state.title = detail || ""; })
-        .then((handle) => { liveHandle = handle; });
-    } }, h("summary", {}, t("incident.live")), video, state));
-  }
-  pane.replaceChildren(
-    h("header", { class: "detail-head" },
-      h("h2", {}, h("span", { class: `badge colour-${inc.colour}` }, t(`colour.${inc.colour}`)), " ", inc.title),
-      h("div", { class: "muted" }, `#${inc.id} · ${t(`source.${inc.source}`)} · ${inc.category || ""}`)),
-    h("dl", { class: "facts" },
-      h("dt", {}, t("incident.status")), h("dd", { id: "detail-status" }, t(`status.${inc.status}`)),
-      h("dt", {}, t("incident.camera")), h("dd", {}, inc.camera_name || inc.camera_id || "-"),
-      h("dt", {}, t("incident.jurisdiction")), h("dd", {}, inc.jurisdiction_name || inc.jurisdiction_code),
-      h("dt", {}, t("incident.time")), h("dd", {}, fmtTime(inc.created_at)),
-      h("dt", {}, t("incident.deadline")), h("dd", {}, deadlineText(inc.resolve_deadline)),
-      h("dt", {}, t("incident.assignments")), h("dd", {}, (inc.assignments || []).map((a) => `${a.responder_name || a.department || "-"}（${t(`assignment.${a.status}`)}）`).join("，") || "-"),
-    ),
-    media,
-    h("h3", {}, t("incident.actions")), actions,
-    liveBox,
-    h("h3", {}, t("incident.timeline")),
-    h("ol", { class: "timeline" }, timeline.items.map((e) => h("li", {},
-      h("span", { class: "muted" }, fmtTime(e.at)), " ", e.actor === "system" ? t("actor.system") : e.actor, " · ", t(`action.${e.action}`) === `action.${e.action}` ? e.action : t(`action.${e.action}`),
-      e.to_status ? ` → ${t(`status.${e.to_status}`)}` : "",
-      e.detail?.reason || e.detail?.result || e.detail?.note ? h("div", { class: "muted" }, e.detail.reason || e.detail.result || e.detail.note) : null))),
-  );
+    const ev = await api(`/api/incidents/${id}/evidence`);
+    if (store.selectedId === id) sel.evidence = ev;
+  } catch { if (store.selectedId === id) sel.evidence = null; }  // older server: the single snapshot/clip
 }
 
-// 受理登记: a call or report taken at the desk becomes an incident (command merges duplicates).
-async function setupIntake() {
-  const form = document.getElementById("report-form");
-  document.getElementById("new-report").addEventListener("click", async () => {
-    form.classList.toggle("hidden");
-    if (form.dataset.loaded) return;
-    const [cats, places] = await Promise.all([api("/api/categories"), api("/api/jurisdictions?max_level=village")]);
-    document.getElementById("report-category").replaceChildren(h("option", { value: "" }, t("intake.no_category")),
-      ...cats.items.map((c) => h("option", { value: c.code }, c.name)));
-    document.getElementById("report-jurisdiction").replaceChildren(...places.items.map((j) => h("option", { value: j.code }, `${j.name}（${j.code}）`)));
-    form.dataset.loaded = "1";
-  });
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const body = {};
-    for (const el of form.elements) if (el.name && el.value.trim()) body[el.name] = el.value.trim();
+async function refreshDetail(id) {
+  try {
+    const inc = await api(`/api/incidents/${id}`);
+    if (store.selectedId !== id || !sel.detail) return;
+    Object.assign(sel.detail, inc);
+  } catch (e) { sel.error = errorText(e); }
+}
+
+// The timeline is re-read at most every 5 s while alerts keep merging (its rows are keyed, so Vue
+// patches the merge row's counter and appends new rows), and at once after a state change.
+function scheduleTimeline(id, now = false) {
+  clearTimeout(timelineTimer);
+  const wait = now ? 0 : Math.max(0, 5000 - (Date.now() - lastTimelineAt));
+  timelineTimer = setTimeout(async () => {
+    lastTimelineAt = Date.now();
     try {
-      const r = await api("/api/intake/reports", { method: "POST", body });
-      toast(t(r.duplicate ? "intake.duplicate" : "intake.created", { id: r.incident.id }), "ok");
-      incidents.set(r.incident.id, { ...incidents.get(r.incident.id), ...r.incident });
-      form.reset(); form.classList.add("hidden");
-      select(r.incident.id);
-    } catch (e) {
-      toast(t("action.failed", { msg: typeof e.detail === "object" ? `${e.detail.field || ""} ${e.detail.message || e.detail.reason || ""}` : e.message }), "error");
-    }
-  });
-  document.getElementById("import-file").addEventListener("change", async (ev) => {
-    const file = ev.target.files[0];
-    if (!file) return;
-    const data = new FormData(); data.append("file", file);
-    const format = file.name.toLowerCase().endsWith(".json") ? "json" : "csv";
-    try {
-      const r = await api(`/api/intake/import?format=${format}`, { method: "POST", form: data });
-      toast(t("intake.imported", { created: r.created, merged: r.merged, duplicates: r.duplicates, problems: r.problems.length }), r.problems.length ? "error" : "ok");
-      for (const p of r.problems.slice(0, 5)) toast(`line ${p.line}: ${p.field}: ${p.message}`, "error");
-    } catch (e) { toast(t("action.failed", { msg: e.message }), "error"); }
-    ev.target.value = "";
+      const tl = await api(`/api/incidents/${id}/timeline`);
+      if (store.selectedId === id) sel.timeline = patchList(sel.timeline, tl.items);
+    } catch { /* next push retries */ }
+  }, wait);
+}
+
+// Keep the row objects that did not change, so Vue has nothing to patch for them.
+function patchList(old, fresh) {
+  const byKey = new Map(old.map((e) => [rowKey(e), e]));
+  return fresh.map((e) => {
+    const prev = byKey.get(rowKey(e));
+    if (!prev) return e;
+    for (const k of Object.keys(e)) if (JSON.stringify(prev[k]) !== JSON.stringify(e[k])) prev[k] = e[k];
+    return prev;
   });
 }
+function rowKey(e) { return e.id ?? `${e.at}-${e.action}`; }
+
+function select(id) {
+  if (store.selectedId === id && sel.detail) return;
+  store.selectedId = id;
+  if (location.hash !== `#${id}`) history.replaceState(null, "", `#${id}`);
+  sel.detail = null; sel.timeline = []; sel.evidence = null; sel.error = ""; sel.openAction = null; sel.live = false;
+  loadDetail(id).catch((e) => { if (store.selectedId === id) sel.error = t("common.error", { msg: e.status === 404 ? t("incident.not_found") : e.message }); });
+}
+store.select = select;
+
+// --- pushes --------------------------------------------------------------------------------
+const pushCount = reactive({ selected: 0 });
 
 function onEvent(msg) {
   if (!msg.type.startsWith("incident.") || msg.payload?.id === undefined) return;
-  incidents.set(msg.payload.id, { ...incidents.get(msg.payload.id), ...msg.payload });
-  renderQueue();
-  if (msg.type === "incident.created") document.querySelector(`.queue-item[data-id="${msg.payload.id}"]`)?.classList.add("flash");
-  if (msg.payload.id === selected) renderDetail();
+  const inc = msg.payload;
+  const known = store.incidents[inc.id];
+  if (known) Object.assign(known, inc); else store.incidents[inc.id] = { ...inc, _new: msg.type === "incident.created" };
+  watchSupervision(store.incidents[inc.id], known ? known.supervised : false);
+  if (inc.id !== store.selectedId || !sel.detail) return;
+  pushCount.selected += 1;
+  document.body.dataset.selectedPushes = String(pushCount.selected);
+  const changed = STATE_FIELDS.some((f) => JSON.stringify(sel.detail[f]) !== JSON.stringify(inc[f]));
+  Object.assign(sel.detail, inc);
+  if (changed) { refreshDetail(inc.id); scheduleTimeline(inc.id, true); loadEvidenceSoon(inc.id); } else { scheduleTimeline(inc.id); loadEvidenceSoon(inc.id); }
 }
+
+let evidenceTimer = null;
+function loadEvidenceSoon(id) {
+  if (evidenceTimer) return;
+  evidenceTimer = setTimeout(() => { evidenceTimer = null; loadEvidence(id); }, 5000);
+}
+
+// 督办 on the desk of the level that must act: a banner and a tone when a case becomes supervised.
+function watchSupervision(inc, wasSupervised) {
+  const mine = inc.supervised && inc.is_open !== false && (inc.handling_level || levelOf(inc.jurisdiction_code)) === myLevel();
+  if (mine) {
+    const isNew = !supervision.items[inc.id];
+    supervision.items[inc.id] = inc.title;
+    if (isNew && !wasSupervised && !supervision.dismissed[inc.id]) beep([988, 784, 988, 784]);
+  } else {
+    delete supervision.items[inc.id];
+  }
+}
+
+// --- components ----------------------------------------------------------------------------
+function slot(name, props = {}) {
+  return deskSlots[name].map((c, i) => h(c, { key: `${name}-${i}`, ...props }));
+}
+
+const SuperviseBanner = {
+  name: "SuperviseBanner",
+  setup() {
+    return () => {
+      const ids = Object.keys(supervision.items).filter((id) => !supervision.dismissed[id]);
+      if (!ids.length) return null;
+      return h("div", { class: "banner supervise-banner", role: "alert", id: "supervise-banner" }, [
+        h("strong", {}, t("desk.supervise_banner", { n: ids.length })), " ",
+        ids.map((id) => h("a", { key: id, href: `#${id}`, class: "banner-link", onClick: (ev) => { ev.preventDefault(); select(Number(id)); } }, `#${id} ${supervision.items[id]}`)),
+        h("button", { class: "link", onClick: () => ids.forEach((id) => { supervision.dismissed[id] = true; }) }, t("desk.ack_banner")),
+      ]);
+    };
+  },
+};
+
+const QueueItem = {
+  name: "QueueItem",
+  props: { inc: Object, selected: Boolean },
+  setup(props) {
+    return () => {
+      const inc = props.inc;
+      return h("li", {
+        class: ["queue-item", `colour-${inc.colour}`, { selected: props.selected, flash: inc._new }],
+        "data-id": inc.id, "data-status": inc.status, onClick: () => select(inc.id),
+      }, [
+        h("div", { class: "q-title" }, [h("span", { class: `badge colour-${inc.colour}` }, t(`colour.${inc.colour}`)), " ", inc.title,
+          (inc.source_count || 1) > 1 ? h("span", { class: "count-badge", title: t("incident.alert_count") }, `×${inc.source_count}`) : null]),
+        h("div", { class: "q-meta" }, [
+          h("span", { class: `status status-${inc.status}` }, t(`status.${inc.status}`)),
+          inc.supervised ? h("span", { class: "flag supervised" }, t("incident.supervised")) : null,
+          ...slaCountdowns(inc),
+        ]),
+        h("div", { class: "q-meta muted" }, `${inc.jurisdiction_name || inc.jurisdiction_code} · ${fmtTime(inc.created_at)}`),
+      ]);
+    };
+  },
+};
+
+const IntakeForm = {
+  name: "IntakeForm",
+  emits: ["done"],
+  setup(_, { emit }) {
+    const form = reactive({ source: "hotline_12345", title: "", description: "", category_code: "", jurisdiction_code: "", address: "", reporter_name: "", reporter_phone: "" });
+    const cats = ref([]); const places = ref([]); const busy = ref(false);
+    Promise.all([api("/api/categories"), api("/api/jurisdictions?max_level=village")]).then(([c, p]) => {
+      cats.value = c.items; places.value = p.items;
+      if (!form.jurisdiction_code && p.items.length) form.jurisdiction_code = p.items[0].code;
+    });
+    const input = (name, extra = {}) => h("input", { name, value: form[name], onInput: (e) => { form[name] = e.target.value; }, ...extra });
+    const submit = async (ev) => {
+      ev.preventDefault();
+      if (busy.value) return;
+      busy.value = true;
+      const body = {};
+      for (const [k, v] of Object.entries(form)) if (String(v).trim()) body[k] = String(v).trim();
+      try {
+        const r = await api("/api/intake/reports", { method: "POST", body });
+        toast(t(r.duplicate ? "intake.duplicate" : "intake.created", { id: r.incident.id }), "ok");
+        store.incidents[r.incident.id] = { ...(store.incidents[r.incident.id] || {}), ...r.incident };
+        emit("done", r.incident.id);
+      } catch (e) {
+        toast(t("action.failed", { msg: typeof e.detail === "object" ? `${e.detail.field || ""} ${e.detail.message || e.detail.reason || ""}` : e.message }), "error");
+      } finally { busy.value = false; }
+    };
+    return () => h("form", { id: "report-form", class: "action-form report-form", onSubmit: submit }, [
+      h("select", { name: "source", value: form.source, onChange: (e) => { form.source = e.target.value; } },
+        ["hotline_12345", "police_110", "citizen", "grid"].map((s) => h("option", { value: s }, t(`source.${s}`)))),
+      input("title", { required: true, maxlength: 256, placeholder: t("intake.title") }),
+      h("textarea", { name: "description", rows: 2, maxlength: 10000, placeholder: t("intake.description"), value: form.description, onInput: (e) => { form.description = e.target.value; } }),
+      h("select", { name: "category_code", id: "report-category", value: form.category_code, onChange: (e) => { form.category_code = e.target.value; } },
+        [h("option", { value: "" }, t("intake.no_category")), ...cats.value.map((c) => h("option", { key: c.code, value: c.code }, c.name))]),
+      h("select", { name: "jurisdiction_code", id: "report-jurisdiction", value: form.jurisdiction_code, onChange: (e) => { form.jurisdiction_code = e.target.value; } },
+        places.value.map((j) => h("option", { key: j.code, value: j.code }, `${j.name}（${j.code}）`))),
+      input("address", { maxlength: 256, placeholder: t("intake.address") }),
+      input("reporter_name", { maxlength: 64, placeholder: t("intake.reporter") }),
+      input("reporter_phone", { maxlength: 32, placeholder: t("intake.phone") }),
+      h("button", { type: "submit", disabled: busy.value }, t("intake.submit")),
+    ]);
+  },
+};
+
+async function importFile(ev) {
+  const file = ev.target.files[0];
+  if (!file) return;
+  const data = new FormData(); data.append("file", file);
+  const format = file.name.toLowerCase().endsWith(".json") ? "json" : "csv";
+  try {
+    const r = await api(`/api/intake/import?format=${format}`, { method: "POST", form: data });
+    toast(t("intake.imported", { created: r.created, merged: r.merged, duplicates: r.duplicates, problems: r.problems.length }), r.problems.length ? "error" : "ok");
+    for (const p of r.problems.slice(0, 5)) toast(`line ${p.line}: ${p.field}: ${p.message}`, "error");
+  } catch (e) { toast(errorText(e), "error"); }
+  ev.target.value = "";
+}
+
+const QueuePane = {
+  name: "QueuePane",
+  setup() {
+    const openOnly = ref(true);
+    const colour = ref("");
+    const intakeOpen = ref(false);
+    const list = computed(() => Object.values(store.incidents)
+      .filter((i) => (!openOnly.value || i.is_open !== false) && (!colour.value || i.colour === colour.value))
+      .filter((i) => Object.values(store.queueFilters).every((f) => f(i)))
+      .sort((a, b) => (COLOUR_ORDER[a.colour] ?? 9) - (COLOUR_ORDER[b.colour] ?? 9) || deadlineOf(a) - deadlineOf(b) || b.id - a.id));
+    return () => h("section", { class: "queue-pane" }, [
+      h("header", { class: "pane-head" }, [
+        h("h1", {}, t("nav.desk")),
+        h("label", { class: "inline" }, [h("input", { type: "checkbox", id: "open-only", checked: openOnly.value, onChange: (e) => { openOnly.value = e.target.checked; } }), " ", t("desk.open_only")]),
+        h("select", { id: "colour-filter", value: colour.value, onChange: (e) => { colour.value = e.target.value; } },
+          ["", "red", "orange", "yellow", "blue"].map((c) => h("option", { value: c }, c ? t(`colour.${c}`) : t("common.all")))),
+      ]),
+      h("div", { class: "intake-tools" }, [
+        h("button", { id: "new-report", class: "secondary", onClick: () => { intakeOpen.value = !intakeOpen.value; } }, t("intake.new")),
+        h("label", { class: "button-link file-label" }, [t("intake.import"),
+          h("input", { id: "import-file", type: "file", accept: ".csv,.json,text/csv,application/json", hidden: true, onChange: importFile })]),
+      ]),
+      ...slot("queue-tools"),
+      intakeOpen.value ? h(IntakeForm, { onDone: (id) => { intakeOpen.value = false; select(id); } }) : null,
+      h("ol", { id: "queue", class: "queue", "aria-live": "polite" }, list.value.map((inc) => h(QueueItem, { key: inc.id, inc, selected: inc.id === store.selectedId }))),
+      list.value.length ? null : h("p", { id: "queue-empty", class: "muted" }, t("incidents.empty")),
+      ...slot("queue-footer"),
+    ]);
+  },
+};
+
+// Evidence: first / latest / best snapshot and the clips covering the incident's window. Each is
+// keyed by its URL, so a push that only raises the alert count leaves a playing clip alone.
+const Evidence = {
+  name: "Evidence",
+  props: { inc: Object, evidence: Object },
+  setup(props) {
+    return () => {
+      const inc = props.inc; const ev = props.evidence;
+      const shots = ev?.snapshots?.length ? ev.snapshots
+        : (inc.snapshot_url || inc.has_snapshot) ? [{ kind: "first", url: `/api/incidents/${inc.id}/snapshot`, boxes: inc.boxes, frame_width: inc.frame_width, frame_height: inc.frame_height }] : [];
+      const clips = ev?.clips?.length ? ev.clips : inc.has_clip ? [{ url: `/api/incidents/${inc.id}/clip` }] : [];
+      return h("div", { class: "evidence" }, [
+        h("div", { class: "media-row" }, shots.map((s, i) => h(SnapshotBoxes, {
+          key: s.url, src: s.url, boxes: s.boxes || [], frameWidth: s.frame_width, frameHeight: s.frame_height,
+          label: s.label || t(`evidence.${s.kind}`) + (s.at ? ` ${fmtTime(s.at)}` : ""),
+          className: i === 0 ? "snap detail-snap" : "snap evidence-snap",
+        }))),
+        clips.length ? h("div", { class: "clips" }, clips.map((c) => h("figure", { key: c.url, class: "clip-box" }, [
+          h("video", { src: c.url, controls: true, class: "clip", preload: "metadata" }),
+          h("figcaption", { class: "muted small" }, c.label || [t("incident.clip"), c.start_at ? `${fmtTime(c.start_at)} – ${fmtTime(c.end_at)}` : ""].join(" ")),
+        ]))) : h("p", { class: "muted small" }, t("incident.no_clip")),
+      ]);
+    };
+  },
+};
+
+const TimelineRow = {
+  name: "TimelineRow",
+  props: { e: Object },
+  setup(props) {
+    return () => {
+      const e = props.e;
+      const label = t(`action.${e.action}`) === `action.${e.action}` ? e.action : t(`action.${e.action}`);
+      const count = e.count ?? e.detail?.count;
+      const last = e.last_at ?? e.detail?.last_at;
+      const note = e.detail?.reason || e.detail?.result || e.detail?.note || e.detail?.outcome || e.detail?.comment;
+      return h("li", { "data-action": e.action }, [
+        h("span", { class: "muted" }, fmtTime(e.at)), " ", e.actor === "system" ? t("actor.system") : e.actor, " · ", label,
+        e.to_status ? ` → ${t(`status.${e.to_status}`)}` : "",
+        count > 1 ? h("span", { class: "count-badge merge-count" }, t("timeline.merged", { n: count, at: fmtTime(last) })) : null,
+        note ? h("div", { class: "muted" }, note) : null,
+      ]);
+    };
+  },
+};
+
+function assignmentLine(a) {
+  const who = a.responder_name || a.department || "-";
+  const extra = [a.responder_status ? t(`responder_status.${a.responder_status}`) : "", a.distance_m !== undefined && a.distance_m !== null ? `${(a.distance_m / 1000).toFixed(1)} 公里` : ""].filter(Boolean).join("，");
+  return `${who}（${t(`assignment.${a.status}`)}${extra ? `，${extra}` : ""}）`;
+}
+
+const ActionBar = {
+  name: "ActionBar",
+  props: { inc: Object },
+  setup(props) {
+    const busy = ref(false);
+    const onDone = (updated) => {
+      sel.openAction = null;
+      toast(t("action.done"), "ok");
+      if (updated?.id) { Object.assign(store.incidents[updated.id] ||= {}, updated); if (sel.detail?.id === updated.id) Object.assign(sel.detail, updated); refreshDetail(updated.id); scheduleTimeline(updated.id, true); }
+    };
+    const quick = async (action) => {
+      if (busy.value) return;
+      busy.value = true;
+      try { onDone(await api(`/api/incidents/${props.inc.id}/${action}`, { method: "POST", body: {} })); }
+      catch (e) { toast(errorText(e), "error"); showError(e); }
+      finally { busy.value = false; }
+    };
+    return () => {
+      const inc = props.inc;
+      const actions = (inc.allowed_actions || []).filter((a) => a !== "escalate" || levelAbove(inc));
+      return h("div", { class: "actions", id: "actions" }, [
+        actions.length ? null : h("p", { class: "muted" }, t("incident.no_actions")),
+        ...actions.map((action) => h("div", { key: action, class: "action-slot" }, [
+          h("button", { class: sel.openAction === action ? "secondary active" : "secondary", "data-action": action, disabled: busy.value,
+            onClick: () => { if (ACTION_FORMS[action] || action === "dispatch") sel.openAction = sel.openAction === action ? null : action; else quick(action); } }, t(`action.${action}`)),
+          sel.openAction === action ? h(action === "dispatch" ? DispatchForm : ACTION_FORMS[action], { key: `${inc.id}-${action}`, inc, action, onDone, onError: showError }) : null,
+        ])),
+      ]);
+    };
+  },
+};
+
+function showError(e) {
+  sel.error = errorText(e);
+  setTimeout(() => { if (sel.error === errorText(e)) sel.error = ""; }, 8000);
+}
+
+// 上报上级 goes one level up from the case's current level; there is none above the county.
+function levelAbove(inc) {
+  return (inc.handling_level || levelOf(inc.jurisdiction_code)) !== "county";
+}
+
+const DetailPane = {
+  name: "DetailPane",
+  setup() {
+    const liveState = ref("");
+    return () => {
+      if (!store.selectedId) return h("section", { class: "detail-pane", id: "detail" }, h("p", { class: "muted" }, t("incident.select")));
+      if (!sel.detail) return h("section", { class: "detail-pane", id: "detail" }, sel.error ? h("p", { class: "error" }, sel.error) : h("p", { class: "muted" }, t("common.loading")));
+      const inc = sel.detail;
+      const alerts = inc.source_count || 1;
+      return h("section", { class: "detail-pane", id: "detail", "data-id": inc.id }, [
+        ...slot("detail-tools", { incident: inc }),
+        h("header", { class: "detail-head" }, [
+          h("h2", {}, [h("span", { class: `badge colour-${inc.colour}` }, t(`colour.${inc.colour}`)), " ", inc.title]),
+          h("div", { class: "muted" }, `#${inc.id} · ${t(`source.${inc.source}`)} · ${inc.category || ""}`),
+          h("div", { class: "sla-row", id: "detail-sla" }, slaCountdowns(inc)),
+        ]),
+        sel.error ? h("p", { class: "error", role: "alert", id: "action-error" }, sel.error) : null,
+        h("dl", { class: "facts" }, [
+          h("dt", {}, t("incident.status")), h("dd", { id: "detail-status" }, [t(`status.${inc.status}`), inc.supervised ? h("span", { class: "flag supervised" }, t("incident.supervised")) : null]),
+          h("dt", {}, t("incident.level")), h("dd", { id: "detail-level" }, t(`level.${inc.handling_level || levelOf(inc.jurisdiction_code)}`) + (inc.escalation_count ? ` · ${t("incident.escalations", { n: inc.escalation_count })}` : "")),
+          h("dt", {}, t("incident.alert_count")), h("dd", { id: "detail-alerts" }, t("incident.alerts_text", { n: alerts, at: fmtTime(inc.last_alert_at || inc.updated_at) })),
+          h("dt", {}, t("incident.camera")), h("dd", {}, inc.camera_name || inc.camera_id || "-"),
+          h("dt", {}, t("incident.jurisdiction")), h("dd", {}, inc.jurisdiction_name || inc.jurisdiction_code),
+          inc.address ? [h("dt", {}, t("incident.address")), h("dd", {}, inc.address)] : null,
+          h("dt", {}, t("incident.time")), h("dd", {}, fmtTime(inc.created_at)),
+          h("dt", {}, t("incident.assignments")), h("dd", { id: "detail-assignments" }, (inc.assignments || []).map(assignmentLine).join("，") || "-"),
+        ]),
+        h(Evidence, { inc, evidence: sel.evidence }),
+        h("h3", {}, t("incident.actions")),
+        h(ActionBar, { inc }),
+        inc.camera_id ? h("details", { class: "live-box", open: sel.live, onToggle: (ev) => { sel.live = ev.target.open; } }, [
+          h("summary", {}, [t("incident.live"), " ", h("span", { class: "muted live-state" }, liveState.value)]),
+          sel.live ? h(LiveVideo, { cameraId: inc.camera_id, token: session.token, onState: (s) => { liveState.value = s === "playing" ? "" : s === "unavailable" ? t("wall.no_live") : liveStateText(s); } }) : null,
+        ]) : null,
+        inc.camera_id ? h(ScheduleEditor, { key: `sched-${inc.camera_id}`, cameraId: inc.camera_id, cameraName: inc.camera_name }) : null,
+        h("h3", {}, t("incident.timeline")),
+        h("ol", { class: "timeline" }, sel.timeline.map((e) => h(TimelineRow, { key: rowKey(e), e }))),
+      ]);
+    };
+  },
+};
+
+const DeskApp = {
+  name: "DeskApp",
+  setup() {
+    return () => h("div", { class: "desk-root" }, [
+      h(SuperviseBanner),
+      ...slot("header"),
+      h("main", { class: "desk" }, [h(QueuePane), h(DetailPane)]),
+    ]);
+  },
+};
 
 await loadI18n();
 document.title = t("nav.desk");
 if (await requireLogin()) {
   renderNav("/desk");
+  createApp(DeskApp).mount("#desk-app");
   new LiveEvents(onEvent, setConnState).start();
   // every open case (most urgent first), plus the latest ones for context
   const [queue, recent] = await Promise.all([api("/api/incidents/queue"), api("/api/incidents?limit=200")]);
-  for (const inc of [...recent.items, ...queue.items]) incidents.set(inc.id, { ...inc, ...incidents.get(inc.id) });
-  renderQueue();
-  document.getElementById("open-only").addEventListener("change", renderQueue);
-  document.getElementById("colour-filter").addEventListener("change", renderQueue);
-  const fromHash = () => { const id = Number(location.hash.slice(1)); if (id && id !== selected) select(id); };
+  for (const inc of [...recent.items, ...queue.items]) {
+    store.incidents[inc.id] = { ...inc, ...(store.incidents[inc.id] || {}) };
+    watchSupervision(store.incidents[inc.id], true);  // already supervised on load: banner, no tone
+  }
+  const fromHash = () => { const id = Number(location.hash.slice(1)); if (id && id !== store.selectedId) select(id); };
   window.addEventListener("hashchange", fromHash);
   fromHash();
-  setInterval(renderQueue, 30000); // deadlines count down
-  setupIntake();
+  document.body.dataset.ready = "1";
 }

@@ -1,40 +1,39 @@
-// Pieces shared by the desk, the wall and the responder page: snapshot with boxes, live video, action forms.
-import { api, h, t } from "./common.js";
+// Vue components shared by the desk, the wall and the responder page: the snapshot with its boxes,
+// a live video that survives re-renders, SLA countdowns, and the live-view loader.
+import { clock, countdown, t, Vue } from "./common.js";
+
+const { h, ref, onMounted, onBeforeUnmount, watch } = Vue;
 
 // The alert snapshot with the detection boxes drawn over it (SVG in frame-pixel coordinates).
-export function snapshotWithBoxes(inc, { className = "snap" } = {}) {
-  if (!inc.has_snapshot && !inc.snapshot_url) return h("div", { class: `${className} no-snapshot` }, t("incident.no_snapshot"));
-  const wrap = h("div", { class: `${className} boxed` });
-  const img = h("img", { src: `/api/incidents/${inc.id}/snapshot`, alt: t("incident.snapshot") });
-  wrap.append(img);
-  const boxes = inc.boxes || [];
-  const setOverlay = (w, hgt) => {
-    if (!boxes.length || !w || !hgt) return;
-    const ns = "http://www.w3.org/2000/svg";
-    const svg = document.createElementNS(ns, "svg");
-    svg.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
-    svg.setAttribute("preserveAspectRatio", "none");
-    svg.classList.add("box-overlay");
-    for (const [x1, y1, x2, y2] of boxes) {
-      const r = document.createElementNS(ns, "rect");
-      r.setAttribute("x", x1); r.setAttribute("y", y1);
-      r.setAttribute("width", Math.max(1, x2 - x1)); r.setAttribute("height", Math.max(1, y2 - y1));
-      svg.append(r);
-    }
-    wrap.append(svg);
-  };
-  if (inc.frame_width && inc.frame_height) setOverlay(inc.frame_width, inc.frame_height);
-  else img.addEventListener("load", () => setOverlay(img.naturalWidth, img.naturalHeight), { once: true });
-  return wrap;
-}
+// src: the image URL (first/latest/best evidence or the incident's snapshot).
+export const SnapshotBoxes = {
+  name: "SnapshotBoxes",
+  props: { src: String, boxes: Array, frameWidth: Number, frameHeight: Number, label: String, className: { type: String, default: "snap" } },
+  setup(props) {
+    const natural = ref(null);
+    return () => {
+      if (!props.src) return h("div", { class: `${props.className} no-snapshot` }, t("incident.no_snapshot"));
+      const w = props.frameWidth || natural.value?.[0];
+      const hh = props.frameHeight || natural.value?.[1];
+      const boxes = props.boxes || [];
+      return h("figure", { class: `${props.className} boxed` }, [
+        h("img", { src: props.src, alt: props.label || t("incident.snapshot"),
+          onLoad: (ev) => { natural.value = [ev.target.naturalWidth, ev.target.naturalHeight]; } }),
+        boxes.length && w && hh ? h("svg", { class: "box-overlay", viewBox: `0 0 ${w} ${hh}`, preserveAspectRatio: "none" },
+          boxes.map(([x1, y1, x2, y2], i) => h("rect", { key: i, x: x1, y: y1, width: Math.max(1, x2 - x1), height: Math.max(1, y2 - y1) }))) : null,
+        props.label ? h("figcaption", { class: "muted small" }, props.label) : null,
+      ]);
+    };
+  },
+};
 
-// A live-view state for people: "retrying" → 重连中 (the detail, e.g. the server's reason, in the tooltip).
+// A live-view state for people: "retrying" → 重连中.
 export function liveStateText(state) {
   const key = `live.${state}`;
   return t(key) === key ? state : t(key);
 }
 
-// Live view through the WebRTC engineer's helper (/api/live/static/live.js) when it is mounted.
+// Live view through the WebRTC helper (/api/live/static/live.js) when it is mounted.
 let liveScript = null;
 export function loadLive() {
   if (!liveScript) {
@@ -62,55 +61,58 @@ export async function playLive(video, cameraId, token, onState = () => {}, optio
   }
 }
 
-// Which inputs each state-machine action needs (the server validates them again).
-export const ACTION_FIELDS = {
-  classify: [["category_code", "category"]],
-  dispatch: [["responder_ids", "responders"], ["note", "text"]],
-  acknowledge: [], arrive: [], close: [],
-  reject: [["reason", "textarea"]], reopen: [["reason", "textarea"]], escalate: [["reason", "textarea"]],
-  false_alarm: [["reason", "textarea"]],
-  resolve: [["result", "textarea"]],
-  evaluate: [["satisfaction", "rating"], ["comment", "text"]],
-  revisit: [["outcome", "textarea"]],
-  colour: [["colour", "colour"], ["reason", "text"]],
+// <video> playing a camera over WebRTC. The session lives as long as the component: a parent
+// re-rendering (a push) patches around it and never restarts it; a new camera/stream does.
+// emits state(s, detail) so the parent can show it.
+export const LiveVideo = {
+  name: "LiveVideo",
+  props: { cameraId: String, token: String, stream: { type: String, default: "main" } },
+  emits: ["state"],
+  setup(props, { emit }) {
+    const video = ref(null);
+    let handle = null;
+    let generation = 0;
+    const start = async () => {
+      const mine = ++generation;
+      handle?.close?.(); handle = null;
+      if (!props.cameraId || !video.value) return;
+      const hd = await playLive(video.value, props.cameraId, props.token, (s, d) => emit("state", s, d), { stream: props.stream });
+      if (mine !== generation) { hd?.close?.(); return; }  // camera changed meanwhile
+      handle = hd;
+    };
+    onMounted(start);
+    watch(() => [props.cameraId, props.stream], start);
+    onBeforeUnmount(() => { generation++; handle?.close?.(); handle = null; });
+    return () => h("video", { ref: video, autoplay: true, muted: true, playsinline: true, class: "live-video", "data-camera": props.cameraId });
+  },
 };
 
-export async function actionForm(inc, action, onDone) {
-  const fields = ACTION_FIELDS[action] || [];
-  const form = h("form", { class: "action-form", dataset: { action } });
-  for (const [name, kind] of fields) {
-    let input;
-    if (kind === "textarea") input = h("textarea", { name, required: true, rows: 2, placeholder: t("incident.note") });
-    else if (kind === "text") input = h("input", { name, placeholder: t("incident.note") });
-    else if (kind === "rating") input = h("select", { name }, [5, 4, 3, 2, 1].map((n) => h("option", { value: n }, "★".repeat(n))));
-    else if (kind === "colour") input = h("select", { name }, ["red", "orange", "yellow", "blue"].map((c) => h("option", { value: c }, t(`colour.${c}`))));
-    else if (kind === "category") {
-      const cats = (await api("/api/categories")).items;
-      input = h("select", { name }, cats.map((c) => h("option", { value: c.code }, c.name)));
-    } else if (kind === "responders") {
-      const recs = (await api(`/api/incidents/${inc.id}/recommendations?limit=10`)).items;
-      input = h("select", { name, class: "responder-select" },
-        recs.map((r) => h("option", { value: r.responder_id }, `${r.name}（${r.reasons.join("，")}）`)));
-    }
-    form.append(h("label", {}, input));
+// "签收 剩余 01:05" — re-rendered each second on its own (the clock), red when overdue.
+export const Countdown = {
+  name: "Countdown",
+  props: { iso: String, label: String },
+  setup(props) {
+    return () => {
+      const c = countdown(props.iso, clock.now);
+      if (!c) return null;
+      return h("span", { class: c.overdue ? "deadline overdue" : "deadline", "data-overdue": c.overdue ? "1" : "0" },
+        props.label ? `${props.label} ${c.text}` : c.text);
+    };
+  },
+};
+
+// Which SLA countdowns an incident shows: 签收 while a unit has not yet accepted, 办结 while open;
+// none once resolved or closed.
+export function slaOf(inc) {
+  if (!inc || inc.is_open === false || ["resolved", "evaluated", "revisited", "closed", "false_alarm"].includes(inc.status)) return [];
+  const out = [];
+  if (inc.ack_deadline && ["received", "classified", "dispatched", "rejected", "reopened", "escalated"].includes(inc.status)) {
+    out.push({ kind: "ack", label: t("sla.ack"), iso: inc.ack_deadline });
   }
-  form.append(h("button", { type: "submit", class: "do-action" }, t(`action.${action}`)));
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const body = {};
-    for (const [name, kind] of fields) {
-      const v = form.elements[name].value;
-      if (kind === "responders") body[name] = v ? [Number(v)] : [];
-      else if (kind === "rating") body[name] = Number(v);
-      else if (v !== "") body[name] = v;
-    }
-    if (action === "dispatch" && !body.responder_ids.length) { body.auto = true; }
-    try {
-      const updated = await api(`/api/incidents/${inc.id}/${action}`, { method: "POST", body });
-      onDone(updated, null);
-    } catch (e) {
-      onDone(null, e);
-    }
-  });
-  return form;
+  if (inc.resolve_deadline) out.push({ kind: "resolve", label: t("sla.resolve"), iso: inc.resolve_deadline });
+  return out;
+}
+
+export function slaCountdowns(inc) {
+  return slaOf(inc).map((s) => h(Countdown, { key: s.kind, iso: s.iso, label: s.label, class: `sla-${s.kind}` }));
 }
