@@ -8,6 +8,7 @@ flush but do not commit, and take ``now`` for a controllable clock.
 from command import accounts
 from command.accounts import OPERATOR_ROLES, ROLES, AccountError, create_user, get_user, list_users, set_active
 from command.catalog import COLOUR_HEX, COLOUR_NAMES, COLOUR_POLICY, COLOURS, SEVERITIES, SOURCES
+from command.corpus import fill_search_corpus
 from command.db import Database, open_database
 from command.device_faults import DEVICE_FAULT_GROUP, DeviceFaultConsumer
 from command.dispatch import Recommendation, list_responders, recommend_responders, update_responder_position
@@ -15,6 +16,7 @@ from command.incidents import (
     MERGE_WINDOW,
     IncidentFilter,
     IntakeResult,
+    NameCache,
     NotFound,
     audit,
     get_incident,
@@ -58,7 +60,9 @@ from command.models import (
 )
 from command.reports import LOCAL_TZ, PERIODS, Report, build_report, render_report, report_csv, write_report_files
 from command.risk import create_risk_subject, due_revisits, get_risk_subject, record_risk_revisit, set_risk_colour
+from command.epochs import EPOCHS_KEY, stale_alerts
 from command.schemas import RULE_KINDS, AlertIn
+from command.search import SearchError, SearchPage, SearchQuery, search_incidents
 from command.seed import seed_demo
 from command.streams import (
     ALERTS_STREAM,
@@ -69,7 +73,16 @@ from command.streams import (
     publish_event,
 )
 from command.supervision import run_timers
-from command.workflow import STATE_LABELS, STATES, TRANSITIONS, Actor, TransitionRefused, allowed_actions
+from command.workflow import (
+    CONFLICT_REASON,
+    STATE_LABELS,
+    STATES,
+    TRANSITIONS,
+    Actor,
+    TransitionRefused,
+    allowed_actions,
+    conflict,
+)
 
 __all__ = [
     "ALERTS_STREAM", "COLOURS", "COLOUR_HEX", "COLOUR_NAMES", "COLOUR_POLICY", "CONSUMER_GROUP", "EVENTS_STREAM",
@@ -87,4 +100,6 @@ __all__ = [
     "report_csv", "write_report_files", "create_risk_subject", "due_revisits", "get_risk_subject",
     "record_risk_revisit", "set_risk_colour", "set_active", "audit", "scope_filter", "LOCAL_TZ",
     "DEVICE_FAULT_GROUP", "DeviceFaultConsumer",
+    "EPOCHS_KEY", "stale_alerts",
+    "NameCache", "fill_search_corpus", "SearchError", "SearchPage", "SearchQuery", "search_incidents",
 ]

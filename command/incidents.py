@@ -422,7 +422,7 @@ def _alert_incident_row(alert: AlertIn, snapshot: str | None, category: Category
         "escalation_count": 0, "mediation_level": 0, "camera_id": alert.camera_id, "camera_name": alert.camera_name,
         "lat": alert.lat, "lon": alert.lon, "address": None, "place_key": f"camera:{alert.camera_id}",
         "snapshot_path": snapshot, "boxes": alert.boxes, "frame_width": alert.frame_width,
-        "frame_height": alert.frame_height, "source_count": 1, "supervised": False, "overdue": False,
+        "frame_height": alert.frame_height, "source_count": 1, "version": 0, "supervised": False, "overdue": False,
         "created_at": now, "updated_at": now, "last_source_at": alert.ts,
         "resolve_deadline": now + sla_for(category, severity).resolve,
         # Every other column too: the returned objects are built from this row, not read back.
@@ -581,6 +581,7 @@ def incident_payload(session: Session, incident: Incident, names: NameCache | No
         "overdue": incident.overdue,
         "supervised": incident.supervised,
         "escalation_count": incident.escalation_count,
+        "version": incident.version or 0,
         "satisfaction": incident.satisfaction,
         "snapshot_url": SNAPSHOT_URL.format(id=incident.id) if incident.snapshot_path else None,
         "boxes": incident.boxes or [],

@@ -9,14 +9,43 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from command.catalog import COLOUR_POLICY, COLOURS, SEVERITIES, sla_for
 from command.dispatch import active_assignments, create_assignment, recommend_responders, release
 from command.incidents import audit, get_incident, raise_level, route
 from command.jurisdictions import HANDLING_LEVELS
 from command.models import Category, Evaluation, Incident, Responder, Revisit, utcnow
-from command.workflow import CLOSED_STATES, Actor, TransitionRefused, check_transition
+from command.workflow import CLOSED_STATES, Actor, TransitionRefused, check_transition, conflict, escalation_target
+
+
+def claim(session: Session, incident: Incident, action: str) -> None:
+    """Serialise actions on ``incident``: compare-and-set its ``version`` in one UPDATE.
+
+    Two requests that read the same version both reach this UPDATE; the database lets one
+    match ``version = read`` (SQLite: the write lock; PostgreSQL: the row lock, the loser's
+    WHERE re-evaluated on the committed row) and the other updates no row and is refused
+    with "已被他人处理" — one effect, whatever the timing. Called before the action writes
+    anything else, so every action takes its locks in the same order (no deadlock).
+    """
+    read = incident.version or 0
+    done = session.execute(
+        update(Incident).where(Incident.id == incident.id, Incident.version == read).values(version=read + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:
+        raise conflict(action, incident.status)
+    set_committed_value(incident, "version", read + 1)
+
+
+def _begin(session: Session, incident_id: int, action: str, actor: Actor) -> Incident:
+    """Load the incident, check the transition (state, role, scope), then :func:`claim` it."""
+    incident = get_incident(session, incident_id)
+    check_transition(action, incident.status, actor, incident.jurisdiction_code)
+    claim(session, incident, action)
+    return incident
 
 
 def _apply(session: Session, incident: Incident, action: str, actor: Actor, now: datetime,
@@ -46,7 +75,7 @@ def classify(session: Session, incident_id: int, actor: Actor, *, category_code:
              severity: str | None = None, colour: str | None = None, now: datetime | None = None) -> Incident:
     """分类登记: set the category (and so the route and SLA) of a received or reopened incident."""
     now = now or utcnow()
-    incident = get_incident(session, incident_id)
+    incident = _begin(session, incident_id, "classify", actor)
     category = session.get(Category, category_code)
     if category is None:
         raise _refuse("classify", incident, f"unknown category {category_code!r}")
@@ -76,8 +105,7 @@ def dispatch(session: Session, incident_id: int, actor: Actor, *, responder_ids:
     departments on one incident is 中心吹哨、部门报到.
     """
     now = now or utcnow()
-    incident = get_incident(session, incident_id)
-    check_transition("dispatch", incident.status, actor, incident.jurisdiction_code)
+    incident = _begin(session, incident_id, "dispatch", actor)
     chosen: list[Responder] = []
     for rid in responder_ids or []:
         responder = session.get(Responder, rid)
@@ -117,8 +145,7 @@ def dispatch(session: Session, incident_id: int, actor: Actor, *, responder_ids:
 def acknowledge(session: Session, incident_id: int, actor: Actor, *, now: datetime | None = None) -> Incident:
     """签收: the responder (or an operator on their behalf) accepts the assignment; the ack timer stops."""
     now = now or utcnow()
-    incident = get_incident(session, incident_id)
-    check_transition("acknowledge", incident.status, actor, incident.jurisdiction_code)
+    incident = _begin(session, incident_id, "acknowledge", actor)
     mine = _own_assignment(incident, actor, "acknowledge")
     targets = mine or [a for a in active_assignments(incident) if a.status == "pending"]
     for assignment in targets:
@@ -133,8 +160,7 @@ def acknowledge(session: Session, incident_id: int, actor: Actor, *, now: dateti
 def arrive(session: Session, incident_id: int, actor: Actor, *, lat: float | None = None, lon: float | None = None,
            now: datetime | None = None) -> Incident:
     now = now or utcnow()
-    incident = get_incident(session, incident_id)
-    check_transition("arrive", incident.status, actor, incident.jurisdiction_code)
+    incident = _begin(session, incident_id, "arrive", actor)
     _own_assignment(incident, actor, "arrive")
     _apply(session, incident, "arrive", actor, now, {"lat": lat, "lon": lon})
     session.flush()
@@ -144,8 +170,7 @@ def arrive(session: Session, incident_id: int, actor: Actor, *, lat: float | Non
 def reject(session: Session, incident_id: int, actor: Actor, *, reason: str, now: datetime | None = None) -> Incident:
     """退回: the responder hands the incident back to the dispatcher with a reason."""
     now = now or utcnow()
-    incident = get_incident(session, incident_id)
-    check_transition("reject", incident.status, actor, incident.jurisdiction_code)
+    incident = _begin(session, incident_id, "reject", actor)
     if not reason.strip():
         raise _refuse("reject", incident, "a reason is required to hand an incident back")
     mine = _own_assignment(incident, actor, "reject")
@@ -160,8 +185,7 @@ def reject(session: Session, incident_id: int, actor: Actor, *, reason: str, now
 def resolve(session: Session, incident_id: int, actor: Actor, *, result: str, now: datetime | None = None) -> Incident:
     """办结: the handling result is recorded; responders are free again."""
     now = now or utcnow()
-    incident = get_incident(session, incident_id)
-    check_transition("resolve", incident.status, actor, incident.jurisdiction_code)
+    incident = _begin(session, incident_id, "resolve", actor)
     if not result.strip():
         raise _refuse("resolve", incident, "describe the handling result (办结情况) to resolve")
     _own_assignment(incident, actor, "resolve")
@@ -177,8 +201,7 @@ def evaluate(session: Session, incident_id: int, actor: Actor, *, satisfaction: 
              now: datetime | None = None) -> Incident:
     """群众评价: the citizen's rating, 1 (very dissatisfied) … 5 (very satisfied)."""
     now = now or utcnow()
-    incident = get_incident(session, incident_id)
-    check_transition("evaluate", incident.status, actor, incident.jurisdiction_code)
+    incident = _begin(session, incident_id, "evaluate", actor)
     if not 1 <= int(satisfaction) <= 5:
         raise _refuse("evaluate", incident, f"satisfaction must be 1..5, got {satisfaction}")
     session.add(Evaluation(incident_id=incident.id, satisfaction=int(satisfaction), comment=comment,
@@ -194,8 +217,7 @@ def revisit(session: Session, incident_id: int, actor: Actor, *, outcome: str, s
             now: datetime | None = None) -> Incident:
     """回访: the follow-up call/visit after evaluation."""
     now = now or utcnow()
-    incident = get_incident(session, incident_id)
-    check_transition("revisit", incident.status, actor, incident.jurisdiction_code)
+    incident = _begin(session, incident_id, "revisit", actor)
     session.add(Revisit(incident_id=incident.id, outcome=outcome, satisfied=satisfied, recorded_by=actor.username, at=now))
     _apply(session, incident, "revisit", actor, now, {"outcome": outcome, "satisfied": satisfied})
     incident.next_revisit_at = None
@@ -205,8 +227,7 @@ def revisit(session: Session, incident_id: int, actor: Actor, *, outcome: str, s
 
 def close(session: Session, incident_id: int, actor: Actor, *, now: datetime | None = None) -> Incident:
     now = now or utcnow()
-    incident = get_incident(session, incident_id)
-    check_transition("close", incident.status, actor, incident.jurisdiction_code)
+    incident = _begin(session, incident_id, "close", actor)
     if incident.colour in ("orange", "red") and incident.status != "revisited":
         raise _refuse("close", incident, f"a {incident.colour} incident must be revisited (回访) before it is closed")
     _apply(session, incident, "close", actor, now)
@@ -218,8 +239,7 @@ def close(session: Session, incident_id: int, actor: Actor, *, now: datetime | N
 def mark_false_alarm(session: Session, incident_id: int, actor: Actor, *, reason: str,
                      now: datetime | None = None) -> Incident:
     now = now or utcnow()
-    incident = get_incident(session, incident_id)
-    check_transition("false_alarm", incident.status, actor, incident.jurisdiction_code)
+    incident = _begin(session, incident_id, "false_alarm", actor)
     for assignment in active_assignments(incident):
         release(assignment, "cancelled", now)
     _apply(session, incident, "false_alarm", actor, now, {"reason": reason})
@@ -230,8 +250,7 @@ def mark_false_alarm(session: Session, incident_id: int, actor: Actor, *, reason
 
 def reopen(session: Session, incident_id: int, actor: Actor, *, reason: str, now: datetime | None = None) -> Incident:
     now = now or utcnow()
-    incident = get_incident(session, incident_id)
-    check_transition("reopen", incident.status, actor, incident.jurisdiction_code)
+    incident = _begin(session, incident_id, "reopen", actor)
     if not reason.strip():
         raise _refuse("reopen", incident, "a reason is required to reopen")
     _apply(session, incident, "reopen", actor, now, {"reason": reason})
@@ -244,22 +263,42 @@ def reopen(session: Session, incident_id: int, actor: Actor, *, reason: str, now
     return incident
 
 
-def escalate(session: Session, incident_id: int, actor: Actor, *, reason: str, now: datetime | None = None) -> Incident:
-    """上报: hand the incident to the next centre up (village → township → county)."""
+def escalate(session: Session, incident_id: int, actor: Actor, *, reason: str, now: datetime | None = None,
+             automatic: bool = False) -> Incident:
+    """上报上级: hand the incident to the centre one level above the one handling it now
+    (village → township → county; an operator's own centre counts as handling it). At the
+    county there is no higher level. The SLA timers escalate through here too (``automatic``)."""
     now = now or utcnow()
     incident = get_incident(session, incident_id)
     check_transition("escalate", incident.status, actor, incident.jurisdiction_code)
-    index = HANDLING_LEVELS.index(incident.handling_level)
-    if index + 1 >= len(HANDLING_LEVELS):
-        raise _refuse("escalate", incident, "already handled by the county centre; there is no higher level")
-    new_level = HANDLING_LEVELS[index + 1]
+    new_level = escalation_target(incident.handling_level, actor)
+    if new_level is None:
+        raise _refuse("escalate", incident, "already handled by the county centre; there is no higher level (县级为最高层级，无法上报)")
+    claim(session, incident, "escalate")
     for assignment in active_assignments(incident):
         release(assignment, "cancelled", now)
-    _apply(session, incident, "escalate", actor, now, {"reason": reason, "from_level": incident.handling_level, "to_level": new_level})
+    _apply(session, incident, "escalate", actor, now, {"reason": reason, "from_level": incident.handling_level,
+                                                      "to_level": new_level, "automatic": automatic})
     incident.handling_level = new_level
-    incident.escalation_count += 1
+    incident.escalation_count = (incident.escalation_count or 0) + 1
     session.flush()
     return incident
+
+
+def raise_handling_level(session: Session, incident: Incident, actor: Actor, now: datetime, *, reason: str) -> bool:
+    """督办 escalation of an overdue incident: the level above takes it over, the status (and the
+    work in progress) stays. Counted and audited like 上报上级; False at the county."""
+    new_level = escalation_target(incident.handling_level, actor)
+    if new_level is None:
+        return False
+    claim(session, incident, "escalate")
+    audit(session, actor, "escalate", incident=incident, from_status=incident.status, to_status=incident.status,
+          detail={"reason": reason, "from_level": incident.handling_level, "to_level": new_level, "automatic": True},
+          now=now)
+    incident.handling_level = new_level
+    incident.escalation_count = (incident.escalation_count or 0) + 1
+    incident.updated_at = now
+    return True
 
 
 def set_colour(session: Session, incident_id: int, actor: Actor, *, colour: str, reason: str,
@@ -275,6 +314,7 @@ def set_colour(session: Session, incident_id: int, actor: Actor, *, colour: str,
         raise TransitionRefused("set_colour", incident.status, "incident is outside your jurisdiction", "scope")
     if colour == incident.colour:
         return incident
+    claim(session, incident, "set_colour")
     before = incident.colour
     incident.colour = colour
     incident.handling_level = raise_level(incident.handling_level, COLOUR_POLICY[colour].handling_level)
@@ -298,6 +338,7 @@ def escalate_mediation(session: Session, incident_id: int, actor: Actor, *, reas
         raise TransitionRefused("escalate_mediation", incident.status, f"role {actor.role!r} may not escalate mediation", "role")
     if incident.mediation_level >= 3:
         raise _refuse("escalate_mediation", incident, "three levels of mediation are exhausted; refer to arbitration or the court")
+    claim(session, incident, "escalate_mediation")
     incident.mediation_level += 1
     incident.handling_level = HANDLING_LEVELS[min(incident.mediation_level - 1, 2)]
     incident.updated_at = now

@@ -167,6 +167,10 @@ class Incident(Base):
     frame_width: Mapped[int | None] = mapped_column(Integer)
     frame_height: Mapped[int | None] = mapped_column(Integer)
     source_count: Mapped[int] = mapped_column(Integer, default=1)
+    # Bumped by every workflow action with a compare-and-set (command.lifecycle.claim): two
+    # operators acting on the same version give one effect and one "已被他人处理" (migration 0005).
+    # Merged alerts do not bump it, so alerts flowing in never refuse an operator's action.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     supervised: Mapped[bool] = mapped_column(Boolean, default=False)  # 督办
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)
     satisfaction: Mapped[int | None] = mapped_column(Integer)
@@ -186,15 +190,20 @@ class Incident(Base):
 
 
 class IncidentSource(Base):
-    """Every report merged into an incident; (kind, ref) unique = idempotency by alert id / work-order number."""
+    """Every report merged into an incident; (kind, ref, scope_code) unique = idempotency by alert id / work-order number."""
 
     __tablename__ = "incident_sources"
-    __table_args__ = (UniqueConstraint("kind", "ref", name="uq_incident_sources_kind_ref"),)
+    # Idempotency per scope: the same work-order number filed in two townships is two orders, and
+    # one township cannot claim (or probe) another's numbers. Machine sources (video, device faults)
+    # keep the empty scope, so their refs stay unique county-wide.
+    __table_args__ = (UniqueConstraint("kind", "ref", "scope_code", name="uq_incident_sources_kind_ref_scope"),
+                      Index("ix_incident_sources_ref", "ref"))  # search by work-order number (migration 0006)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     ref: Mapped[str] = mapped_column(String(128))
+    scope_code: Mapped[str] = mapped_column(String(15), default="", server_default="")  # see __table_args__
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     reported_at: Mapped[datetime | None] = mapped_column()
     summary: Mapped[str] = mapped_column(Text, default="")
@@ -291,6 +300,69 @@ class RiskSubject(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     next_revisit_at: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlarmMute(Base):
+    """标记误报 / 屏蔽: alerts of ``rule_id`` on ``camera_id`` open no incident until ``until`` (audited)."""
+
+    __tablename__ = "alarm_mutes"
+    __table_args__ = (Index("ix_alarm_mutes_camera_rule", "camera_id", "rule_id", "until"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(128))
+    rule_id: Mapped[str] = mapped_column(String(128))
+    jurisdiction_code: Mapped[str] = mapped_column(String(15))
+    kind: Mapped[str] = mapped_column(String(16))  # false_alarm | mute
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    until: Mapped[datetime] = mapped_column()
+    lifted_at: Mapped[datetime | None] = mapped_column()
+    lifted_by: Mapped[str | None] = mapped_column(String(64))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    suppressed: Mapped[int] = mapped_column(Integer, default=0)  # alerts dropped while it held
+
+
+class RuleSchedule(Base):
+    """布防时间: a persisted override of a rule's ``schedule`` from cameras.yaml (audited)."""
+
+    __tablename__ = "rule_schedules"
+
+    camera_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(String(15))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    windows: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{start, end, days}]
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxEvent(Base):
+    """An ``xl:events`` entry written in the transaction of the change it announces (transactional outbox).
+
+    ``command.outbox`` relays it to the stream after the commit and sets ``sent_at``; a row left
+    unsent by a crash is relayed by the sweeper, and Redis drops a second copy by ``event_id``.
+    """
+
+    __tablename__ = "event_outbox"
+    __table_args__ = (Index("ix_event_outbox_unsent", "sent_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(32), unique=True)  # the event's own id (streams.event_entry)
+    event: Mapped[str] = mapped_column(Text)  # the entry's JSON, as built by streams.event_entry
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Lease(Base):
+    """A named lease (e.g. the SLA timers): held by ``holder`` until ``expires_at`` unless renewed."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime]
+    acquired_at: Mapped[datetime]
 
 
 def scope_columns(jurisdiction_code: str) -> dict[str, str | None]:

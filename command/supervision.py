@@ -15,22 +15,21 @@ from sqlalchemy.orm import Session
 from command.catalog import sla_for
 from command.dispatch import create_assignment, recommend_responders, release
 from command.incidents import audit
-from command.jurisdictions import HANDLING_LEVELS
+from command.lifecycle import claim, escalate, raise_handling_level
 from command.models import Assignment, Category, Incident, utcnow
-from command.workflow import Actor
+from command.workflow import Actor, TransitionRefused
 
 MAX_REASSIGN = 2  # after this many unacknowledged assignments, escalate instead
 
 
-def _raise_one_level(session: Session, incident: Incident, actor: Actor, now: datetime, why: str) -> bool:
-    index = HANDLING_LEVELS.index(incident.handling_level)
-    if index + 1 >= len(HANDLING_LEVELS):
+def _claimed(session: Session, incident: Incident) -> bool:
+    """Take the incident's action version first: an operator who acted on it meanwhile wins,
+    and the timer leaves it for its next pass (no double reassignment, no double escalation)."""
+    try:
+        claim(session, incident, "timer")
+    except TransitionRefused:
+        session.expire(incident)
         return False
-    new_level = HANDLING_LEVELS[index + 1]
-    audit(session, actor, "escalate", incident=incident, from_status=incident.status, to_status=incident.status,
-          detail={"reason": why, "from_level": incident.handling_level, "to_level": new_level, "automatic": True}, now=now)
-    incident.handling_level = new_level
-    incident.escalation_count += 1
     return True
 
 
@@ -43,6 +42,8 @@ def ack_timeouts(session: Session, now: datetime, actor: Actor) -> list[Incident
     ))
     for assignment in expired:
         incident = assignment.incident
+        if not _claimed(session, incident):
+            continue
         release(assignment, "expired", now)
         audit(session, actor, "ack_timeout", incident=incident, from_status=incident.status, to_status=incident.status,
               detail={"assignment": assignment.id, "responder": assignment.responder_id}, now=now)
@@ -62,12 +63,16 @@ def ack_timeouts(session: Session, now: datetime, actor: Actor) -> list[Incident
                   detail={"from_responder": assignment.responder_id, "to_responder": recommendation.responder.id,
                           "assignment": new.id}, now=now)
         elif not any(a.status in ("pending", "acknowledged") for a in incident.assignments):
-            _raise_one_level(session, incident, actor, now, "no responder acknowledged in time")
+            # Through the same transition table as 上报上级 (status, level, escalation_count, audit).
+            try:
+                escalate(session, incident.id, actor, reason="no responder acknowledged in time", now=now, automatic=True)
+            except TransitionRefused as exc:  # already at the county: supervise there
+                audit(session, actor, "supervise", incident=incident, from_status=incident.status,
+                      to_status=incident.status, detail={"reason": "no acknowledgement", "note": exc.reason}, now=now)
+            else:
+                audit(session, actor, "supervise", incident=incident, from_status=incident.status,
+                      to_status=incident.status, detail={"reason": "no acknowledgement"}, now=now)
             incident.supervised = True
-            before = incident.status
-            incident.status = "escalated"
-            audit(session, actor, "supervise", incident=incident, from_status=before, to_status="escalated",
-                  detail={"reason": "no acknowledgement"}, now=now)
         pending = [a.ack_deadline for a in incident.assignments if a.status == "pending" and a.ack_deadline]
         incident.ack_deadline = min(pending) if pending else None
         incident.updated_at = now
@@ -88,12 +93,14 @@ def overdue_incidents(session: Session, now: datetime, actor: Actor) -> list[Inc
         ).order_by(Incident.resolve_deadline).limit(1000)
     ))
     for incident in due:
+        if not _claimed(session, incident):
+            continue
         first = not incident.overdue
         incident.overdue = True
         incident.supervised = True
         audit(session, actor, "supervise", incident=incident, from_status=incident.status, to_status=incident.status,
               detail={"reason": "overdue", "deadline": incident.resolve_deadline.isoformat(), "first": first}, now=now)
-        _raise_one_level(session, incident, actor, now, "overdue")
+        raise_handling_level(session, incident, actor, now, reason="overdue")
         category = session.get(Category, incident.category_code)
         # The upper centre gets a fresh period; when that lapses too, it escalates again.
         period = sla_for(category, incident.severity).resolve if category else None

@@ -79,10 +79,14 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 
+CONFLICT_REASON = "已被他人处理"
+
+
 class TransitionRefused(Exception):
     """An action that is not allowed now; ``reason`` says why (HTTP 409 at the API).
 
-    ``kind`` is one of ``unknown_action``, ``state``, ``role``, ``scope``, ``precondition``.
+    ``kind`` is one of ``unknown_action``, ``state``, ``role``, ``scope``, ``precondition``,
+    ``conflict`` (someone else acted on the incident first: reason :data:`CONFLICT_REASON`).
     """
 
     def __init__(self, action: str, status: str | None, reason: str, kind: str) -> None:
@@ -125,13 +129,40 @@ def check_transition(action: str, status: str, actor: Actor, jurisdiction_code: 
     return transition
 
 
-def allowed_actions(status: str, actor: Actor, jurisdiction_code: str) -> list[str]:
-    """Actions ``actor`` may take on an incident in ``status`` (for buttons in the UI)."""
+def conflict(action: str, status: str | None) -> TransitionRefused:
+    """The refusal of an action that lost the race (or was sent for an outdated version)."""
+    return TransitionRefused(action, status, CONFLICT_REASON, "conflict")
+
+
+def actor_level(actor: Actor) -> str | None:
+    """The centre level an operator works at (county/township/village); None for the system and responders."""
+    if actor.role in (SYSTEM_ROLE, "responder") or not actor.jurisdiction_code:
+        return None
+    return {6: "county", 9: "township"}.get(len(actor.jurisdiction_code), "village")
+
+
+def escalation_target(handling_level: str, actor: Actor) -> str | None:
+    """The level 上报上级 hands to: one above the level handling the incident now (the incident's
+    level, or the acting operator's own centre when that is higher); None at the county."""
+    levels = ("village", "township", "county")
+    current = levels.index(handling_level) if handling_level in levels else 0
+    own = actor_level(actor)
+    if own is not None:
+        current = max(current, levels.index(own))
+    return levels[current + 1] if current + 1 < len(levels) else None
+
+
+def allowed_actions(status: str, actor: Actor, jurisdiction_code: str, handling_level: str | None = None) -> list[str]:
+    """Actions ``actor`` may take on an incident in ``status`` (for buttons in the UI).
+
+    With ``handling_level``, 上报上级 is offered only where there is a level above."""
     allowed = []
     for action in TRANSITIONS:
         try:
             check_transition(action, status, actor, jurisdiction_code)
         except TransitionRefused:
+            continue
+        if action == "escalate" and handling_level is not None and escalation_target(handling_level, actor) is None:
             continue
         allowed.append(action)
     return allowed

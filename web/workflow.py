@@ -13,7 +13,8 @@ def actor_for(user: Principal, origin: str | None = None) -> Actor:
 
 def allowed_actions_for(user: Principal, incident: dict) -> list[str]:
     """What the state machine lets this user do now (the desk shows only these buttons)."""
-    actions = allowed_actions(incident["status"], actor_for(user), incident["jurisdiction_code"])
+    actions = allowed_actions(incident["status"], actor_for(user), incident["jurisdiction_code"],
+                              incident.get("handling_level"))
     if user.role == Role.RESPONDER and user.responder_id not in (incident.get("assigned_responder_ids") or []):
         return []
     return actions

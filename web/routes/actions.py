@@ -186,7 +186,7 @@ async def add_photo(
 
     def attach(session, actor) -> None:
         index = sum(1 for e in _photo_events(session, incident_id)) + 1
-        path = store_photo(ctx.settings.media_dir, f"incident-{incident_id}", index, data, suffix)
+        path = store_photo(ctx.settings.media_dir, data, suffix)
         incident = get_incident(session, incident_id)
         audit(session, actor, "photo", incident=incident, from_status=incident.status, to_status=incident.status,
               detail={"path": path, "index": index, "note": note})
