@@ -14,11 +14,31 @@ SERVER_SCRIPT = Path(__file__).with_name("rtsp_sample_server.py")
 
 @dataclass(frozen=True)
 class SampleMount:
-    """One RTSP path served from an Annex-B H.264 file, looping at ``fps``."""
+    """One RTSP path served from an Annex-B H.264 (or H.265) file, looping at ``fps``.
+
+    The other fields imitate real cameras: ``stamps="display"`` stamps a B-frame
+    file in display order from its ``FILE.pts`` sidecar ("decode" stamps every
+    access unit in decode order, as live555 does); ``sdp_framerate=False`` leaves
+    ``a=framerate`` out of the SDP; ``audio`` adds an AAC or PCMA track; ``sprop``
+    replaces the SDP's parameter sets (e.g. with garbage).
+    """
 
     name: str
     file: Path
     fps: int = 10
+    codec: str = "h264"  # or "h265"
+    stamps: str = "decode"  # or "display" (needs FILE.pts)
+    sdp_framerate: bool = True
+    audio: str | None = None  # "aac" | "pcma"
+    sprop: str | None = None
+
+    def argument(self) -> str:
+        extra = [f"codec={self.codec}", f"stamps={self.stamps}", f"sdp_framerate={int(self.sdp_framerate)}"]
+        if self.audio:
+            extra.append(f"audio={self.audio}")
+        if self.sprop:
+            extra.append(f"sprop={self.sprop}")
+        return f"{self.name}={self.file.resolve()}@{self.fps};" + ";".join(extra)
 
 
 @dataclass
@@ -48,7 +68,7 @@ class RtspSampleServer:
             self.port = free_port(self.host)
         argv = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--host", self.host, "--port", str(self.port)]
         for m in self.mounts:
-            argv += ["--mount", f"{m.name}={m.file.resolve()}@{m.fps}"]
+            argv += ["--mount", m.argument()]
         if self.auth:
             argv += ["--auth", self.auth]
         # The system interpreter must not see the venv's site-packages.
