@@ -47,8 +47,9 @@ from sqlalchemy.orm import Session
 from command.catalog import ensure_category
 from command.db import Database
 from command.incidents import NameCache, audit, incident_payload, merge_source, new_incident
-from command.models import AuditEvent, Incident, IncidentSource, utcnow
-from command.streams import EVENTS_STREAM, ConsumerGroup, add_event, event_entry
+from command.models import AuditEvent, Incident, IncidentSource, OutboxEvent, utcnow
+from command.outbox import Outbox, stage
+from command.streams import EVENTS_STREAM, ConsumerGroup, event_entry
 from command.workflow import WORKING_STATES, Actor
 
 log = logging.getLogger("command.device_faults")
@@ -150,8 +151,13 @@ class DeviceFaultConsumer:
     stats: DeviceFaultStats = field(default_factory=DeviceFaultStats)
     names: NameCache = field(default_factory=NameCache)
     actor: Actor = field(default_factory=lambda: Actor.system("command-device-faults"))
+    outbox: Outbox | None = None  # default: one on database and redis_client
     _cameras: dict[str, CameraFault] | None = field(default=None, init=False)
     _own_pending: bool = field(default=True, init=False)
+
+    def __post_init__(self) -> None:
+        if self.outbox is None:
+            self.outbox = Outbox(self.database, self.redis_client)
 
     def ensure_group(self) -> None:
         # From the start of the stream: replaying the kept history in order rebuilds each
@@ -209,20 +215,22 @@ class DeviceFaultConsumer:
                 self.stats.rejected += 1
                 log.error("device.status entry %s ignored: %s", entry_id.decode() if isinstance(entry_id, bytes) else entry_id, exc)
         changed: dict[str, CameraFault] = {}
-        published: list[dict[str, str]] = []
+        staged: list[OutboxEvent] = []
         if events:
             now = self.clock()
             try:
                 with self.database.session() as session:
+                    published: list[dict[str, str]] = []
                     for item in events:
                         camera = self._apply(session, item["status"], now, published)
                         changed[camera.camera_id] = camera
                         self.stats.status_events += 1
+                    staged = stage(session, published)
             except BaseException:
                 self._forget()  # the entries stay pending and are re-applied to the saved state
                 raise
         try:
-            self._finish(changed, published, [eid for eid, _ in entries])
+            self._finish(changed, staged, [eid for eid, _ in entries])
         except BaseException:
             self._forget()  # committed but not acknowledged: redelivery finds the refs and adds nothing
             raise
@@ -240,21 +248,24 @@ class DeviceFaultConsumer:
             with self.database.session() as session:
                 for camera in due:
                     self._report(session, camera, now, published)
-            self._finish({c.camera_id: c for c in due}, published, [])
+                staged = stage(session, published)
+            self._finish({c.camera_id: c for c in due}, staged, [])
         except BaseException:
             self._forget()
             raise
         return len(due)
 
-    def _finish(self, changed: dict[str, CameraFault], published: list[dict[str, str]], ack: list[Any]) -> None:
+    def _finish(self, changed: dict[str, CameraFault], staged: list[OutboxEvent], ack: list[Any]) -> None:
+        """Save the state, push the committed events (outbox) and XACK in one MULTI; then mark the events sent."""
         pipe = self.redis_client.pipeline(transaction=True)
         for camera_id, camera in changed.items():
             pipe.hset(STATE_KEY, camera_id, json.dumps(asdict(camera), ensure_ascii=False))
-        for entry in published:
-            add_event(pipe, entry)
+        if staged:
+            self.outbox.push(pipe, staged)
         if ack:
             pipe.xack(EVENTS_STREAM, DEVICE_FAULT_GROUP, *ack)
         pipe.execute()
+        self.outbox.mark_sent([row.id for row in staged])
 
     # ---- decisions --------------------------------------------------------------------------
 

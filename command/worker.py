@@ -5,11 +5,19 @@ entries are acknowledged only after the incident is committed, so a crash
 redelivers them, and ``alert_id`` idempotency makes the redelivery harmless.
 Entries left pending by a dead consumer are taken over with XAUTOCLAIM.
 A malformed entry is moved to ``xl:alerts:dead`` with the reason, never dropped.
+The events of a batch are committed with its incidents (``command.outbox``) and
+pushed to ``xl:events`` before the XACK.
+
+Several workers may run side by side: they share the intake through the consumer
+group, and the one holding the ``sla-timers`` lease (``command.lease``) also runs
+the SLA/escalation timers and the outbox sweep; when it dies another takes over
+within the lease's expiry.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import logging
 import socket
 import threading
@@ -26,11 +34,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from command.db import Database, open_database
 from command.device_faults import DEVICE_FAULT_GROUP, DeviceFaultConsumer
+from command.epochs import stale_alerts
 from command.incidents import MERGE_WINDOW, IntakeResult, NameCache, incident_payload, intake_alerts
 from command.media import snapshot_relpath, store_snapshots
 from command.models import utcnow
 from command.schemas import AlertIn
-from command.streams import ALERTS_GROUP, ALERTS_STREAM, CONSUMER_GROUP, EVENTS_STREAM, add_event, event_entry
+from command.lease import TIMERS_LEASE, Lease
+from command.outbox import Outbox, stage
+from command.streams import ALERTS_GROUP, ALERTS_STREAM, CONSUMER_GROUP, EVENTS_STREAM, event_entry
 from xueliang.runtime import stop_requested_by_signals
 
 log = logging.getLogger("command.worker")
@@ -57,12 +68,16 @@ class AlertConsumer:
     database: Database
     redis_client: redis.Redis
     media_dir: Path
-    consumer_name: str = field(default_factory=lambda: f"{socket.gethostname()}-command")
+    consumer_name: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     clock: Callable[[], datetime] = utcnow
     batch_size: int = 500
     block_ms: int = 100
     claim_idle_ms: int = 30_000
-    timer_interval_s: float = 5.0
+    timer_interval_s: float = 2.0
+    # Several workers share the intake; the lease picks the one that runs the timers and the outbox sweep.
+    timer_lease: Lease | None = None
+    lease_check_s: float = 1.0
+    sweep_interval_s: float = 2.0
     merge_window: timedelta = MERGE_WINDOW
     stats: WorkerStats = field(default_factory=WorkerStats)
     names: NameCache = field(default_factory=NameCache)
@@ -70,11 +85,18 @@ class AlertConsumer:
     device_faults: DeviceFaultConsumer | None = None
     device_poll_s: float = 0.5
     device_tick_s: float = 5.0
+    outbox: Outbox | None = None  # default: one on database and redis_client
     _own_pending: bool = field(default=True, init=False)  # start by re-reading our own PEL
     _last_claim: float = field(default=0.0, init=False)
     _last_timers: float = field(default=0.0, init=False)
+    _last_lease: float = field(default=0.0, init=False)
+    _last_sweep: float = field(default=0.0, init=False)
     _last_device_poll: float = field(default=0.0, init=False)
     _last_device_tick: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.outbox is None:
+            self.outbox = Outbox(self.database, self.redis_client)
 
     def close(self) -> None:
         """Kept for callers that release the consumer explicitly; it holds no threads or files."""
@@ -102,7 +124,7 @@ class AlertConsumer:
             entries = [(eid, f) for eid, f in entries if f is not None]
             if entries:
                 total += len(entries)
-                self.process(entries, recovered=True)
+                self.process(entries)
             if cursor in (b"0-0", "0-0"):
                 break
         if total:
@@ -141,14 +163,14 @@ class AlertConsumer:
         if self._own_pending:
             entries = self._read("0", None)
             if entries:
-                return self.process(entries, recovered=True)
+                return self.process(entries)
             self._own_pending = False
         entries = self._read(">", block)
         return self.process(entries) if entries else 0
 
     # ---- processing -----------------------------------------------------------------------
 
-    def process(self, entries: list[tuple[bytes, dict[bytes, bytes]]], recovered: bool = False) -> int:
+    def process(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
         """Store snapshots, create/merge incidents in one transaction, publish events, then XACK."""
         parsed: list[tuple[AlertIn, bytes]] = []
         ids: list[bytes] = []
@@ -161,6 +183,13 @@ class AlertConsumer:
                 continue
             parsed.append((alert, fields.get(b"snapshot", b"")))
             ids.append(entry_id)
+        stale = stale_alerts(self.redis_client, [a for a, _ in parsed])
+        if stale:  # from a cluster shard that lost the camera (command.epochs): never an incident
+            raw = dict(entries)
+            dead += [(eid, f"stale epoch {a.epoch} < {stale[a.alert_id]}: camera {a.camera_id} moved to another shard", raw[eid])
+                     for eid, (a, _) in zip(ids, parsed) if a.alert_id in stale]
+            keep = [i for i, (a, _) in enumerate(parsed) if a.alert_id not in stale]
+            ids, parsed = [ids[i] for i in keep], [parsed[i] for i in keep]
         items: list[tuple[AlertIn, str | None]] = [(a, snapshot_relpath(a.alert_id, a.ts, jpeg)) for a, jpeg in parsed]
         if dead:
             self._dead_letter(dead)
@@ -173,7 +202,7 @@ class AlertConsumer:
             store_snapshots(self.media_dir, {path: jpeg for (_, path), (_, jpeg) in zip(items, parsed) if path}.items())
             with self.database.session() as session:
                 results = intake_alerts(session, items, now=self.clock(), window=self.merge_window)
-                events = self._events(session, results, recovered)
+                staged = stage(session, self._events(session, results))  # committed with the incidents
         except (OperationalError, DBAPIError, OSError) as exc:
             # Leave the entries pending; they are re-read from our PEL once the database
             # (or the media disk) is back.
@@ -183,10 +212,11 @@ class AlertConsumer:
                         exc.__class__.__name__, exc, len(items))
             raise DatabaseUnavailable(str(exc)) from exc
         pipe = self.redis_client.pipeline(transaction=False)
-        for event in events:
-            add_event(pipe, event)
+        if staged:
+            self.outbox.push(pipe, staged)
         pipe.xack(ALERTS_STREAM, CONSUMER_GROUP, *ids)
         pipe.execute()
+        self.outbox.mark_sent([row.id for row in staged])  # left unmarked by a crash: the sweep relays, Redis dedups
         for result in results:
             self.stats.processed += 1
             if result.duplicate:
@@ -197,16 +227,15 @@ class AlertConsumer:
                 self.stats.merged += 1
         return len(entries)
 
-    def _events(self, session: Any, results: list[IntakeResult], recovered: bool) -> list[dict[str, str]]:
+    def _events(self, session: Any, results: list[IntakeResult]) -> list[dict[str, str]]:
         events, seen = [], set()
         created_now = {r.incident.id for r in results if r.created}
         for result in results:
             if not result.created and not result.duplicate and result.incident.id in created_now:
                 continue  # its incident.created payload already shows the merged source
-            if result.duplicate and not recovered:
-                continue
-            # A redelivered alert may have been committed without its event going out; send it again.
-            kind = "incident.created" if result.created or result.duplicate else "incident.updated"
+            if result.duplicate:
+                continue  # its event was committed with it (outbox)
+            kind = "incident.created" if result.created else "incident.updated"
             key = (result.incident.id, kind)
             if key in seen:
                 continue
@@ -231,16 +260,31 @@ class AlertConsumer:
         from command.supervision import run_timers
 
         with self.database.session() as session:
+            if self.timer_lease is not None and not self.timer_lease.renew_in(session):
+                return []  # another worker holds the timers now
             changed = run_timers(session, now=self.clock())
-            events = [event_entry("incident.updated", incident.jurisdiction_code,
-                                  incident_payload(session, incident, self.names)) for incident in changed]
-        if events:
-            pipe = self.redis_client.pipeline(transaction=False)
-            for event in events:
-                add_event(pipe, event)
-            pipe.execute()
+            staged = stage(session, [event_entry("incident.updated", incident.jurisdiction_code,
+                                                 incident_payload(session, incident, self.names)) for incident in changed])
+        self.outbox.relay(staged)
         self.stats.timer_runs += 1
         return [i.id for i in changed]
+
+    def run_singletons(self, now: float) -> None:
+        """The work one worker does for all: the SLA timers and the outbox sweep, on the lease holder."""
+        lease = self.timer_lease
+        if lease is not None and now - self._last_lease >= self.lease_check_s:
+            self._last_lease = now
+            had = lease.held
+            if lease.try_hold() and not had:
+                self._last_timers = 0.0  # just took over: run the timers now, not an interval later
+        if lease is not None and not lease.held:
+            return
+        if now - self._last_timers >= self.timer_interval_s:
+            self._last_timers = now
+            self.run_timers()
+        if now - self._last_sweep >= self.sweep_interval_s:
+            self._last_sweep = now
+            self.outbox.sweep()
 
     def run_device_faults(self, now: float) -> None:
         """Poll ``xl:events`` for device.status (non-blocking) and tick the grace timers, when due.
@@ -277,9 +321,7 @@ class AlertConsumer:
                     self._last_claim = now
                     self.reclaim()
                     self.trim()
-                if now - self._last_timers >= self.timer_interval_s:
-                    self._last_timers = now
-                    self.run_timers()
+                self.run_singletons(now)
                 self.run_device_faults(now)
                 self.step()
                 backoff = 0.5
@@ -307,6 +349,7 @@ def run_worker(
     consumer_name: str | None = None,
     media_dir: str | Path | None = None,
     device_fault_grace_s: float | None = None,
+    metrics_port: int | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT; returns 0 on a clean stop."""
     from xueliang.settings import Settings
@@ -327,8 +370,9 @@ def run_worker(
         database=database,
         redis_client=client,
         media_dir=Path(media_dir) if media_dir else settings.media_dir,
-        consumer_name=consumer_name or f"{socket.gethostname()}-command",
+        consumer_name=consumer_name or f"{socket.gethostname()}-{os.getpid()}",
     )
+    consumer.timer_lease = Lease(database, TIMERS_LEASE, consumer.consumer_name)
     consumer.device_faults = DeviceFaultConsumer(
         database=database, redis_client=client, consumer_name=f"{consumer.consumer_name}-device-faults",
         grace=timedelta(seconds=grace_s),
@@ -338,10 +382,18 @@ def run_worker(
     # Everything imported and set up so far lives as long as the process: moved out of the
     # collector's reach, a full collection no longer walks it (measured: 140-160 ms pauses
     # every few seconds under load, each one a latency spike for a whole batch).
+    from command.metrics import CommandCollector
+    from xueliang.runtime.metrics import serve_metrics
+
+    serve_metrics(metrics_port, CommandCollector(consumer, CONSUMER_GROUP, DEAD_LETTER_STREAM))
     gc.freeze()
     try:
         consumer.run(stop)
     finally:
+        try:
+            consumer.timer_lease.release()  # the next worker takes the timers over at once
+        except (OperationalError, DBAPIError) as exc:
+            log.warning("could not release the timer lease (%s); it expires on its own", exc.__class__.__name__)
         consumer.close()
         client.close()
         database.dispose()

@@ -1,0 +1,124 @@
+"""Transactional outbox for ``xl:events``: no commit without its push, no push twice.
+
+A change and the events announcing it are written in one database transaction
+(:func:`stage`: rows of ``event_outbox`` holding the entries built by
+``streams.event_entry``). After the commit the writer relays its rows
+(:meth:`Outbox.relay`) and marks them sent; if it dies in between, the
+:meth:`Outbox.sweep` of a command worker relays whatever stayed unsent for longer
+than a few seconds. Relaying is one Lua script per batch that XADDs only the
+entries whose ``event_id`` is not yet in the sorted set ``xl:events:relayed``
+(kept for a day), so the sweep and a late writer never push the same event twice.
+
+What remains: Redis itself may lose the last writes before a kill (``appendfsync
+everysec``: about a second) — both the entry and its ``relayed`` mark, while the
+row is already marked sent. ``docs/command.md`` gives the measured window.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from command.db import Database
+from command.models import OutboxEvent, utcnow
+from command.streams import EVENTS_MAXLEN, EVENTS_STREAM
+
+log = logging.getLogger("command.outbox")
+
+RELAYED_KEY = "xl:events:relayed"
+RELAYED_KEEP_MS = 24 * 3600 * 1000
+
+# KEYS: stream, relayed set. ARGV: maxlen, now (ms), then event_id/event pairs. Returns the new stream ids.
+_RELAY_LUA = """
+local added = {}
+for i = 3, #ARGV, 2 do
+  if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then
+    added[#added + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[i + 1])
+    redis.call('ZADD', KEYS[2], ARGV[2], ARGV[i])
+  end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[2]) - %d)
+return added
+""" % RELAYED_KEEP_MS
+
+
+def stage(session: Session, entries: Sequence[dict[str, str]]) -> list[OutboxEvent]:
+    """Add ``entries`` (from ``streams.event_entry``) to the outbox in ``session``'s transaction."""
+    rows = []
+    now = utcnow()
+    for entry in entries:
+        event_id = json.loads(entry["event"])["id"]
+        rows.append(OutboxEvent(event_id=event_id, event=entry["event"], created_at=now))
+    session.add_all(rows)
+    return rows
+
+
+@dataclass
+class Outbox:
+    """Relays staged rows to ``xl:events`` and marks them sent; :meth:`sweep` catches what a crash left."""
+
+    database: Database
+    redis_client: Any
+    sweep_after: timedelta = timedelta(seconds=3)
+    keep_sent: timedelta = timedelta(hours=1)
+    batch_size: int = 500
+    _script: Any = field(default=None, init=False, repr=False)
+    _last_prune: float = field(default=0.0, init=False)
+
+    def _relay_script(self) -> Any:
+        if self._script is None:
+            self._script = self.redis_client.register_script(_RELAY_LUA)
+        return self._script
+
+    def push(self, client: Any, rows: Sequence[OutboxEvent]) -> Any:
+        """XADD ``rows`` not yet relayed; ``client`` may be a pipeline (then the caller executes it)."""
+        args: list[Any] = [EVENTS_MAXLEN, int(time.time() * 1000)]
+        for row in rows:
+            args += [row.event_id, row.event]
+        return self._relay_script()(keys=[EVENTS_STREAM, RELAYED_KEY], args=args, client=client)
+
+    def mark_sent(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        with self.database.session() as session:
+            session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(list(ids))).values(sent_at=utcnow()))
+
+    def relay(self, rows: Sequence[OutboxEvent]) -> int:
+        """After the commit that staged ``rows``: push them and mark them sent. Returns entries added."""
+        if not rows:
+            return 0
+        added = self.push(self.redis_client, rows)
+        self.mark_sent([row.id for row in rows])
+        return len(added)
+
+    def sweep(self) -> int:
+        """Relay rows left unsent for longer than ``sweep_after`` (their writer died); prune old sent rows."""
+        relayed = 0
+        cutoff = utcnow() - self.sweep_after
+        while True:
+            with self.database.session() as session:
+                rows = list(session.scalars(
+                    select(OutboxEvent).where(OutboxEvent.sent_at.is_(None), OutboxEvent.created_at < cutoff)
+                    .order_by(OutboxEvent.id).limit(self.batch_size)))
+            if not rows:
+                break
+            added = self.relay(rows)
+            relayed += len(rows)
+            log.warning("relayed %d events left unsent by a crashed writer (%d were not on %s yet)",
+                        len(rows), added, EVENTS_STREAM)
+            if len(rows) < self.batch_size:
+                break
+        now = time.monotonic()
+        if now - self._last_prune >= 60:
+            self._last_prune = now
+            with self.database.session() as session:
+                session.execute(delete(OutboxEvent).where(OutboxEvent.sent_at < utcnow() - self.keep_sent))
+        return relayed
