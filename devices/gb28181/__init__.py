@@ -1,0 +1,20 @@
+"""GB/T 28181 platform side: the SIP server devices, NVRs, drones and 4G terminals register to.
+
+Public API (other packages import from here)::
+
+    from devices.gb28181 import GbConfig, GbPlatform, GbEvents, GbAlarm, GbDevice, CatalogItem, Invite
+    from devices.gb28181 import ptz  # PTZCmd builder
+
+See docs/gb28181.md.
+"""
+
+from devices.gb28181 import ptz
+from devices.gb28181.config import GbConfig
+from devices.gb28181.ids import GbIdError, is_id, validate_id
+from devices.gb28181.manscdp import CatalogItem, ManscdpError
+from devices.gb28181.platform import GbAlarm, GbEvents, GbPlatform, Invite
+from devices.gb28181.sdp import MediaMode, SdpAnswer
+from devices.gb28181.store import GbDevice, Position
+
+__all__ = ["CatalogItem", "GbAlarm", "GbConfig", "GbDevice", "GbEvents", "GbIdError", "GbPlatform", "Invite",
+           "ManscdpError", "MediaMode", "Position", "SdpAnswer", "is_id", "ptz", "validate_id"]

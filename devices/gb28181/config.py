@@ -1,0 +1,66 @@
+"""GB/T 28181 platform settings, from the environment (secrets never from files)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from devices.gb28181.ids import domain_of, validate_id
+
+ENV_PREFIX = "XUELIANG_GB28181_"
+
+
+@dataclass(frozen=True)
+class GbConfig:
+    """One platform identity and its SIP listener.
+
+    Passwords: ``XUELIANG_GB28181_PASSWORD_<device id>`` for one device, else the shared
+    ``XUELIANG_GB28181_PASSWORD``. A device with neither is refused (403, logged as unknown).
+    """
+
+    platform_id: str = "34020000002000000001"
+    host: str = "0.0.0.0"
+    port: int = 5060
+    advertised_host: str | None = None
+    password: str | None = field(default=None, repr=False)
+    device_passwords: Mapping[str, str] = field(default_factory=dict, repr=False)
+    keepalive_interval_s: float = 60.0
+    keepalive_missed: int = 3
+    register_expires_max: int = 3600
+    reply_to_via: bool = False  # False: answer the packet's source address (what works behind NAT)
+    auto_query: bool = True  # Catalog + DeviceInfo after a REGISTER
+    catalog_timeout_s: float = 30.0
+    max_catalog_items: int = 100_000
+    transaction_timeout_s: float = 8.0
+
+    def __post_init__(self) -> None:
+        validate_id(self.platform_id, what="platform id (XUELIANG_GB28181_ID)")
+
+    @property
+    def domain(self) -> str:
+        return domain_of(self.platform_id)
+
+    def password_for(self, device_id: str) -> str | None:
+        return self.device_passwords.get(device_id) or self.password
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> GbConfig:
+        env = os.environ if env is None else env
+        per_device = {k[len(ENV_PREFIX) + len("PASSWORD_"):]: v for k, v in env.items()
+                      if k.startswith(ENV_PREFIX + "PASSWORD_") and len(k) == len(ENV_PREFIX) + len("PASSWORD_") + 20}
+        values: dict[str, object] = {"device_passwords": per_device}
+        simple = {"ID": ("platform_id", str), "HOST": ("host", str), "PORT": ("port", int),
+                  "ADVERTISED_HOST": ("advertised_host", str), "PASSWORD": ("password", str),
+                  "KEEPALIVE_S": ("keepalive_interval_s", float), "REGISTER_EXPIRES_MAX": ("register_expires_max", int)}
+        for suffix, (name, conv) in simple.items():
+            raw = env.get(ENV_PREFIX + suffix)
+            if raw:
+                try:
+                    values[name] = conv(raw)
+                except ValueError:
+                    raise ValueError(f"{ENV_PREFIX + suffix}={raw!r} is not a valid {conv.__name__}") from None
+        if env.get(ENV_PREFIX + "REPLY_TO") == "via":
+            values["reply_to_via"] = True
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
