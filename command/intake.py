@@ -25,7 +25,7 @@ from command.catalog import COLOURS, SEVERITIES
 from command.incidents import MERGE_WINDOW, IntakeResult, find_merge_target, merge_source, new_incident
 from command.media import store_photo
 from command.models import Category, IncidentSource, utcnow
-from command.workflow import Actor
+from command.workflow import SYSTEM_ROLE, Actor
 
 PersonSource = Literal["hotline_12345", "police_110", "grid", "citizen"]
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -110,37 +110,48 @@ def submit_report(
     now: datetime | None = None,
     window: timedelta = MERGE_WINDOW,
 ) -> IntakeResult:
-    """Accept one report: create an incident or merge into an open one. Raises :class:`IntakeError`."""
+    """Accept one report: create an incident or merge into an open one. Raises :class:`IntakeError`.
+
+    Every check that can raise :class:`IntakeError` runs before anything is written, so a caller
+    that skips a refused report (the bulk import) needs no savepoint. The (source, ref) key is
+    scoped to the township of the reported place (:func:`ref_scope`): another township's
+    numbers can neither be claimed nor probed, and a report only merges into an open incident
+    of its own township inside the reporter's scope.
+    """
     now = now or utcnow()
-    ref = report.ref or uuid.uuid4().hex
-    existing = session.scalar(select(IncidentSource).where(IncidentSource.kind == report.source, IncidentSource.ref == ref))
-    if existing is not None:
-        return IntakeResult(existing.incident, created=False, duplicate=True, source=existing)
     category = _category(session, report.category_code)
     code = report.jurisdiction_code
     if code is None and report.lat is not None and report.lon is not None:
         code = jurisdictions.locate(session, report.lat, report.lon)
     if code is None:
         raise IntakeError("jurisdiction_code", "give a jurisdiction code or a position (lat/lon) inside a known jurisdiction")
-    if actor.role not in ("system", "admin") and actor.jurisdiction_code and not code.startswith(actor.jurisdiction_code):
+    if not _covers(actor, code):
         raise IntakeError("jurisdiction_code", f"{code} is outside {actor.username}'s jurisdiction {actor.jurisdiction_code}")
-    stored: list[str] = []
-    if photos:
-        if media_dir is None:
-            raise IntakeError("photos", "media_dir is required to store photos")
-        for index, data in enumerate(photos):
-            if len(data) > MAX_PHOTO_BYTES:
-                raise IntakeError("photos", f"photo {index + 1} is larger than {MAX_PHOTO_BYTES // 1_000_000} MB")
-            stored.append(store_photo(media_dir, f"{report.source}-{ref}", index, data, _photo_suffix(data)))
+    suffixes = [_photo_suffix(data) for data in photos]
+    for index, data in enumerate(photos):
+        if len(data) > MAX_PHOTO_BYTES:
+            raise IntakeError("photos", f"photo {index + 1} is larger than {MAX_PHOTO_BYTES // 1_000_000} MB")
+    if photos and media_dir is None:
+        raise IntakeError("photos", "media_dir is required to store photos")
+    ref = report.ref or uuid.uuid4().hex
+    scope = ref_scope(code)
+    existing = session.scalar(select(IncidentSource).where(
+        IncidentSource.kind == report.source, IncidentSource.ref == ref, IncidentSource.scope_code == scope))
+    if existing is not None:
+        return IntakeResult(existing.incident, created=False, duplicate=True, source=existing)
+    stored = [store_photo(media_dir, data, suffix) for data, suffix in zip(photos, suffixes, strict=True)] if photos else []
     payload: dict[str, Any] = report.model_dump(mode="json", exclude={"ref", "source"}, exclude_none=True)
     if stored:
         payload["photos"] = stored
     place_key = _place_key(report)
     reported_at = report.reported_at or now
     target = find_merge_target(session, place_key, category.code, reported_at, window) if place_key and category else None
+    if target is not None and not (target.jurisdiction_code.startswith(scope) and _covers(actor, target.jurisdiction_code)):
+        target = None  # another township's incident at the same address is not the reporter's to add to
     if target is not None:
         src = merge_source(session, target, actor=actor, kind=report.source, ref=ref, now=now, reported_at=reported_at,
                            summary=report.title, snapshot_path=stored[0] if stored else None, payload=payload)
+        src.scope_code = scope
         session.flush()
         return IntakeResult(target, created=False, source=src)
     incident = new_incident(
@@ -150,8 +161,19 @@ def submit_report(
         snapshot_path=stored[0] if stored else None, lat=report.lat, lon=report.lon, address=report.address,
         reporter_name=report.reporter_name, reporter_phone=report.reporter_phone,
     )
+    incident.sources[0].scope_code = scope
     session.flush()
     return IntakeResult(incident, created=True, source=incident.sources[0])
+
+
+def ref_scope(jurisdiction_code: str) -> str:
+    """The scope a person-report's ref is unique in: the township of the place (the county for county-level codes)."""
+    return jurisdiction_code[:9]
+
+
+def _covers(actor: Actor, code: str) -> bool:
+    # Administrators too: a township's admin is scoped to its township like its operators.
+    return actor.role == SYSTEM_ROLE or not actor.jurisdiction_code or code.startswith(actor.jurisdiction_code)
 
 
 # ---- bulk import of 12345 work orders -----------------------------------------------------------
@@ -192,13 +214,18 @@ def _rows(data: str | bytes, fmt: str) -> list[tuple[int, dict[str, Any]]]:
     text = data.decode("utf-8-sig") if isinstance(data, bytes) else data.lstrip("\ufeff")
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames:
-            raise IntakeError("file", "empty CSV: the first line must name the columns (ref,title,description,category_code,...)")
         rows = []
-        for row in reader:
-            clean = {HEADER_ALIASES.get(k.strip(), k.strip()): (v.strip() if isinstance(v, str) else v)
-                     for k, v in row.items() if k is not None}
-            rows.append((reader.line_num, {k: v for k, v in clean.items() if v not in ("", None)}))
+        try:
+            if not reader.fieldnames:
+                raise IntakeError("file", "empty CSV: the first line must name the columns (ref,title,description,category_code,...)")
+            for row in reader:
+                clean = {HEADER_ALIASES.get(k.strip(), k.strip()): (v.strip() if isinstance(v, str) else v)
+                         for k, v in row.items() if k is not None}
+                rows.append((reader.line_num, {k: v for k, v in clean.items() if v not in ("", None)}))
+        except csv.Error as exc:  # a field over csv.field_size_limit() (128 KiB), a NUL byte, a stray quote
+            raise IntakeError("file",
+                              f"CSV 第 {reader.line_num} 行无法读取（单个字段不能超过 {csv.field_size_limit() // 1024} KiB，"
+                              f"引号须成对）：{exc}") from exc
         return rows
     if fmt == "json":
         try:
@@ -218,7 +245,8 @@ def import_work_orders(
     now: datetime | None = None,
 ) -> ImportResult:
     """Import many 12345 work orders. Bad rows are reported (line, field, message) and skipped;
-    good rows are imported. Re-importing the same file creates nothing new (idempotent by ref)."""
+    good rows are imported — all in the caller's one transaction, so rolling it back (a refused
+    import) leaves nothing behind. Re-importing the same file creates nothing new (idempotent by ref)."""
     now = now or utcnow()
     result = ImportResult()
     for line, row in _rows(data, fmt):
@@ -235,8 +263,10 @@ def import_work_orders(
                 result.problems.append(ImportProblem(line, ".".join(str(p) for p in error["loc"]) or "row", error["msg"]))
             continue
         try:
-            with session.begin_nested():
-                intake = submit_report(session, report, actor, now=now)
+            # No savepoint: submit_report refuses before writing. (pysqlite's SAVEPOINTs would need
+            # SQLAlchemy's documented workaround, or each RELEASE commits and a final rollback — the
+            # web refusing an import — undoes nothing.) The caller's transaction is the whole import.
+            intake = submit_report(session, report, actor, now=now)
         except IntakeError as exc:
             result.problems.append(ImportProblem(line, exc.field, exc.message))
             continue

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -49,15 +50,18 @@ def store_snapshots(media_dir: Path, snapshots: Iterable[tuple[str, bytes]]) -> 
         _write_new_snapshot(os.path.join(media_dir, relative), data)
 
 
-def store_photo(media_dir: Path, ref: str, index: int, data: bytes, suffix: str = ".jpg") -> str:
-    relative = Path("reports") / _safe(ref) / f"{index:02d}{suffix}"
-    _write_atomic(media_dir / relative, data)
-    return relative.as_posix()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_file_atomic(str(path), data)
+def store_photo(media_dir: Path, data: bytes, suffix: str = ".jpg") -> str:
+    """Store one evidence photo under a fresh random name, created with O_EXCL: a photo is never
+    overwritten, whoever uploads what (names derived from user-given refs could collide)."""
+    day = datetime.now().strftime("%Y%m%d")
+    (media_dir / "reports" / day).mkdir(parents=True, exist_ok=True)
+    while True:
+        relative = f"reports/{day}/{uuid.uuid4().hex}{suffix}"
+        try:
+            _write_new_file(os.path.join(media_dir, relative), data, os.O_EXCL)
+        except FileExistsError:  # practically impossible with 122 random bits; never overwrite anyway
+            continue
+        return relative
 
 
 def _write_file_atomic(path: str, data: bytes) -> None:

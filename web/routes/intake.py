@@ -17,6 +17,7 @@ from command import incident_payload
 from command import IntakeError, ReportIn, import_work_orders, submit_report
 
 from web.deps import current_user, get_ctx, require
+from web.errors import api_error
 from web.routes.auth import client_ip
 from web.scope import Permission, Principal, Role
 from web.workflow import actor_for
@@ -117,11 +118,12 @@ async def import_orders(
             try:
                 result = import_work_orders(session, text, format, actor_for(user, f"import:{file.filename}"), source=source)
             except IntakeError as exc:
-                raise HTTPException(422, {"field": exc.field, "message": exc.message}) from exc
+                raise api_error(422, exc.message, field=exc.field, detail=f"{file.filename}: {exc}") from exc
             incidents = [session.get(Incident, i) for i in dict.fromkeys(result.incident_ids)]
             if any(not user.covers(i.jurisdiction_code) for i in incidents):
                 session.rollback()
-                raise HTTPException(403, "the import contains places outside your jurisdiction; nothing was imported")
+                raise api_error(403, "导入文件含有本辖区以外的地点，未导入任何工单。",
+                                detail="the import contains places outside your jurisdiction; nothing was imported")
             payloads = [("incident.created" if i.id > before else "incident.updated", incident_payload(session, i))
                         for i in incidents]
         _publish(ctx, payloads)
