@@ -1,11 +1,13 @@
 """Access log without query strings: ``/api/ws?token=…`` must never put a token in a log file.
 
 Replaces uvicorn's access log (``access_log=False``); logs method, path, status, duration.
+:class:`SafeLogRecords` keeps every log line of the process on one line (no forged lines).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 log = logging.getLogger("web.access")
@@ -45,21 +47,36 @@ class AccessLog:
                 write(state["code"] or "-")
 
 
-class RedactTokens(logging.Filter):
-    """Scrub ``token=…`` from records (the websockets library logs handshakes at DEBUG)."""
+# C0 controls, DEL, C1 controls and the Unicode line/paragraph separators: anything a terminal or a
+# log reader could take as the end of a line or a control sequence.
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+_CONTROL.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x2028: "\\u2028", 0x2029: "\\u2029"})
+_TOKEN = re.compile(r"(token=)[^&\s\"']+")
 
-    _pattern = __import__("re").compile(r"(token=)[^&\s\"']+")
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line: control characters become visible escapes (``\\n``, ``\\x1b`` …)."""
+    return text.translate(_CONTROL)
+
+
+class SafeLogRecords(logging.Filter):
+    """Every log line is one line and carries no token: control characters in a message (a
+    request path, a username, a device's answer) are escaped, so nobody can forge a log line,
+    and ``token=…`` is scrubbed (the websockets library logs handshakes at DEBUG)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "token=" in message:
-            record.msg = self._pattern.sub(r"\1***", message)
+        clean = escape_controls(_TOKEN.sub(r"\1***", message) if "token=" in message else message)
+        if clean != message:
+            record.msg = clean
             record.args = ()
         return True
 
 
-def install_token_redaction(loggers: tuple[str, ...] = ("", "uvicorn", "uvicorn.error", "uvicorn.access")) -> None:
+def install_log_filters(loggers: tuple[str, ...] = ("", "uvicorn", "uvicorn.error", "uvicorn.access")) -> None:
     """Process setup for ``xueliang web run`` (after uvicorn configured logging): filter every handler."""
     for name in loggers:
         for handler in logging.getLogger(name).handlers:
-            handler.addFilter(RedactTokens())
+            if not any(isinstance(f, SafeLogRecords) for f in handler.filters):
+                handler.addFilter(SafeLogRecords())
+

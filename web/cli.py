@@ -42,7 +42,7 @@ def run_web(args: argparse.Namespace) -> int:
 
     from web.app import ConfigError, create_app
 
-    from web.access_log import install_token_redaction
+    from web.access_log import install_log_filters
 
     settings = Settings()
     if args.demo_key and not settings.secret_key:
@@ -58,7 +58,7 @@ def run_web(args: argparse.Namespace) -> int:
     config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(),
                             proxy_headers=False, ws_max_size=64 * 1024, timeout_graceful_shutdown=5,
                             access_log=False)  # web.access_log logs paths without query strings (tokens)
-    install_token_redaction()  # after uvicorn.Config, which installs its own handlers
+    install_log_filters()  # after uvicorn.Config, which installs its own handlers: one line per record, no tokens
     server = uvicorn.Server(config)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to the
     # handler that was installed before it; make that a no-op so a requested stop exits 0.

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from web.cameras import camera_view
 from web.deps import current_user, get_ctx, require
+from web.errors import api_error
 from web.scope import Permission, Principal
 
 log = logging.getLogger("web.cameras")
@@ -61,25 +62,38 @@ class PtzIn(BaseModel):
     preset: str | None = Field(None, max_length=64, description="preset token (goto) or name (set)")
 
 
+def _device_error(exc: Exception) -> tuple[int, str, str]:
+    """(status, code, zh-CN message template) for an ONVIF error; most specific class first."""
+    from devices.onvif import OnvifAuthError, OnvifNotSupported, OnvifTimeout
+
+    if isinstance(exc, OnvifAuthError):
+        return 502, "camera_auth", "摄像机 {camera} 拒绝了 ONVIF 账号，请检查设备密码配置。"
+    if isinstance(exc, OnvifNotSupported):
+        return 409, "not_supported", "摄像机 {camera} 不支持此云台操作。"
+    if isinstance(exc, OnvifTimeout):
+        return 504, "camera_timeout", "摄像机 {camera} 未及时响应，请稍后重试。"
+    return 502, "camera_error", "摄像机 {camera} 返回错误，操作未完成；详情见服务器日志。"
+
+
 def _ptz_call(request: Request, camera, fn):
     """``fn(client)`` on the camera's pooled ONVIF client; device errors become 502/504/409 with the reason."""
     from devices import SecretError
-    from devices.onvif import OnvifAuthError, OnvifError, OnvifNotSupported, OnvifTimeout
+    from devices.onvif import OnvifError
 
     if camera.onvif is None:
-        raise HTTPException(409, f"camera {camera.id} has no ONVIF endpoint; PTZ is not possible")
+        raise api_error(409, f"摄像机 {camera.id} 未配置 ONVIF 地址，无法云台控制。", code="no_onvif",
+                        detail=f"camera {camera.id} has no ONVIF endpoint; PTZ is not possible")
     try:
         return get_ctx(request).onvif.call(camera, fn)
     except SecretError as exc:  # names the variable to export, never a value
-        raise HTTPException(503, f"ONVIF credentials of {camera.id} are not configured: {exc}") from exc
-    except OnvifAuthError as exc:
-        raise HTTPException(502, f"camera {camera.id} refused the ONVIF credentials: {exc}") from exc
-    except OnvifNotSupported as exc:
-        raise HTTPException(409, f"camera {camera.id} does not support this: {exc}") from exc
-    except OnvifTimeout as exc:
-        raise HTTPException(504, f"camera {camera.id} did not answer in time: {exc}") from exc
+        raise api_error(503, f"摄像机 {camera.id} 的 ONVIF 账号未配置，请联系管理员。", code="not_configured",
+                        detail=f"ONVIF credentials of {camera.id} are not configured: {exc}") from exc
     except OnvifError as exc:
-        raise HTTPException(502, f"camera {camera.id}: {exc}") from exc
+        # The device's own words (SOAP fault text) go to the log only: a camera is not a trusted
+        # author of what operators read, and its faults can carry internal details.
+        log.warning("PTZ on %s failed: %s: %s", camera.id, type(exc).__name__, exc)
+        status, code, message = _device_error(exc)
+        raise api_error(status, message.format(camera=camera.id), code=code) from exc
 
 
 @router.post("/{camera_id}/ptz", summary="Pan/tilt/zoom: move (stops after timeout_s), stop, go to or set a preset")

@@ -38,7 +38,8 @@ const LoginForm = {
       try {
         await login(state.username.trim(), state.password);
         const next = new URLSearchParams(location.search).get("next");
-        if (next && next.startsWith("/") && !next.startsWith("//")) { location.href = next; return; }
+        const target = sameOriginPath(next);
+        if (target) { location.href = target; return; }
         await showOverview();
       } catch (e) {
         state.error = e instanceof ApiError && e.status === 429 ? t("login.locked", { s: (String(e.detail).match(/(\d+)s/) || [])[1] || 60 }) : t("login.failed");
@@ -53,6 +54,16 @@ const LoginForm = {
     ]));
   },
 };
+
+// Only a relative path on this site: "//host", "/\\host" (browsers read "\\" as "/"), schemes and
+// control characters (the URL parser drops tabs and newlines, turning "/\t/host" into "//host") are refused.
+function sameOriginPath(next) {
+  if (!next || next.length > 512 || next[0] !== "/" || next[1] === "/" || next.includes("\\")) return null;
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(next)) return null;
+  let url;
+  try { url = new URL(next, location.origin); } catch { return null; }
+  return url.origin === location.origin ? url.pathname + url.search + url.hash : null;
+}
 
 const Overview = {
   name: "Overview",
