@@ -21,7 +21,7 @@ import numpy as np
 
 from analytics.rules import RuleEvent
 from analytics.spool import AlertSpool
-from analytics.snapshot import render_snapshot
+from analytics.snapshot import alert_label, render_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def _decode_alert(raw: bytes) -> Any:
 
 
 def snapshot_for(frame: np.ndarray, event: RuleEvent, polygon_px: np.ndarray | None = None) -> bytes:
-    label = f"{event.rule_kind} {event.object_class} {event.confidence:.2f}"
+    label = alert_label(event.rule_kind, event.object_class, event.confidence)
     return render_snapshot(frame, event.boxes, label, polygon_px)
 
 

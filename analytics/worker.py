@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from analytics.alerts import AlertPublisher, build_alert, clip_path_for, snapshot_for
+from analytics.alerts import AlertPublisher, build_alert, snapshot_for
+from analytics.evidence import EvidencePolicy, EvidenceWindows
 from analytics.detector import Detector
 from analytics.gate import GateConfig
 from analytics.pipeline import Analysed, ChannelAnalysis, FrameIn, Pipeline
@@ -44,6 +45,7 @@ class WorkerConfig:
     per_channel_backlog: int = 2  # frames a channel may have waiting; older ones are dropped
     clip_pre_s: float = 5.0
     clip_post_s: float = 5.0
+    clip_max_s: float = 30.0  # one clip per alarm window, extended up to this (analytics.evidence)
     clips: bool = True
     stats_every_s: float = 30.0
     patrol_workers: int = 4  # concurrent patrol visits (connect + first keyframe + disconnect)
@@ -113,15 +115,6 @@ class Inbox:
             self._cond.notify_all()
 
 
-@dataclass
-class _PendingClip:
-    due_monotonic: float
-    camera_id: str
-    since: float
-    until: float
-    path: Path
-
-
 class AnalyticsWorker:
     """Watches ``cameras`` (``devices.Camera``; ``continuous`` ones with a reader each, ``patrol`` ones
     by keyframe visits) until ``stop_event``."""
@@ -137,10 +130,12 @@ class AnalyticsWorker:
         self.channels: dict[str, ChannelAnalysis] = {}
         self.readers: dict[str, Any] = {}
         self.rings: dict[str, Any] = {}
-        self._clips: list[_PendingClip] = []
+        self.evidence = EvidenceWindows(config.media_dir, EvidencePolicy(
+            pre_s=config.clip_pre_s, post_s=config.clip_post_s, max_clip_s=config.clip_max_s))
         self.batches = 0
         self.batch_frames = 0
         self.failed_batches = 0
+        self.inference_seconds = 0.0  # wall time of completed batches (gate + detector + tracker + rules)
         self.patrol: Any = None  # ingest.ChannelScheduler for patrol cameras, started on the first one
         self.watcher = watcher  # devices.RegistryWatcher: hot reload of cameras.yaml
         self.wanted: Callable[[Any], bool] | None = None  # which registry cameras this worker analyses
@@ -177,7 +172,7 @@ class AnalyticsWorker:
             log.error("camera %s: cannot build its stream spec (%s); skipping it", cid, exc)
             self._spec_failed(cid, exc)
             return
-        ring = PacketRing(seconds=self.config.clip_pre_s + self.config.clip_post_s + 5) if self.config.clips else None
+        ring = PacketRing(seconds=self.evidence.policy.ring_s) if self.config.clips else None
         reader = StreamReader(spec, on_frame=self._on_frame_for(ch), on_status=self._on_status, packet_ring=ring)
         self.readers[cid] = reader.start()
         if ring is not None:
@@ -346,12 +341,15 @@ class AnalyticsWorker:
         if n_moving:
             self.batches += 1
             self.batch_frames += n_moving
+        started = time.perf_counter()
         try:
             results = self.pipeline.complete(items, moving)
         except Exception:  # one bad batch must not take every camera down with the worker
             self.failed_batches += 1
             log.exception("analysis of a batch of %d frames failed; dropped", len(items))
             return
+        finally:
+            self.inference_seconds += time.perf_counter() - started
         for result in results:
             for event in result.events:
                 try:
@@ -364,13 +362,12 @@ class AnalyticsWorker:
         ch = result.frame.channel
         h, w = result.frame.image.shape[:2]
         alert_id = uuid.uuid4().hex
-        clip_path: Path | None = None
-        ring = self.rings.get(ch.camera_id)
-        if ring is not None and result.frame.ts_monotonic is not None:
-            clip_path = clip_path_for(self.config.media_dir, ch.camera_id, alert_id, event.ts)
-            t = result.frame.ts_monotonic
-            self._clips.append(_PendingClip(t + self.config.clip_post_s, ch.camera_id, t - self.config.clip_pre_s,
-                                            t + self.config.clip_post_s, clip_path))
+        # One clip and a few snapshots per alarm window of (camera, rule), not per alert (analytics.evidence).
+        can_clip = self.rings.get(ch.camera_id) is not None and result.frame.ts_monotonic is not None
+        plan = self.evidence.on_alert(
+            ch.camera_id, event.rule_id, alert_id, confidence=event.confidence, clip=can_clip, ts_wall=event.ts,
+            t=result.frame.ts_monotonic if result.frame.ts_monotonic is not None else event.ts)
+        clip_path: Path | None = plan.clip_path
         alert = build_alert(ch.camera, event, w, h, str(clip_path) if clip_path else None, alert_id)
         polygon = None  # the zone (or tripwire) outline, drawn on the snapshot for context
         for rule in ch.rules:
@@ -380,21 +377,16 @@ class AnalyticsWorker:
                 polygon = rule.polygon.pixels(w, h)
             elif hasattr(rule, "a") and hasattr(rule, "b"):  # tripwire: a 2-point "polygon"
                 polygon = np.array([[rule.a[0] * w, rule.a[1] * h], [rule.b[0] * w, rule.b[1] * h]], np.float32)
-        self.publisher.submit(alert, snapshot_for(result.frame.image, event, polygon))
+        self.publisher.submit(alert, snapshot_for(result.frame.image, event, polygon) if plan.snapshot else b"")
         log.info("alert %s: camera %s rule %s %s track %s conf %.2f", alert_id[:8], ch.camera_id, event.rule_id,
                  event.object_class, event.track_id, event.confidence)
 
     def _write_due_clips(self, force: bool = False) -> None:
-        if not self._clips:
+        if not self.evidence.pending:
             return
         from ingest import write_mp4
 
-        now = time.monotonic()
-        keep: list[_PendingClip] = []
-        for clip in self._clips:
-            if clip.due_monotonic > now and not force:
-                keep.append(clip)
-                continue
+        for clip in self.evidence.due(time.monotonic(), force):
             ring = self.rings.get(clip.camera_id)
             try:
                 packets = ring.snapshot(clip.since, clip.until) if ring is not None else []
@@ -403,7 +395,6 @@ class AnalyticsWorker:
                 write_mp4(packets, ring.params, clip.path)
             except Exception as exc:
                 log.warning("camera %s: evidence clip %s not written: %s", clip.camera_id, clip.path.name, exc)
-        self._clips = keep
 
     def summary(self) -> dict[str, Any]:
         frames = sum(c.counters.frames for c in self.channels.values())

@@ -5,7 +5,7 @@ All service functions take a SQLAlchemy ``Session`` (from ``Database.session()``
 flush but do not commit, and take ``now`` for a controllable clock.
 """
 
-from command import accounts
+from command import accounts, handover
 from command.accounts import OPERATOR_ROLES, ROLES, AccountError, create_user, get_user, list_users, set_active
 from command.catalog import COLOUR_HEX, COLOUR_NAMES, COLOUR_POLICY, COLOURS, SEVERITIES, SOURCES
 from command.corpus import fill_search_corpus
@@ -18,12 +18,17 @@ from command.incidents import (
     IntakeResult,
     NameCache,
     NotFound,
+    Evidence,
+    EvidenceItem,
     audit,
+    evidence_source_path,
     get_incident,
+    incident_evidence,
     incident_payload,
     intake_alerts,
     list_incidents,
     timeline,
+    timeline_entries,
 )
 from command.intake import ImportProblem, ImportResult, IntakeError, ReportIn, import_work_orders, submit_report
 from command.jurisdictions import JurisdictionError, full_name, in_scope, name_of, scope_filter
@@ -62,6 +67,7 @@ from command.reports import LOCAL_TZ, PERIODS, Report, build_report, render_repo
 from command.risk import create_risk_subject, due_revisits, get_risk_subject, record_risk_revisit, set_risk_colour
 from command.epochs import EPOCHS_KEY, stale_alerts
 from command.schemas import RULE_KINDS, AlertIn
+from command.handover import HandoverError
 from command.search import SearchError, SearchPage, SearchQuery, search_incidents
 from command.seed import seed_demo
 from command.streams import (
@@ -101,5 +107,5 @@ __all__ = [
     "record_risk_revisit", "set_risk_colour", "set_active", "audit", "scope_filter", "LOCAL_TZ",
     "DEVICE_FAULT_GROUP", "DeviceFaultConsumer",
     "EPOCHS_KEY", "stale_alerts",
-    "NameCache", "fill_search_corpus", "SearchError", "SearchPage", "SearchQuery", "search_incidents",
+    "handover", "HandoverError", "NameCache", "fill_search_corpus", "SearchError", "SearchPage", "SearchQuery", "search_incidents",
 ]

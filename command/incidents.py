@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, func, literal, select, true
+from sqlalchemy import ColumnElement, String, func, literal, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
@@ -170,6 +170,7 @@ def merge_source(
     else:
         session.add(src)
     _count_merged_source(incident, reported_at or now, snapshot_path, now)
+    session.flush()  # the counter is an SQL expression until flushed; callers read it back as a number
     audit(session, actor, "merge", incident=incident, from_status=incident.status, to_status=incident.status,
           detail={"source": kind, "ref": ref}, now=now)
     return src
@@ -331,7 +332,11 @@ def _is_postgresql(session: Session) -> bool:
 def _count_merged_source(incident: Incident, reported_at: datetime, snapshot: str | None, now: datetime) -> None:
     """What one more source changes on its incident (:func:`merge_source`; the bulk intake, which inserts
     the source and audit rows itself)."""
-    incident.source_count = (incident.source_count or 1) + 1
+    # Counted in SQL (``source_count = source_count + 1``), not read-modify-write: two workers merging
+    # into one incident at once must both count. Several merges in one flush add up on the expression.
+    pending = incident.__dict__.get("source_count")
+    base = pending if isinstance(pending, ColumnElement) else func.coalesce(Incident.source_count, 1)
+    incident.source_count = base + 1
     incident.last_source_at = max(incident.last_source_at, reported_at)
     incident.updated_at = now
     if snapshot and not incident.snapshot_path:
@@ -576,6 +581,7 @@ def incident_payload(session: Session, incident: Incident, names: NameCache | No
         "address": incident.address,
         "created_at": _iso(incident.created_at),
         "updated_at": _iso(incident.updated_at),
+        "last_source_at": _iso(incident.last_source_at),
         "resolve_deadline": _iso(incident.resolve_deadline),
         "ack_deadline": _iso(incident.ack_deadline),
         "overdue": incident.overdue,
@@ -589,3 +595,92 @@ def incident_payload(session: Session, incident: Incident, names: NameCache | No
         "frame_height": incident.frame_height,
         "assigned_responder_ids": [a.responder_id for a in incident.assignments if a.status in ("pending", "acknowledged") and a.responder_id],
     }
+
+
+# ---- the incident as an aggregate of alerts: one merge row, evidence -----------------------------
+
+MAX_EVIDENCE_ROWS = 500  # snapshot-bearing sources read per incident (the analytics sends a few per window)
+
+
+def timeline_entries(session: Session, incident_id: int) -> list[dict[str, Any]]:
+    """The timeline, oldest first, with every merged source folded into ONE ``merge`` row.
+
+    A busy camera merges hundreds of alerts into one incident; the desk shows "合并来源 ×N,
+    最新 hh:mm" on one row (``count``, ``first_at``, ``latest_at``) at the place of the first
+    merge, so a re-fetch on every push stays small. The audit rows themselves are all kept.
+    """
+    rows = list(session.scalars(select(AuditEvent).where(AuditEvent.incident_id == incident_id,
+                                                         AuditEvent.action != "merge").order_by(AuditEvent.id)))
+    count, first_id, first_at, latest_at = session.execute(
+        select(func.count(), func.min(AuditEvent.id), func.min(AuditEvent.at), func.max(AuditEvent.at))
+        .where(AuditEvent.incident_id == incident_id, AuditEvent.action == "merge")).one()
+    out = [{"id": e.id, "at": _iso(e.at), "actor": e.actor, "actor_role": e.actor_role, "action": e.action,
+            "from_status": e.from_status, "to_status": e.to_status, "detail": e.detail or {}} for e in rows]
+    if count:
+        first_at = first_at if first_at.tzinfo else first_at.replace(tzinfo=UTC)
+        latest_at = latest_at if latest_at.tzinfo else latest_at.replace(tzinfo=UTC)
+        merged = {"id": first_id, "at": _iso(first_at), "actor": "system", "actor_role": "system", "action": "merge",
+                  "from_status": None, "to_status": None, "count": int(count), "first_at": _iso(first_at),
+                  "latest_at": _iso(latest_at), "detail": {"count": int(count), "latest_at": _iso(latest_at)}}
+        out.append(merged)
+        out.sort(key=lambda row: row["id"])
+    return out
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    source_id: int
+    path: str
+    at: datetime | None
+    confidence: float | None
+
+
+@dataclass
+class Evidence:
+    """First, latest and best snapshot of an incident, and its clips (one per alarm window), oldest first."""
+
+    first: EvidenceItem | None
+    latest: EvidenceItem | None
+    best: EvidenceItem | None
+    clips: list[EvidenceItem]
+
+
+def incident_evidence(session: Session, incident: Incident) -> Evidence:
+    """What the desk can show of an incident: see :class:`Evidence`. Paths are relative to the media dir."""
+    rows = list(session.execute(
+        select(IncidentSource.id, IncidentSource.snapshot_path, IncidentSource.reported_at, IncidentSource.received_at,
+               IncidentSource.payload)
+        .where(IncidentSource.incident_id == incident.id)
+        .where(IncidentSource.snapshot_path.is_not(None) | (IncidentSource.id == _first_source_id(session, incident.id)))
+        .order_by(IncidentSource.id.desc()).limit(MAX_EVIDENCE_ROWS)))
+    rows.reverse()
+    snaps: list[EvidenceItem] = []
+    clips: list[EvidenceItem] = []
+    seen_clips: set[str] = set()
+    for source_id, snapshot, reported, received, payload in rows:
+        payload = payload or {}
+        at = reported or received
+        confidence = payload.get("confidence")
+        if snapshot:
+            snaps.append(EvidenceItem(source_id, snapshot, at, confidence))
+        clip = payload.get("clip_path")
+        if clip and clip not in seen_clips:
+            seen_clips.add(clip)
+            clips.append(EvidenceItem(source_id, clip, at, confidence))
+    first = next((s for s in snaps if s.path == incident.snapshot_path), snaps[0] if snaps else None)
+    best = max(snaps, key=lambda s: (s.confidence or 0.0, s.source_id)) if snaps else None
+    return Evidence(first=first, latest=snaps[-1] if snaps else None, best=best, clips=clips)
+
+
+def _first_source_id(session: Session, incident_id: int) -> int:
+    return session.scalar(select(func.min(IncidentSource.id)).where(IncidentSource.incident_id == incident_id)) or 0
+
+
+def evidence_source_path(session: Session, incident_id: int, source_id: int, what: str) -> str | None:
+    """The stored snapshot (``what="snapshot"``) or clip (``"clip"``) path of one source of the incident."""
+    row = session.execute(select(IncidentSource.snapshot_path, IncidentSource.payload)
+                          .where(IncidentSource.id == source_id, IncidentSource.incident_id == incident_id)).first()
+    if row is None:
+        return None
+    snapshot, payload = row
+    return snapshot if what == "snapshot" else (payload or {}).get("clip_path")

@@ -7,6 +7,9 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
+from command import EvidenceItem, evidence_source_path, incident_evidence, timeline_entries
+from command import get_incident as command_get_incident
+
 from web.deps import MAX_ID, IdPath, current_user, get_ctx, visible_incident
 from web.workflow import allowed_actions_for
 from web.scope import Principal, Role
@@ -66,10 +69,55 @@ def get_incident(incident_id: IdPath, request: Request, user: Principal = Depend
     return incident
 
 
-@router.get("/{incident_id}/timeline", summary="The incident's audit trail, oldest first")
+@router.get("/{incident_id}/timeline", summary="The incident's audit trail, oldest first; merged alerts on one row",
+            description="Every merged source is folded into ONE row `action: merge` with `count`, `first_at` and "
+                        "`latest_at` (also in `detail`), placed at the first merge.")
 def incident_timeline(incident_id: IdPath, request: Request, user: Principal = Depends(current_user)) -> dict:
     load_visible(request, user, incident_id)
-    return {"items": get_ctx(request).store.incident_timeline(incident_id)}
+    with get_ctx(request).database.session() as session:
+        return {"items": timeline_entries(session, incident_id)}
+
+
+def _evidence_item(incident_id: int, item: EvidenceItem | None, kind: str) -> dict | None:
+    if item is None:
+        return None
+    return {"source_id": item.source_id, "url": f"/api/incidents/{incident_id}/sources/{item.source_id}/{kind}",
+            "at": item.at.isoformat() if item.at else None, "confidence": item.confidence}
+
+
+@router.get("/{incident_id}/evidence", summary="First, latest and best snapshot and the clips of the incident",
+            description="`snapshots.first|latest|best`: {source_id, url, at, confidence} or null; `clips`: one per "
+                        "alarm window, oldest first, each {source_id, url, at, confidence}; plus `source_count` and "
+                        "`last_source_at` (the merged-alert counter and 'latest at').")
+def incident_evidence_view(incident_id: IdPath, request: Request, user: Principal = Depends(current_user)) -> dict:
+    load_visible(request, user, incident_id)
+    with get_ctx(request).database.session() as session:
+        incident = command_get_incident(session, incident_id)
+        evidence = incident_evidence(session, incident)
+        return {
+            "incident_id": incident_id,
+            "source_count": incident.source_count,
+            "last_source_at": incident.last_source_at.isoformat() if incident.last_source_at else None,
+            "snapshots": {name: _evidence_item(incident_id, getattr(evidence, name), "snapshot")
+                          for name in ("first", "latest", "best")},
+            "clips": [_evidence_item(incident_id, clip, "clip") for clip in evidence.clips],
+        }
+
+
+@router.get("/{incident_id}/sources/{source_id}/{what}", summary="One merged source's snapshot (JPEG) or clip (MP4)",
+            responses={200: {"content": {"image/jpeg": {}, "video/mp4": {}}}}, response_class=FileResponse)
+def source_media(incident_id: IdPath, source_id: IdPath, what: Literal["snapshot", "clip"], request: Request,
+                 user: Principal = Depends(current_user)) -> FileResponse:
+    load_visible(request, user, incident_id)
+    ctx = get_ctx(request)
+    with ctx.database.session() as session:
+        stored = evidence_source_path(session, incident_id, source_id, what)
+    path = ctx.store.resolve_media(stored) if stored else None
+    if path is None:
+        raise HTTPException(404, f"incident {incident_id} has no {what} for source {source_id}")
+    media_type = "image/jpeg" if what == "snapshot" else "video/mp4"
+    # private: snapshots of people must not sit in shared caches
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
 def _media(request: Request, user: Principal, incident_id: int, which: int, what: str) -> FileResponse:

@@ -1,0 +1,65 @@
+"""An incident is an aggregate of alerts: one merge row on the timeline, first/latest/best snapshot
+and one clip per alarm window, all reachable over the API (alerts through the real consumer)."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import redis
+
+from command import publish_alert
+from tests.web.helpers import consume, make_alert, sample_jpeg
+from xueliang.settings import REPO_ROOT
+
+
+def _clip(media_dir, name: str) -> str:
+    """A real 1 s H.264 MP4 cut from the sample footage, where the analytics worker would put it."""
+    path = media_dir / "clips" / "camAgg" / f"{name}.mp4"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(REPO_ROOT / "samples" / "vtest_480x360_g10.h264"),
+                    "-t", "1", "-c", "copy", str(path)], check=True, timeout=60)
+    return str(path)
+
+
+def test_merged_alerts_fold_into_one_row_and_evidence_is_reachable(web_server) -> None:
+    camera = f"camAgg{uuid.uuid4().hex[:6]}"
+    media = web_server.settings.media_dir
+    clip_a, clip_b = _clip(media, uuid.uuid4().hex), _clip(media, uuid.uuid4().hex)
+    t0 = datetime.now(UTC) - timedelta(minutes=3)
+    # 6 alerts of one rule: two windows (a clip each); snapshots on the 1st, 3rd (best), 4th and 6th only.
+    plan = [(0.60, True, clip_a), (0.61, False, None), (0.93, True, None), (0.70, True, clip_b), (0.71, False, None),
+            (0.72, True, None)]
+    client = redis.Redis.from_url(web_server.redis_url)
+    try:
+        for i, (confidence, snapshot, clip) in enumerate(plan):
+            alert = make_alert("camA1").model_copy(update={
+                "camera_id": camera, "confidence": confidence, "clip_path": clip, "ts": t0 + timedelta(seconds=20 * i)})
+            publish_alert(client, alert, sample_jpeg() if snapshot else b"")
+    finally:
+        client.close()
+    assert consume(web_server) >= len(plan)
+    with web_server.client("op_a") as http:
+        [incident] = [i for i in http.get("/api/incidents", params={"camera_id": camera}).json()["items"]]
+        assert incident["source_count"] == 6
+        assert incident["last_source_at"].startswith((t0 + timedelta(seconds=100)).isoformat()[:19])
+        timeline = http.get(f"/api/incidents/{incident['id']}/timeline").json()["items"]
+        merges = [row for row in timeline if row["action"] == "merge"]
+        assert len(merges) == 1 and merges[0]["count"] == 5, timeline
+        assert [row["action"] for row in timeline] == ["receive", "classify", "merge"]
+        evidence = http.get(f"/api/incidents/{incident['id']}/evidence").json()
+        snaps = evidence["snapshots"]
+        assert snaps["best"]["confidence"] == 0.93 and snaps["first"]["confidence"] == 0.60
+        assert snaps["latest"]["confidence"] == 0.72
+        assert len({snaps[k]["source_id"] for k in ("first", "latest", "best")}) == 3
+        for which in ("first", "latest", "best"):
+            r = http.get(snaps[which]["url"])
+            assert r.status_code == 200 and r.content[:3] == b"\xff\xd8\xff", which
+        assert len(evidence["clips"]) == 2
+        for clip in evidence["clips"]:
+            r = http.get(clip["url"])
+            assert r.status_code == 200 and r.headers["content-type"] == "video/mp4" and b"ftyp" in r.content[:16]
+    with web_server.client("op_b") as http:  # another township sees none of it
+        assert http.get(f"/api/incidents/{incident['id']}/evidence").status_code == 404
+        assert http.get(snaps["best"]["url"]).status_code == 404
