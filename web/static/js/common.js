@@ -57,8 +57,12 @@ export const session = {
   can(p) { return (this.user?.permissions || []).includes(p); },
 };
 
+// Every API error body is {code, message (zh-CN), detail, errors}; older answers had only detail.
 export class ApiError extends Error {
-  constructor(status, detail) { super(detail); this.status = status; this.detail = detail; }
+  constructor(status, detail, body = {}) {
+    super(body.message || (typeof detail === "string" ? detail : JSON.stringify(detail)));
+    this.status = status; this.detail = detail; this.code = body.code; this.errors = body.errors || [];
+  }
 }
 
 export async function api(path, { method = "GET", body, form, signal } = {}) {
@@ -74,7 +78,7 @@ export async function api(path, { method = "GET", body, form, signal } = {}) {
   }
   const type = res.headers.get("content-type") || "";
   const data = type.includes("application/json") ? await res.json() : await res.text();
-  if (!res.ok) throw new ApiError(res.status, (data && data.detail) || res.statusText);
+  if (!res.ok) throw new ApiError(res.status, (data && (data.detail ?? data.message)) || res.statusText, typeof data === "object" && data ? data : {});
   return data;
 }
 
@@ -192,9 +196,13 @@ setInterval(() => { clock.now = Date.now(); }, 1000);
 // moved on): say so in those words, with the server's reason after it.
 export function errorText(e) {
   const d = e?.detail;
-  const reason = typeof d === "object" && d ? (d.reason || d.message || "") : (d || e?.message || "");
-  if (e?.status === 409) return reason ? `${t("action.conflict")}（${reason}）` : t("action.conflict");
-  return t("action.failed", { msg: reason });
+  const field = e?.errors?.[0];
+  const reason = typeof d === "object" && d ? (d.reason || d.message || e.message || "") : (e?.message || d || "");
+  if (e?.status === 409) {
+    const conflict = t("action.conflict");
+    return !reason || reason === conflict || d?.kind === "conflict" ? conflict : `${conflict}（${reason}）`;
+  }
+  return t("action.failed", { msg: field ? `${field.field}: ${field.message}` : reason });
 }
 
 // A short alert tone synthesised on the device: no audio file, no network. Browsers allow it after

@@ -12,8 +12,11 @@ function categories() {
 
 // Submit once: the button is disabled while the request runs; a 409 (someone else acted first)
 // is shown as 已被他人处理 by the caller.
+// The request carries the incident version the operator saw when opening the form: if someone else
+// acted meanwhile the server answers 409 and nothing happens twice.
 function useSubmit(props, emit, build) {
   const busy = ref(false);
+  const seenVersion = props.inc.version;
   const submit = async (ev) => {
     ev?.preventDefault();
     if (busy.value) return;
@@ -21,7 +24,8 @@ function useSubmit(props, emit, build) {
     if (!req) return;
     busy.value = true;
     try {
-      const updated = await api(req.path || `/api/incidents/${props.inc.id}/${props.action}`, { method: "POST", body: req.body });
+      const body = seenVersion === undefined || req.path ? req.body : { ...req.body, version: seenVersion };
+      const updated = await api(req.path || `/api/incidents/${props.inc.id}/${props.action}`, { method: "POST", body });
       emit("done", updated);
     } catch (e) {
       toast(errorText(e), "error");

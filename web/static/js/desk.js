@@ -109,7 +109,8 @@ function loadEvidenceSoon(id) {
 
 // 督办 on the desk of the level that must act: a banner and a tone when a case becomes supervised.
 function watchSupervision(inc, wasSupervised) {
-  const mine = inc.supervised && inc.is_open !== false && (inc.handling_level || levelOf(inc.jurisdiction_code)) === myLevel();
+  // 督办, or 上报 to this level: the level handling the case now is this desk's
+  const mine = (inc.supervised || inc.status === "escalated") && inc.is_open !== false && (inc.handling_level || levelOf(inc.jurisdiction_code)) === myLevel();
   if (mine) {
     const isNew = !supervision.items[inc.id];
     supervision.items[inc.id] = inc.title;
@@ -147,7 +148,7 @@ const QueueItem = {
       const inc = props.inc;
       return h("li", {
         class: ["queue-item", `colour-${inc.colour}`, { selected: props.selected, flash: inc._new }],
-        "data-id": inc.id, "data-status": inc.status, onClick: () => select(inc.id),
+        "data-id": inc.id, "data-status": inc.status, "data-camera": inc.camera_id || null, onClick: () => select(inc.id),
       }, [
         h("div", { class: "q-title" }, [h("span", { class: `badge colour-${inc.colour}` }, t(`colour.${inc.colour}`)), " ", inc.title,
           (inc.source_count || 1) > 1 ? h("span", { class: "count-badge", title: t("incident.alert_count") }, `×${inc.source_count}`) : null]),
@@ -185,7 +186,7 @@ const IntakeForm = {
         store.incidents[r.incident.id] = { ...(store.incidents[r.incident.id] || {}), ...r.incident };
         emit("done", r.incident.id);
       } catch (e) {
-        toast(t("action.failed", { msg: typeof e.detail === "object" ? `${e.detail.field || ""} ${e.detail.message || e.detail.reason || ""}` : e.message }), "error");
+        toast(errorText(e), "error");
       } finally { busy.value = false; }
     };
     return () => h("form", { id: "report-form", class: "action-form report-form", onSubmit: submit }, [
@@ -314,7 +315,8 @@ const ActionBar = {
     const quick = async (action) => {
       if (busy.value) return;
       busy.value = true;
-      try { onDone(await api(`/api/incidents/${props.inc.id}/${action}`, { method: "POST", body: {} })); }
+      const body = props.inc.version === undefined ? {} : { version: props.inc.version };
+      try { onDone(await api(`/api/incidents/${props.inc.id}/${action}`, { method: "POST", body })); }
       catch (e) { toast(errorText(e), "error"); showError(e); }
       finally { busy.value = false; }
     };

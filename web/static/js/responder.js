@@ -50,7 +50,8 @@ const TaskCard = {
       if (form.busy) return false;
       form.busy = true;
       try {
-        const updated = await api(`/api/incidents/${props.inc.id}/${action}`, { method: "POST", body });
+        const seen = props.inc.version === undefined ? {} : { version: props.inc.version };
+        const updated = await api(`/api/incidents/${props.inc.id}/${action}`, { method: "POST", body: { ...body, ...seen } });
         Object.assign(app.tasks[updated.id], updated);
         toast(t("action.done"), "ok");
         return true;
