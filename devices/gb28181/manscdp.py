@@ -51,12 +51,16 @@ def decode_body(body: bytes) -> tuple[str, str]:
         enc = _ENC.search(m.group(0))
         declared = enc.group(1).lower() if enc else b""
         body = body[m.end():]
-    order = ("gb18030", "utf-8") if declared.decode(errors="ignore") in _GB else ("utf-8", "gb18030")
-    for codec in order:
+    # UTF-8 first: GB18030 decodes almost any byte string (UTF-8 included) into nonsense, while
+    # GB2312 Chinese text is practically never valid UTF-8.
+    declared_gb = declared.decode(errors="ignore") in _GB or not declared
+    for codec in ("utf-8", "gb18030"):
         try:
             text = body.decode(codec)
         except UnicodeDecodeError:
             continue
+        if text.isascii():  # says nothing about the device's charset: answer in what it declares
+            return text, "GB2312" if declared_gb else "UTF-8"
         return text, "UTF-8" if codec == "utf-8" else "GB2312"
     raise ManscdpError("body is neither GB2312/GB18030 nor UTF-8 text")
 
