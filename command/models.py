@@ -365,6 +365,61 @@ class Lease(Base):
     acquired_at: Mapped[datetime]
 
 
+class DutyShift(Base):
+    """One operator on duty at a centre (the county or a township centre) from ``starts_at`` to ``ends_at``."""
+
+    __tablename__ = "duty_shifts"
+    __table_args__ = (Index("ix_duty_shifts_centre_start", "centre_code", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    centre_code: Mapped[str] = mapped_column(String(15))
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Handover(Base):
+    """交接班: the outgoing operator's list of open and overdue cases, acknowledged by the incoming one."""
+
+    __tablename__ = "handovers"
+    __table_args__ = (Index("ix_handovers_centre_id", "centre_code", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    centre_code: Mapped[str] = mapped_column(String(15))
+    from_user: Mapped[str] = mapped_column(String(64))
+    to_user: Mapped[str | None] = mapped_column(String(64), index=True)  # None: whoever comes on next
+    note: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | acknowledged
+    open_count: Mapped[int] = mapped_column(Integer, default=0)
+    overdue_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+    ack_note: Mapped[str] = mapped_column(Text, default="")
+
+    items: Mapped[list[HandoverItem]] = relationship(back_populates="handover", order_by="HandoverItem.id")
+
+
+class HandoverItem(Base):
+    """One case on a handover, as it stood when handed over, with the outgoing operator's note."""
+
+    __tablename__ = "handover_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handover_id: Mapped[int] = mapped_column(ForeignKey("handovers.id"), index=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16))
+    colour: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(256))
+    resolve_deadline: Mapped[datetime | None] = mapped_column()
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    handover: Mapped[Handover] = relationship(back_populates="items")
+
+
 def scope_columns(jurisdiction_code: str) -> dict[str, str | None]:
     """The denormalised ancestor codes stored with an incident."""
     return {

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from command import LOCAL_TZ, NameCache, SearchError, SearchQuery, incident_payload, search_incidents
 
 from web.deps import current_user, get_ctx
+from web.errors import ApiError
 from web.scope import Principal
 
 router = APIRouter(prefix="/api/search", tags=["search"])
@@ -75,7 +76,8 @@ def search(
         try:
             page = search_incidents(session, query, with_total=with_total and cursor is None)
         except SearchError as exc:
-            raise HTTPException(422, {"code": exc.code, "message": exc.message, "field": f"query.{exc.field}"}) from exc
+            raise ApiError(422, exc.code, exc.message,
+                           errors=[{"field": f"query.{exc.field}", "message": exc.message, "type": exc.code}]) from exc
         items = []
         for incident in page.items:
             item = incident_payload(session, incident, names)
