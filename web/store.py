@@ -206,9 +206,10 @@ class Store:
             out = incident_summary(inc, s)
             out["description"] = inc.description
             out["reporter_name"] = inc.reporter_name
+            out["reporter_phone"] = inc.reporter_phone  # the hotline panel: 来电人 and 电话 (operators in scope)
             out["sources"] = [
                 {"id": src.id, "kind": src.kind, "ref": src.ref, "received_at": _iso(src.received_at),
-                 "summary": src.summary, "has_snapshot": bool(src.snapshot_path)}
+                 "reported_at": _iso(src.reported_at), "summary": src.summary, "has_snapshot": bool(src.snapshot_path)}
                 for src in inc.sources
             ]
             out["assignments"] = [
