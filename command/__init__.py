@@ -65,7 +65,7 @@ from command.models import (
 )
 from command.reports import LOCAL_TZ, PERIODS, Report, build_report, render_report, report_csv, write_report_files
 from command.risk import create_risk_subject, due_revisits, get_risk_subject, record_risk_revisit, set_risk_colour
-from command.epochs import EPOCHS_KEY, stale_alerts
+from command.epochs import EPOCHS_KEY, parse_epochs, push_epoch, stale_alerts
 from command.schemas import RULE_KINDS, AlertIn
 from command.handover import HandoverError
 from command.search import SearchError, SearchPage, SearchQuery, search_incidents
@@ -106,6 +106,6 @@ __all__ = [
     "report_csv", "write_report_files", "create_risk_subject", "due_revisits", "get_risk_subject",
     "record_risk_revisit", "set_risk_colour", "set_active", "audit", "scope_filter", "LOCAL_TZ",
     "DEVICE_FAULT_GROUP", "DeviceFaultConsumer",
-    "EPOCHS_KEY", "stale_alerts",
+    "EPOCHS_KEY", "parse_epochs", "push_epoch", "stale_alerts",
     "handover", "HandoverError", "NameCache", "fill_search_corpus", "SearchError", "SearchPage", "SearchQuery", "search_incidents",
 ]

@@ -40,6 +40,7 @@ class AlertIn(BaseModel):
     frame_height: int = Field(gt=0)
     dedup_key: str = Field(max_length=256)
     clip_path: str | None = None
+    epoch: int | None = Field(default=None, ge=0, description="cluster assignment epoch (analytics.cluster); stale ones are rejected")
 
     @field_validator("boxes")
     @classmethod
