@@ -42,7 +42,7 @@ install_python_packages() {
   "$VENV/bin/pip" install -q --upgrade pip
   # ultralytics needs torchvision; these two come as a matched pair.
   "$VENV/bin/pip" install -q "torch==2.14.1" "torchvision==0.29.1"
-  "$VENV/bin/pip" install -q -e ".[test,openvino]"
+  "$VENV/bin/pip" install -q -e ".[test,openvino,cluster]"
   echo "$want" > "$stamp"
 }
 
