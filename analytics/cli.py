@@ -44,6 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="device health: diagnose one frame per camera this often (default 5 s); 0 = no device.status")
     run.set_defaults(func=_run)
 
+    from analytics.cluster.cli import add_parser as add_cluster_parser
+
+    add_cluster_parser(analytics_sub)  # `analytics cluster`: the same analysis as Ray actors (docs/cluster.md)
+
 
 def _export(args: argparse.Namespace) -> int:
     from analytics.models import DEFAULT_WEIGHTS, export_onnx

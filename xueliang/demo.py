@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="start the demo deployment (sample cameras, Redis, database, workers, web)")
     parser.add_argument("--web-port", type=int, default=None, help="default: XUELIANG_WEB_PORT or 8000")
     parser.add_argument("--rtsp-port", type=int, default=None, help="default: XUELIANG_RTSP_PORT or 8554")
+    parser.add_argument("--cluster", metavar="ADDRESS", default=None,
+                        help="analyse on this Ray cluster (`ray start --head`) instead of one local worker (docs/cluster.md)")
     parser.set_defaults(func=run_demo)
 
 
@@ -87,6 +89,7 @@ class DemoDeployment:
     web_port: int
     demo_password: str
     workers: list[Worker] = field(default_factory=list)
+    cluster: str | None = None  # Ray address: the analytics tier runs there (`analytics cluster`)
     _rtsp: RtspSampleServer | None = None
     _redis: EmbeddedRedis | None = None
 
@@ -124,7 +127,7 @@ class DemoDeployment:
             done = subprocess.run([*xl, *step], env={**os.environ, **{k: v for k, v in env.items() if v}}, check=False)
             if done.returncode != 0:
                 raise RuntimeError(f"`xueliang {' '.join(step)}` failed with code {done.returncode}")
-        for name, args in (("command", ["command", "run"]), ("analytics", ["analytics", "run", "--patrol"]), ("alarms", ["alarms", "run"]), ("web", ["web", "run"])):
+        for name, args in (("command", ["command", "run"]), ("analytics", ["analytics", "cluster", "--address", self.cluster] if self.cluster else ["analytics", "run", "--patrol"]), ("alarms", ["alarms", "run"]), ("web", ["web", "run"])):
             worker = Worker(name, [*xl, *args], env, logs / f"{name}.log")
             worker.start()
             self.workers.append(worker)
@@ -152,7 +155,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.rtsp_port:
         settings.rtsp_port = args.rtsp_port
     password = os.environ.get("XUELIANG_DEMO_PASSWORD") or secrets.token_urlsafe(9)
-    deployment = DemoDeployment(settings, settings.rtsp_port, settings.web_port, password)
+    deployment = DemoDeployment(settings, settings.rtsp_port, settings.web_port, password, cluster=args.cluster)
     stop_event = stop_requested_by_signals(log)
     try:
         deployment.start()
