@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -99,10 +99,11 @@ class Outbox:
         self.mark_sent([row.id for row in rows])
         return len(added)
 
-    def sweep(self) -> int:
-        """Relay rows left unsent for longer than ``sweep_after`` (their writer died); prune old sent rows."""
+    def sweep(self, before: datetime | None = None) -> int:
+        """Relay rows staged before ``before`` (default: ``sweep_after`` ago) and still unsent — their writer
+        died between commit and push; prune old sent rows. Returns the rows relayed."""
         relayed = 0
-        cutoff = utcnow() - self.sweep_after
+        cutoff = before or utcnow() - self.sweep_after
         while True:
             with self.database.session() as session:
                 rows = list(session.scalars(

@@ -313,6 +313,10 @@ class AlertConsumer:
         self.ensure_group()
         if self.device_faults is not None:
             self.device_faults.ensure_group()
+        try:  # events a crashed predecessor committed but never pushed: relay them now, not a sweep later
+            self.outbox.sweep(before=utcnow())
+        except (OperationalError, DBAPIError, redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("outbox sweep at start-up failed (%s); the periodic sweep retries", exc.__class__.__name__)
         backoff = 0.5
         while not stop.is_set():
             try:
