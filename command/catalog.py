@@ -79,6 +79,7 @@ DEFAULT_CATEGORIES = (
     CategorySpec("abandoned_object", "遗留物品", True, "公安局", "normal", ("治安",)),
     CategorySpec("illegal_parking", "违章停车", False, "综合行政执法局", "low", ("城管",)),
     CategorySpec("onvif_event", "设备告警", False, "雪亮运维中心", "normal", ("运维",)),
+    CategorySpec("gb28181_alarm", "国标设备报警", True, "公安局", "high", ("治安",)),
     # other sources
     CategorySpec("theft", "盗窃", True, "公安局", "high", ("治安",)),
     CategorySpec("fight", "打架斗殴", True, "公安局", "critical", ("治安",)),
@@ -95,7 +96,7 @@ DEFAULT_CATEGORIES = (
     CategorySpec("device_fault", "设备故障", False, "雪亮运维中心", "normal", ("运维",)),
 )
 
-RULE_KIND_CATEGORY = {spec.code: spec.code for spec in DEFAULT_CATEGORIES[:8]}
+RULE_KIND_CATEGORY = {spec.code: spec.code for spec in DEFAULT_CATEGORIES[:9]}
 
 
 def _default_row(spec: CategorySpec) -> Category:

@@ -434,3 +434,44 @@ def scope_columns(jurisdiction_code: str) -> dict[str, str | None]:
 def _fill_scope_columns(_mapper: Any, _connection: Any, incident: Incident) -> None:
     for key, value in scope_columns(incident.jurisdiction_code).items():
         setattr(incident, key, value)
+
+
+# GB/T 28181 devices and catalog channels (migration 0010). Written by devices/gb28181/persist.py,
+# which declares the same shapes itself (devices must not import command); declared here too so the
+# migration chain and the models are compared as one schema.
+def _gb28181_tables() -> None:
+    import sqlalchemy as sa
+
+    sa.Table(
+        "gb28181_devices", Base.metadata,
+        sa.Column("device_id", sa.String(20), primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False, server_default=""),
+        sa.Column("manufacturer", sa.String(100), nullable=False, server_default=""),
+        sa.Column("model", sa.String(100), nullable=False, server_default=""),
+        sa.Column("transport", sa.String(8), nullable=False, server_default="udp"),
+        sa.Column("host", sa.String(64), nullable=False, server_default=""),
+        sa.Column("port", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("charset", sa.String(16), nullable=False, server_default="GB2312"),
+        sa.Column("online", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("registered_at", sa.Float(), nullable=False, server_default="0"),
+        sa.Column("last_seen", sa.Float(), nullable=False, server_default="0"),
+    )
+    sa.Table(
+        "gb28181_channels", Base.metadata,
+        sa.Column("channel_id", sa.String(20), primary_key=True),
+        sa.Column("device_id", sa.String(20), nullable=False, index=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("civil_code", sa.String(20), nullable=False, server_default=""),
+        sa.Column("parent_id", sa.String(20), nullable=False, server_default=""),
+        sa.Column("manufacturer", sa.String(100), nullable=False, server_default=""),
+        sa.Column("model", sa.String(100), nullable=False, server_default=""),
+        sa.Column("address", sa.String(200), nullable=False, server_default=""),
+        sa.Column("status", sa.String(16), nullable=False, server_default=""),
+        sa.Column("lat", sa.Float(), nullable=True),
+        sa.Column("lon", sa.Float(), nullable=True),
+        sa.Column("ptz_type", sa.Integer(), nullable=True),
+        sa.Column("updated_at", sa.Float(), nullable=False),
+    )
+
+
+_gb28181_tables()

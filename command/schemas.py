@@ -15,6 +15,7 @@ RULE_KINDS = (
     "abandoned_object",
     "illegal_parking",
     "onvif_event",
+    "gb28181_alarm",
 )
 
 

@@ -18,3 +18,11 @@ from devices.gb28181.store import GbDevice, Position
 
 __all__ = ["CatalogItem", "GbAlarm", "GbConfig", "GbDevice", "GbEvents", "GbIdError", "GbPlatform", "Invite",
            "ManscdpError", "MediaMode", "Position", "SdpAnswer", "is_id", "ptz", "validate_id"]
+
+
+def __getattr__(name: str) -> object:
+    # Registry/database pieces load lazily: the SIP server alone needs no SQLAlchemy models.
+    if name in ("ChannelMapping", "GbChannelSource", "channel_cameras", "stream_url"):
+        from devices.gb28181 import cameras
+        return getattr(cameras, name)
+    raise AttributeError(f"module 'devices.gb28181' has no attribute {name!r}")

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from devices.registry.errors import RegistryError
 from devices.registry.index import Registry
 from devices.registry.loader import load_registry, parse_registry
 from devices.registry.schema import Camera
+from devices.registry.sources import RegistrySource, combine, versions
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,8 @@ class RegistryWatcher:
     """
 
     def __init__(self, path: str | Path, *, interval_s: float = 1.0, on_change: OnChange | None = None,
-                 on_error: OnError | None = None, initial: Registry | None = None) -> None:
+                 on_error: OnError | None = None, initial: Registry | None = None,
+                 sources: Sequence[RegistrySource] = ()) -> None:
         self.path = Path(path)
         self.interval_s = interval_s
         self._on_change = on_change
@@ -95,9 +97,12 @@ class RegistryWatcher:
         self._thread: threading.Thread | None = None
         self._seen = _Seen()
         self.last_error: RegistryError | None = None
-        self._current = initial if initial is not None else load_registry(self.path)
+        self._base = initial if initial is not None else load_registry(self.path)
+        self._sources = tuple(sources)  # channels from outside the file (GB/T 28181 catalogs)
+        self._source_versions = versions(self._sources)
+        self._current = combine(self._base, self._sources)
         self._seen.stat = self._stat()
-        self._seen.digest = self._current.digest
+        self._seen.digest = self._base.digest
 
     @property
     def current(self) -> Registry:
@@ -111,33 +116,48 @@ class RegistryWatcher:
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def check(self) -> RegistryDiff | None:
-        """Reload if the file changed. Returns the diff when a new registry was swapped in, else None."""
+        """Reload if the file or a source changed. Returns the diff when a new registry was swapped in, else None."""
         with self._lock:
-            stat = self._stat()
-            if stat == self._seen.stat:
+            sv = versions(self._sources) if self._sources else ()
+            sources_changed, self._source_versions = sv != self._source_versions, sv
+            base = self._read_file()
+            if base is None and not sources_changed:
                 return None
-            self._seen.stat = stat
-            try:
-                raw = self.path.read_bytes()
-            except OSError as exc:
-                # Mid-rename or deleted: keep running on what we have, say so once.
-                self._reject(RegistryError.single(str(self.path), "(file)", f"cannot read: {exc.strerror or exc}"), "")
-                return None
-            digest = hashlib.sha256(raw).hexdigest()
-            if digest == self._seen.digest:
-                return None  # touched, same content
-            if digest == self._seen.rejected_digest:
-                return None  # already reported
-            try:
-                new = parse_registry(raw, source=self.path, previous=self._current)
-            except RegistryError as exc:
-                self._reject(exc, digest)
-                return None
+            if base is not None:
+                self._base = base
+            new = combine(self._base, self._sources)
             diff = diff_registries(self._current, new)
             self._current = new
-            self._seen.digest = digest
-            self._seen.rejected_digest = ""
-            self.last_error = None
+        return self._changed(new, diff)
+
+    def _read_file(self) -> Registry | None:
+        """The file's registry if it changed and is valid, else None (problems reported once)."""
+        stat = self._stat()
+        if stat == self._seen.stat:
+            return None
+        self._seen.stat = stat
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            # Mid-rename or deleted: keep running on what we have, say so once.
+            self._reject(RegistryError.single(str(self.path), "(file)", f"cannot read: {exc.strerror or exc}"), "")
+            return None
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest == self._seen.digest:
+            return None  # touched, same content
+        if digest == self._seen.rejected_digest:
+            return None  # already reported
+        try:
+            base = parse_registry(raw, source=self.path, previous=self._base)
+        except RegistryError as exc:
+            self._reject(exc, digest)
+            return None
+        self._seen.digest = digest
+        self._seen.rejected_digest = ""
+        self.last_error = None
+        return base
+
+    def _changed(self, new: Registry, diff: RegistryDiff) -> RegistryDiff:
         log.info("camera registry reloaded from %s: %d added, %d removed, %d changed (%d need an ingest restart)",
                  self.path, len(diff.added), len(diff.removed), len(diff.changed), len(diff.restart_ingest))
         if self._on_change is not None:

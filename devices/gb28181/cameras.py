@@ -1,0 +1,90 @@
+"""Catalog channels as registry cameras, beside ``cameras.yaml``.
+
+A GB channel's stream URL points at the GB worker's PS endpoint
+(``http://<media host>/gb28181/<channel>.ps``): opening it makes the worker
+INVITE the device (one INVITE per channel, shared), and the ingest reader reads
+it like any other URL. Jurisdiction: the longest matching prefix in the
+civil-code mapping, else the item's CivilCode when it is a 6/9/12/15-digit
+code, else the configured default.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import Engine
+
+from devices.gb28181 import persist
+from devices.gb28181.persist import ChannelRow
+from devices.registry.schema import Camera, CameraKind
+
+log = logging.getLogger(__name__)
+_CAMERAS = TypeAdapter(list[Camera])
+
+
+@dataclass(frozen=True)
+class ChannelMapping:
+    media_url: str = "http://127.0.0.1:15080"
+    default_jurisdiction: str = "330381"
+    default_position: tuple[float, float] = (27.83, 120.63)
+    civil_code_map: Mapping[str, str] = field(default_factory=dict)  # civil-code / channel-id prefix -> jurisdiction
+    device_kinds: Mapping[str, str] = field(default_factory=dict)  # device id -> drone | 4g_terminal | ptz | fixed
+    analysis_mode: str = "patrol"
+
+    def jurisdiction(self, row: ChannelRow) -> str:
+        for key in (row.civil_code, row.channel_id):
+            for n in range(len(key), 1, -1):
+                hit = self.civil_code_map.get(key[:n])
+                if hit:
+                    return hit
+        code = row.civil_code
+        if code.isdigit() and len(code) in (6, 9, 12, 15):
+            return code
+        return self.default_jurisdiction
+
+
+def stream_url(media_url: str, channel_id: str) -> str:
+    return f"{media_url.rstrip('/')}/gb28181/{channel_id}.ps"
+
+
+def channel_cameras(rows: list[ChannelRow], mapping: ChannelMapping) -> list[Camera]:
+    """Validated cameras for *rows*; a row that does not validate is logged and left out."""
+    docs = []
+    for r in rows:
+        lat, lon = (r.lat, r.lon) if r.lat is not None and r.lon is not None and (r.lat or r.lon) else mapping.default_position
+        kind = mapping.device_kinds.get(r.device_id) or (CameraKind.ptz.value if r.ptz_type == 1 else CameraKind.fixed.value)
+        docs.append({"id": r.channel_id, "name": (r.name or r.channel_id)[:200], "jurisdiction": mapping.jurisdiction(r),
+                     "position": {"lat": lat, "lon": lon}, "kind": kind,
+                     "streams": {"main": stream_url(mapping.media_url, r.channel_id)},
+                     "analysis": {"mode": mapping.analysis_mode, "fps": 1.0},
+                     "tags": ["gb28181", f"gb:{r.device_id}"], "vendor": r.manufacturer or None, "model": r.model or None})
+    try:
+        return _CAMERAS.validate_python(docs)
+    except ValidationError:
+        pass
+    out = []
+    for doc in docs:  # slow path only when something is wrong: keep the good ones, name the bad
+        try:
+            out.append(Camera.model_validate(doc))
+        except ValidationError as exc:
+            log.warning("GB28181 channel %s left out of the registry: %s", doc["id"], exc.errors()[0].get("msg"))
+    return out
+
+
+class GbChannelSource:
+    """Registry source reading the channels the GB worker persisted."""
+
+    name = "gb28181"
+
+    def __init__(self, engine: Engine, mapping: ChannelMapping | None = None) -> None:
+        self.engine = engine
+        self.mapping = mapping or ChannelMapping()
+
+    def version(self) -> Hashable:
+        return persist.version(self.engine)
+
+    def cameras(self) -> list[Camera]:
+        return channel_cameras(persist.load_channels(self.engine), self.mapping)
