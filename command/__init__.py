@@ -7,6 +7,8 @@ flush but do not commit, and take ``now`` for a controllable clock.
 
 from command import accounts, handover
 from command.accounts import OPERATOR_ROLES, ROLES, AccountError, create_user, get_user, list_users, set_active
+from command import alarms
+from command.alarms import AlarmError
 from command.catalog import COLOUR_HEX, COLOUR_NAMES, COLOUR_POLICY, COLOURS, SEVERITIES, SOURCES
 from command.corpus import fill_search_corpus
 from command.db import Database, open_database
@@ -51,6 +53,7 @@ from command.lifecycle import (
 )
 from command.media import resolve_media_path, snapshot_path, store_photo
 from command.models import (
+    AlarmMute,
     Assignment,
     AuditEvent,
     Category,
@@ -61,8 +64,10 @@ from command.models import (
     Responder,
     Revisit,
     RiskSubject,
+    RuleSchedule,
     User,
 )
+from command.outbox import relay_after_commit, stage_events
 from command.reports import LOCAL_TZ, PERIODS, Report, build_report, render_report, report_csv, write_report_files
 from command.risk import create_risk_subject, due_revisits, get_risk_subject, record_risk_revisit, set_risk_colour
 from command.epochs import EPOCHS_KEY, parse_epochs, push_epoch, stale_alerts
@@ -99,7 +104,7 @@ __all__ = [
     "acknowledge", "allowed_actions", "arrive", "classify", "close", "create_user", "decode_event", "dispatch",
     "escalate", "escalate_mediation", "evaluate", "get_incident", "get_user", "in_scope", "incident_payload",
     "intake_alerts", "list_incidents", "list_users", "mark_false_alarm", "open_database", "publish_alert",
-    "publish_event", "recommend_responders", "reject", "reopen", "resolve", "resolve_media_path", "revisit",
+    "publish_event", "relay_after_commit", "stage_events", "recommend_responders", "reject", "reopen", "resolve", "resolve_media_path", "revisit",
     "run_timers", "seed_demo", "set_colour", "snapshot_path", "store_photo", "timeline", "update_responder_position",
     "ImportProblem", "ImportResult", "IntakeError", "ReportIn", "import_work_orders", "submit_report", "full_name",
     "name_of", "jurisdiction_tree", "list_responders", "PERIODS", "Report", "build_report", "render_report",

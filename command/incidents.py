@@ -204,6 +204,7 @@ def intake_alerts(
     """Turn analytics alerts (with their stored snapshot paths) into incidents, in one round trip.
 
     Idempotent by ``alert_id``: an alert already recorded returns ``duplicate=True``.
+    Alerts of a muted rule or outside its arming-schedule override (command.alarms) get no result.
     Alerts from the same camera and category within ``window`` merge into one incident.
     The batch costs three queries and three bulk INSERTs (COPY on PostgreSQL) whatever
     its size, plus one UPDATE per stored incident that gained a source; the new
@@ -216,8 +217,12 @@ def intake_alerts(
     actor = actor or Actor.system()
     if not alerts:
         return []
+    from command.alarms import suppressed_alerts  # here: command.alarms builds on this module's audit()
+
     with session.no_autoflush:
         known = _recorded_alerts(session, [a.alert_id for a, _ in alerts])
+        # 标记误报/屏蔽 mutes and 布防时间 overrides: such alerts open and merge into nothing.
+        held = suppressed_alerts(session, [a for a, _ in alerts if a.alert_id not in known], now)
         categories = {c.code: c for c in session.scalars(select(Category))}  # strong refs for the batch
         fallback = categories.get("other") or category_for_rule_kind(session, "other")
         existing = _open_camera_incidents(session, {f"camera:{a.camera_id}" for a, _ in alerts},
@@ -230,6 +235,8 @@ def intake_alerts(
         open_group: dict[tuple[str, str], int] = {}
         seen: dict[str, tuple[str, Any]] = {}
         for alert, snapshot in alerts:
+            if alert.alert_id in held:
+                continue
             if alert.alert_id in known:
                 plan.append(("dup", known[alert.alert_id]))
                 continue

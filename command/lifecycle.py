@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from command.alarms import mute_incident_rule
 from command.catalog import COLOUR_POLICY, COLOURS, SEVERITIES, sla_for
 from command.dispatch import active_assignments, create_assignment, recommend_responders, release
 from command.incidents import audit, get_incident, raise_level, route
@@ -237,13 +238,18 @@ def close(session: Session, incident_id: int, actor: Actor, *, now: datetime | N
 
 
 def mark_false_alarm(session: Session, incident_id: int, actor: Actor, *, reason: str,
-                     now: datetime | None = None) -> Incident:
+                     mute_minutes: int | None = None, now: datetime | None = None) -> Incident:
+    """误报. With ``mute_minutes`` the rule that raised it is muted on its camera for that long
+    (command.alarms), so the same false alarm does not open a new incident a second later."""
     now = now or utcnow()
     incident = _begin(session, incident_id, "false_alarm", actor)
     for assignment in active_assignments(incident):
         release(assignment, "cancelled", now)
-    _apply(session, incident, "false_alarm", actor, now, {"reason": reason})
+    _apply(session, incident, "false_alarm", actor, now, {"reason": reason, "mute_minutes": mute_minutes})
     incident.closed_at = now
+    if mute_minutes:
+        mute_incident_rule(session, incident, actor, minutes=mute_minutes, reason=reason or "标记误报",
+                           kind="false_alarm", now=now)
     session.flush()
     return incident
 

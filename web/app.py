@@ -182,7 +182,7 @@ def _include_routers(app: FastAPI, cameras) -> None:
         app.include_router(module.router)
     app.include_router(system.metrics_router)
     for name in ("actions", "cameras", "responders", "jurisdictions", "reports", "devices", "users", "intake", "risk",
-                 "search", "handover"):
+                 "search", "handover", "alarms"):
         module = _optional_route_module(name)
         if module is not None:
             app.include_router(module.router)

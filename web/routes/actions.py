@@ -13,13 +13,14 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from command import EVENTS_STREAM, publish_event
+from command import relay_after_commit, stage_events
 from command import lifecycle
 from command import NotFound, audit, get_incident, incident_payload
 from command import store_photo
-from command import TransitionRefused, conflict
+from command import CONFLICT_REASON, AlarmError, TransitionRefused, alarms, conflict
 
 from web.deps import BodyId, IdPath, can_see_incident, current_user, get_ctx, responders_in_scope
+from web.errors import api_error
 from web.routes.auth import client_ip
 from web.scope import Permission, Principal
 from web.workflow import actor_for
@@ -87,6 +88,22 @@ class ColourIn(_Body):
 
 class FalseAlarmIn(_Body):
     reason: str = Field("", max_length=2000)
+    # 标记误报 and mute the rule on this camera for this long (minutes), so it stays quiet.
+    mute_minutes: int | None = Field(None, ge=1, le=43200)
+
+
+class MuteIn(_Body):
+    minutes: int = Field(ge=1, le=43200)
+    reason: str = Field("", max_length=2000)
+
+
+def refused(exc: TransitionRefused, version: int | None = None) -> Exception:
+    """HTTP 409 for a refused action: ``message`` "已被他人处理" when someone else acted first (detail.kind
+    ``conflict``), else the state machine's refusal; ``detail`` = {reason, action, status, kind[, version]}."""
+    detail = {"reason": exc.reason, **exc.to_dict(), **({"version": version} if version is not None else {})}
+    message = CONFLICT_REASON if exc.kind == "conflict" else (
+        exc.reason if not exc.reason.isascii() else "当前状态不允许此操作。")
+    return api_error(409, message, code="conflict", detail=detail)
 
 
 def _run(request: Request, user: Principal, incident_id: int, action: str, call,
@@ -103,20 +120,20 @@ def _run(request: Request, user: Principal, incident_id: int, action: str, call,
         if not can_see_incident(user, incident.jurisdiction_code, assigned):
             raise HTTPException(404, f"incident {incident_id} not found")
         if expected_version is not None and expected_version != incident.version:
-            exc = conflict(action, incident.status)
-            raise HTTPException(409, {**exc.to_dict(), "version": incident.version})
+            raise refused(conflict(action, incident.status), version=incident.version)
         try:
             call(session, actor)
         except TransitionRefused as exc:
             session.rollback()
-            raise HTTPException(409, {"reason": exc.reason, **exc.to_dict()}) from exc
+            raise refused(exc) from exc
+        except AlarmError as exc:
+            session.rollback()
+            raise api_error(422, str(exc), field=f"body.{exc.field}" if exc.field else None) from exc
         session.flush()
         payload = incident_payload(session, incident)
-    # Published after the commit, so a client that re-fetches on the event sees the change.
-    try:
-        publish_event(ctx.redis_sync, "incident.updated", payload["jurisdiction_code"], payload)
-    except Exception as exc:  # the change is stored; clients still see it on their next load
-        log.error("incident %s %s stored but not pushed on %s: %s", incident_id, action, EVENTS_STREAM, exc)
+        staged = stage_events(session, [("incident.updated", payload)])  # committed with the change (outbox)
+    # Pushed after the commit, so a client that re-fetches on the event sees the change.
+    relay_after_commit(ctx.database, ctx.redis_sync, staged)
     log.info("%s: %s incident %s -> %s", user.username, action, incident_id, payload["status"])
     return payload
 
@@ -154,8 +171,18 @@ _route("evaluate", EvaluateIn, "群众评价: the citizen's rating",
        lambda s, a, i, b: lifecycle.evaluate(s, i, a, satisfaction=b.satisfaction, comment=b.comment))
 _route("revisit", RevisitIn, "回访: follow-up", lambda s, a, i, b: lifecycle.revisit(s, i, a, outcome=b.outcome, satisfied=b.satisfied))
 _route("close", EmptyIn, "结案: close", lambda s, a, i, b: lifecycle.close(s, i, a))
-_route("false_alarm", FalseAlarmIn, "误报: mark as false alarm",
-       lambda s, a, i, b: lifecycle.mark_false_alarm(s, i, a, reason=b.reason))
+_route("false_alarm", FalseAlarmIn, "误报: mark as false alarm (optionally muting its rule for `mute_minutes`)",
+       lambda s, a, i, b: lifecycle.mark_false_alarm(s, i, a, reason=b.reason, mute_minutes=b.mute_minutes))
+
+
+def _mute(session, actor, incident_id: int, body: MuteIn) -> None:
+    if actor.role not in ("admin", "county_operator", "township_operator", "village_operator"):
+        raise TransitionRefused("mute", None, f"role {actor.role!r} may not mute alarms", "role")
+    incident = get_incident(session, incident_id)
+    alarms.mute_incident_rule(session, incident, actor, minutes=body.minutes, reason=body.reason, kind="mute")
+
+
+_route("mute", MuteIn, "屏蔽: mute the rule that raised this video incident on its camera for `minutes` (audited)", _mute)
 _route("reopen", ReasonIn, "重新打开: reopen", lambda s, a, i, b: lifecycle.reopen(s, i, a, reason=b.reason))
 _route("escalate", ReasonIn, "上报上级: hand to the next centre up", lambda s, a, i, b: lifecycle.escalate(s, i, a, reason=b.reason))
 _route("colour", ColourIn, "Change the four-colour risk grade (audited)",
