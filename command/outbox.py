@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from command.db import Database
 from command.models import OutboxEvent, utcnow
-from command.streams import EVENTS_MAXLEN, EVENTS_STREAM
+from command.streams import EVENTS_MAXLEN, EVENTS_STREAM, event_entry
 
 log = logging.getLogger("command.outbox")
 
@@ -123,3 +123,17 @@ class Outbox:
             with self.database.session() as session:
                 session.execute(delete(OutboxEvent).where(OutboxEvent.sent_at < utcnow() - self.keep_sent))
         return relayed
+
+
+def stage_events(session: Session, events: Sequence[tuple[str, dict[str, Any]]]) -> list[OutboxEvent]:
+    """Stage ``(type, payload)`` events (payloads carry ``jurisdiction_code``) in ``session``'s transaction."""
+    return stage(session, [event_entry(kind, payload["jurisdiction_code"], payload) for kind, payload in events])
+
+
+def relay_after_commit(database: Database, redis_client: Any, rows: Sequence[OutboxEvent]) -> None:
+    """Push rows just committed; if Redis is unreachable they stay in the outbox for a worker's sweep."""
+    try:
+        Outbox(database, redis_client).relay(rows)
+    except Exception as exc:  # noqa: BLE001 - stored and staged: the sweep pushes them once Redis is back
+        log.error("%d events stored but not pushed yet (%s: %s); a command worker relays them within seconds",
+                  len(rows), exc.__class__.__name__, exc)

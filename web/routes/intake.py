@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Reques
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from command import publish_event
+from command import relay_after_commit, stage_events
 from command import incident_payload
 from command import IntakeError, ReportIn, import_work_orders, submit_report
 
@@ -38,12 +38,6 @@ def _may_report(user: Principal, report: ReportIn) -> None:
     raise HTTPException(403, f"role {user.role.value} may not submit {report.source} reports")
 
 
-def _publish(ctx, payloads: list[tuple[str, dict]]) -> None:
-    for kind, payload in payloads:
-        try:
-            publish_event(ctx.redis_sync, kind, payload["jurisdiction_code"], payload)
-        except Exception as exc:  # stored; clients see it on their next load
-            log.error("incident %s stored but not pushed: %s", payload.get("id"), exc)
 
 
 def _submit(request: Request, user: Principal, report: ReportIn, photos: list[bytes]) -> dict:
@@ -58,8 +52,9 @@ def _submit(request: Request, user: Principal, report: ReportIn, photos: list[by
             session.rollback()
             raise HTTPException(403, "the reported place is outside your jurisdiction")
         payload = incident_payload(session, result.incident)
-    if not result.duplicate:
-        _publish(ctx, [("incident.created" if result.created else "incident.updated", payload)])
+        staged = [] if result.duplicate else stage_events(
+            session, [("incident.created" if result.created else "incident.updated", payload)])  # outbox
+    relay_after_commit(ctx.database, ctx.redis_sync, staged)
     return {"incident": payload, "created": result.created, "duplicate": result.duplicate}
 
 
@@ -126,7 +121,8 @@ async def import_orders(
                                 detail="the import contains places outside your jurisdiction; nothing was imported")
             payloads = [("incident.created" if i.id > before else "incident.updated", incident_payload(session, i))
                         for i in incidents]
-        _publish(ctx, payloads)
+            staged = stage_events(session, payloads)  # committed with the import (outbox)
+        relay_after_commit(ctx.database, ctx.redis_sync, staged)
         return {"created": result.created, "merged": result.merged, "duplicates": result.duplicates,
                 "incident_ids": result.incident_ids,
                 "problems": [{"line": p.line, "field": p.field, "message": p.message} for p in result.problems]}
