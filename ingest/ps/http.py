@@ -1,0 +1,95 @@
+"""The GB worker's PS endpoint: ``GET /gb28181/<channel>.ps`` streams the channel's live program stream.
+
+This is how a GB channel reaches the same reader/relay path as an RTSP camera:
+the registry gives the channel this URL, the ingest reader opens it with PyAV
+(FFmpeg's ``mpeg`` demuxer), and the request makes the hub INVITE the device.
+Bind it to loopback (the default) or a private interface: it carries video
+without a token, like an RTSP camera on the video private network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from devices.gb28181 import is_id
+from ingest.ps.hub import GbMediaHub
+
+log = logging.getLogger(__name__)
+_PATH = re.compile(r"^/gb28181/(\d{20})\.ps$")
+
+
+class PsHttpServer:
+    def __init__(self, hub: GbMediaHub, host: str = "127.0.0.1", port: int = 15080) -> None:
+        self.hub, self.host, self.port = hub, host, port
+        self._server: asyncio.Server | None = None
+        self._clients: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> PsHttpServer:
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("GB28181 PS endpoint on http://%s:%d/gb28181/<channel>.ps", self.host, self.port)
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for t in list(self._clients):
+            t.cancel()
+
+    def url(self, channel_id: str) -> str:
+        return f"http://{self.host}:{self.port}/gb28181/{channel_id}.ps"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._clients.add(task)
+        try:
+            await self._serve(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        finally:
+            if task is not None:
+                self._clients.discard(task)
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+        line = head.split(b"\r\n", 1)[0].decode("latin-1")
+        parts = line.split()
+        if len(parts) < 2 or parts[0] not in ("GET", "HEAD"):
+            return await self._error(writer, 405, "Method Not Allowed", "只支持 GET")
+        m = _PATH.match(parts[1].split("?", 1)[0])
+        if not m or not is_id(m.group(1)):
+            return await self._error(writer, 404, "Not Found", "路径应为 /gb28181/<20 位通道编码>.ps")
+        channel_id = m.group(1)
+        try:
+            consumer = await self.hub.subscribe(channel_id)
+        except (LookupError, TimeoutError) as exc:
+            log.warning("GB28181 PS endpoint: %s not available: %s", channel_id, exc)
+            return await self._error(writer, 503, "Service Unavailable", f"通道 {channel_id} 无法取流：{exc}")
+        try:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: video/MP2P\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n")
+            if parts[0] == "HEAD":
+                return
+            closed = asyncio.ensure_future(reader.read(1))  # EOF from the client = it left
+            while True:
+                get = asyncio.ensure_future(consumer.get())
+                done, _ = await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if closed in done:
+                    get.cancel()
+                    break
+                chunk = get.result()
+                if chunk is None:
+                    break
+                writer.write(chunk)
+                await writer.drain()
+        finally:
+            await consumer.close()
+
+    async def _error(self, writer: asyncio.StreamWriter, code: int, reason: str, text: str) -> None:
+        body = text.encode()
+        writer.write(f"HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+                     "Connection: close\r\n\r\n".encode() + body)
+        await writer.drain()
