@@ -218,6 +218,12 @@ class Scenario:
                 s.screenshot = str(path)
             except Exception:
                 pass
+        if not s.ok:  # every page as it looked when the step failed
+            for pname, p in self.pages.items():
+                try:
+                    p.screenshot(path=str(self.shots / f"{len(self.shift.steps) + 1:02d}-failed-{pname}.png"))
+                except Exception:
+                    pass
         self.shift.steps.append(s)
         print(f"[{time.monotonic() - self.started:6.1f}s] {'ok ' if s.ok else 'FAIL'} {name} {s.error[:300]}", file=sys.stderr, flush=True)
         return s.ok
@@ -411,10 +417,13 @@ class Scenario:
     def responder_row(self, desk, username: str) -> int:
         """The id of the responder account's unit, read from the dispatch list the operator sees."""
         name = {"r1": "派出所值班警组"}[username]
-        rows = desk.locator(".dispatch-form .unit-row")
-        for i in range(rows.count()):
-            if name in rows.nth(i).inner_text():
-                return int(rows.nth(i).get_attribute("data-responder"))
+        for attempt in range(2):
+            rows = desk.locator(".dispatch-form .unit-row")
+            for i in range(rows.count()):
+                if name in rows.nth(i).inner_text():
+                    return int(rows.nth(i).get_attribute("data-responder"))
+            if attempt == 0 and desk.locator(".dispatch-form button.show-all").count():
+                desk.click(".dispatch-form button.show-all")  # not recommended: the operator opens the full list
         raise StepFailed(f"no unit named *{name} in the dispatch form: {desk.inner_text('.dispatch-form')[:300]}")
 
     # -- phone --
@@ -491,15 +500,24 @@ class Scenario:
         desk.select_option("#report-jurisdiction", "330381101201")
         desk.fill('#report-form input[name="address"]', "东山村 3 组")
         desk.fill('#report-form input[name="reporter_phone"]', "13800000000")
-        desk.click('#report-form button[type="submit"]')
-        desk.wait_for_selector(".queue-item.selected")
-        self.hotline_incident = int(desk.get_attribute(".queue-item.selected", "data-id"))
+        self.hotline_incident = self.submit_intake(desk)
         desk.wait_for_selector(f'#detail[data-id="{self.hotline_incident}"]')
         check("12345" in desk.inner_text("#detail"), "the case does not show its source 12345")
         if desk.locator('#actions button[data-action="classify"]').count():
             self.act(desk, "classify", {})
-            desk.click('#actions .action-form[data-action="classify"] button[type=submit]')
             wait_until(lambda: "已分类" in desk.inner_text("#detail-status") or "已派单" in desk.inner_text("#detail-status"), 15, "status 已分类")
+
+    def submit_intake(self, desk) -> int:
+        """Submit the 受理登记 form; the new case is selected (a case that was selected before is not it)."""
+        before = set(desk.evaluate("() => [...document.querySelectorAll('.queue-item')].map(li => Number(li.dataset.id))"))
+        desk.click('#report-form button[type="submit"]')
+
+        def new_selected():
+            sel = desk.get_attribute(".queue-item.selected", "data-id", timeout=1000) if desk.locator(".queue-item.selected").count() else None
+            return int(sel) if sel and int(sel) not in before else None
+        inc = wait_until(new_selected, 15, "the new case selected in the queue")
+        desk.wait_for_selector(f'#detail[data-id="{inc}"]')
+        return inc
 
     def hotline_field(self) -> None:
         desk = self.pages["township_desk"]
@@ -512,7 +530,7 @@ class Scenario:
         self.status_is(desk, "已派单")
         phone = self.pages["responder_phone"]
         phone.wait_for_selector(f'.task[data-id="{inc}"]', timeout=20_000)
-        check(phone.locator(f'.task[data-id="{inc}"] a.call-link[href^="tel:"]').count() == 1, "no tap-to-call for the 12345 caller")
+        wait_until(lambda: phone.locator(f'.task[data-id="{inc}"] a.call-link[href="tel:13800000000"]').count() == 1, 10, "tap-to-call for the 12345 caller")
         self.phone_accept(inc)
         self.phone_resolve(inc, wait_pushes=False)
 
@@ -531,9 +549,7 @@ class Scenario:
         desk.wait_for_selector("#report-jurisdiction option", state="attached")
         desk.fill('#report-form input[name="title"]', "村民聚集 需县级协调")
         desk.select_option("#report-jurisdiction", "330381101201")
-        desk.click('#report-form button[type="submit"]')
-        desk.wait_for_selector(".queue-item.selected")
-        inc = int(desk.get_attribute(".queue-item.selected", "data-id"))
+        inc = self.submit_intake(desk)
         desk.wait_for_selector(f'#detail[data-id="{inc}"] #actions button[data-action="escalate"]')
         self.act(desk, "escalate", {"textarea[name=reason]": "涉及多个乡镇，请县级协调"})
         self.status_is(desk, "已上报")
@@ -551,7 +567,7 @@ class Scenario:
 
         def pick():  # an open video incident of another township's camera, not yet handled
             return county.evaluate(f"""() => {{ const li = [...document.querySelectorAll('.queue-item[data-camera]')].find(li =>
-                 li.dataset.status === 'received' && li.dataset.camera && li.dataset.camera !== '{TOWNSHIP_CAMERA}');
+                 ['received', 'classified'].includes(li.dataset.status) && li.dataset.camera && li.dataset.camera !== '{TOWNSHIP_CAMERA}');
                  return li ? [Number(li.dataset.id), li.dataset.camera] : null; }}""")
         inc, camera = wait_until(pick, 60, "an open video incident of another township on the county desk")
         self.desk_select(county, inc)
@@ -559,7 +575,7 @@ class Scenario:
         county.select_option('.action-form[data-action="false_alarm"] select[name=mute_minutes]', "30")
         county.click('.action-form[data-action="false_alarm"] button[type=submit]')
         self.status_is(county, "误报")
-        quiet = 30 if self.quick else 90
+        quiet = 20 if self.quick else 90
         time.sleep(quiet)
         reopened = county.evaluate(f"""() => [...document.querySelectorAll('.queue-item[data-camera="{camera}"]')]
              .map(li => Number(li.dataset.id)).filter(id => id > {inc})""")

@@ -120,8 +120,8 @@ export const DispatchForm = {
     return () => h("form", { class: "action-form dispatch-form", "data-action": "dispatch", "data-incident": props.inc.id, onSubmit: submit }, [
       loading.value ? h("p", { class: "muted" }, t("common.loading")) : null,
       h("div", { class: "unit-list recommended" }, recs.value.map((r) => unitRow(r.responder_id, r.name,
-        [r.status ? t(`responder_status.${r.status}`) : "", distanceText(r.distance_m), ...(r.reasons || [])].filter(Boolean).join(" · "), r.in_chain === false ? "" : "in-chain"))),
-      others.value.length ? h("button", { type: "button", class: "link", onClick: () => { showAll.value = !showAll.value; } }, showAll.value ? t("dispatch.hide_all") : t("dispatch.show_all", { n: others.value.length })) : null,
+        [r.status ? t(`responder_status.${r.status}`) : "", distanceText(r.distance_m), ...(r.reasons || []).filter((x) => !/km away/.test(x))].filter(Boolean).join(" · "), r.in_chain === false ? "" : "in-chain"))),
+      others.value.length ? h("button", { type: "button", class: "link show-all", onClick: () => { showAll.value = !showAll.value; } }, showAll.value ? t("dispatch.hide_all") : t("dispatch.show_all", { n: others.value.length })) : null,
       showAll.value ? h("div", { class: "unit-list others" }, others.value.map((r) => unitRow(r.id, r.name,
         [r.status ? t(`responder_status.${r.status}`) : "", r.department || "", r.jurisdiction_name || r.jurisdiction_code].filter(Boolean).join(" · ")))) : null,
       h("input", { name: "note", value: note.value, placeholder: t("field.note"), onInput: (e) => { note.value = e.target.value; } }),
@@ -130,56 +130,60 @@ export const DispatchForm = {
   },
 };
 
-// 布防时间: per rule on this camera, armed always or only in the chosen windows (days + hh:mm–hh:mm),
-// and the mutes in force with a button to lift each.
-const DAYS = [1, 2, 3, 4, 5, 6, 7];
+// 布防时间: per rule on this camera, armed all day or only in the chosen windows (days + hh:mm–hh:mm,
+// a window ending before it starts spans midnight), and the mute in force with a button to lift it.
+// GET /api/cameras/{id}/rules; PUT/DELETE …/rules/{rule}/schedule; DELETE /api/alarm-mutes/{id}.
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 export const ScheduleEditor = {
   name: "ScheduleEditor",
   props: { cameraId: String, cameraName: String },
   setup(props) {
     const open = ref(false);
-    const state = reactive({ rules: [], mutes: [], error: "", loaded: false, busy: false });
+    const state = reactive({ rules: [], error: "", loaded: false, busy: false });
+    const base = () => `/api/cameras/${encodeURIComponent(props.cameraId)}/rules`;
     const load = async () => {
       try {
-        const r = await api(`/api/cameras/${encodeURIComponent(props.cameraId)}/schedules`);
-        state.rules = (r.items || r.rules || []).map((x) => ({ ...x, windows: (x.windows || []).map((w) => ({ ...w, days: [...(w.days || DAYS)] })) }));
-        state.mutes = r.mutes || [];
+        const r = await api(base());
+        state.rules = (r.items || []).map((x) => ({
+          rule_id: x.rule_id, kind: x.kind, source: x.effective?.source, mute: x.mute,
+          enabled: x.effective?.enabled !== false,
+          windows: (x.effective?.windows || []).map((w) => ({ start: w.start, end: w.end, days: [...(w.days || DAYS)] })),
+        }));
         state.loaded = true; state.error = "";
       } catch (e) { state.error = errorText(e); }
     };
-    const save = async (rule) => {
+    const run = async (fn, done) => {
       state.busy = true;
-      try {
-        await api(`/api/cameras/${encodeURIComponent(props.cameraId)}/schedules/${encodeURIComponent(rule.rule_id)}`, { method: "PUT", body: { enabled: rule.enabled, windows: rule.windows } });
-        toast(t("schedule.saved"), "ok");
-        await load();
-      } catch (e) { toast(errorText(e), "error"); } finally { state.busy = false; }
+      try { await fn(); toast(t(done), "ok"); await load(); } catch (e) { toast(errorText(e), "error"); } finally { state.busy = false; }
     };
-    const lift = async (m) => {
-      try { await api(`/api/alarm-mutes/${m.id}`, { method: "DELETE" }); toast(t("mute.lifted"), "ok"); await load(); }
-      catch (e) { toast(errorText(e), "error"); }
-    };
+    const save = (rule) => run(() => api(`${base()}/${encodeURIComponent(rule.rule_id)}/schedule`, { method: "PUT", body: { enabled: rule.enabled, windows: rule.windows } }), "schedule.saved");
+    const reset = (rule) => run(() => api(`${base()}/${encodeURIComponent(rule.rule_id)}/schedule`, { method: "DELETE" }), "schedule.reset_done");
+    const lift = (m) => run(() => api(`/api/alarm-mutes/${m.id}`, { method: "DELETE" }), "mute.lifted");
+    const ruleName = (rule) => `${t(`rule.${rule.kind}`) === `rule.${rule.kind}` ? rule.kind : t(`rule.${rule.kind}`)}（${rule.rule_id}）`;
     const windowRow = (rule, w, i) => h("div", { key: i, class: "window-row" }, [
       h("input", { type: "time", value: w.start, onInput: (e) => { w.start = e.target.value; }, "aria-label": t("schedule.start") }), "–",
       h("input", { type: "time", value: w.end, onInput: (e) => { w.end = e.target.value; }, "aria-label": t("schedule.end") }),
       h("span", { class: "days" }, DAYS.map((d) => h("label", { key: d, class: "day" }, [
-        h("input", { type: "checkbox", checked: w.days.includes(d), onChange: (e) => { w.days = e.target.checked ? [...w.days, d].sort() : w.days.filter((x) => x !== d); } }), t(`day.${d}`)]))),
-      h("button", { type: "button", class: "link", onClick: () => rule.windows.splice(i, 1) }, "×"),
+        h("input", { type: "checkbox", checked: w.days.includes(d), onChange: (e) => { w.days = e.target.checked ? DAYS.filter((x) => x === d || w.days.includes(x)) : w.days.filter((x) => x !== d); } }), t(`day.${d}`)]))),
+      h("button", { type: "button", class: "link", title: t("schedule.remove"), onClick: () => rule.windows.splice(i, 1) }, "×"),
     ]);
     return () => h("details", { class: "schedule-editor", open: open.value, onToggle: (e) => { open.value = e.target.open; if (open.value && !state.loaded) load(); } }, [
       h("summary", {}, t("schedule.title")),
       state.error ? h("p", { class: "error" }, state.error) : null,
-      state.mutes.length ? h("ul", { class: "mutes" }, state.mutes.map((m) => h("li", { key: m.id, "data-mute": m.id }, [
-        `${t(m.kind === "false_alarm" ? "mute.kind_false_alarm" : "mute.kind_mute")} · ${m.rule_name || m.rule_id} · ${t("mute.until", { at: new Date(m.until).toLocaleString("zh-CN", { hour12: false }) })}`,
-        m.suppressed ? ` · ${t("mute.suppressed", { n: m.suppressed })}` : "", " ",
-        h("button", { type: "button", class: "link", onClick: () => lift(m) }, t("mute.lift"))]))) : null,
       state.rules.map((rule) => h("fieldset", { key: rule.rule_id, class: "rule-schedule", "data-rule": rule.rule_id }, [
-        h("legend", {}, rule.rule_name || rule.rule_id),
-        h("label", { class: "inline" }, [h("input", { type: "checkbox", checked: rule.enabled, onChange: (e) => { rule.enabled = e.target.checked; } }), t("schedule.enabled")]),
-        h("p", { class: "muted small" }, rule.windows.length ? t("schedule.windows") : t("schedule.always")),
+        h("legend", {}, ruleName(rule)),
+        rule.mute ? h("p", { class: "mute-line", "data-mute": rule.mute.id }, [
+          `${t(rule.mute.kind === "false_alarm" ? "mute.kind_false_alarm" : "mute.kind_mute")} ${t("mute.until", { at: new Date(rule.mute.until).toLocaleString("zh-CN", { hour12: false }) })}`,
+          rule.mute.suppressed ? ` · ${t("mute.suppressed", { n: rule.mute.suppressed })}` : "", " ",
+          h("button", { type: "button", class: "link lift-mute", onClick: () => lift(rule.mute) }, t("mute.lift"))]) : null,
+        h("label", { class: "inline" }, [h("input", { type: "checkbox", name: "enabled", checked: rule.enabled, onChange: (e) => { rule.enabled = e.target.checked; } }), t("schedule.enabled")]),
+        h("p", { class: "muted small" }, [rule.windows.length ? t("schedule.windows") : t("schedule.always"), rule.source === "override" ? ` ${t("schedule.overridden")}` : ""]),
         ...rule.windows.map((w, i) => windowRow(rule, w, i)),
-        h("button", { type: "button", class: "link", onClick: () => rule.windows.push({ start: "22:00", end: "06:00", days: [...DAYS] }) }, t("schedule.add")),
-        h("button", { type: "button", class: "secondary save-schedule", disabled: state.busy, onClick: () => save(rule) }, t("common.save")),
+        h("div", { class: "window-tools" }, [
+          h("button", { type: "button", class: "link add-window", onClick: () => rule.windows.push({ start: "22:00", end: "06:00", days: [...DAYS] }) }, t("schedule.add")),
+          h("button", { type: "button", class: "secondary save-schedule", disabled: state.busy, onClick: () => save(rule) }, t("common.save")),
+          rule.source === "override" ? h("button", { type: "button", class: "link", disabled: state.busy, onClick: () => reset(rule) }, t("schedule.reset")) : null,
+        ]),
       ])),
       state.loaded && !state.rules.length ? h("p", { class: "muted" }, t("schedule.no_rules")) : null,
     ]);

@@ -242,7 +242,7 @@ const QueuePane = {
           h("input", { id: "import-file", type: "file", accept: ".csv,.json,text/csv,application/json", hidden: true, onChange: importFile })]),
       ]),
       ...slot("queue-tools"),
-      intakeOpen.value ? h(IntakeForm, { onDone: (id) => { intakeOpen.value = false; select(id); } }) : null,
+      intakeOpen.value ? h(deskSlots["intake-form"][0] || IntakeForm, { onDone: (id) => { intakeOpen.value = false; select(id); } }) : null,
       h("ol", { id: "queue", class: "queue", "aria-live": "polite" }, list.value.map((inc) => h(QueueItem, { key: inc.id, inc, selected: inc.id === store.selectedId }))),
       list.value.length ? null : h("p", { id: "queue-empty", class: "muted" }, t("incidents.empty")),
       ...slot("queue-footer"),
@@ -258,18 +258,30 @@ const Evidence = {
   setup(props) {
     return () => {
       const inc = props.inc; const ev = props.evidence;
-      const shots = ev?.snapshots?.length ? ev.snapshots
-        : (inc.snapshot_url || inc.has_snapshot) ? [{ kind: "first", url: `/api/incidents/${inc.id}/snapshot`, boxes: inc.boxes, frame_width: inc.frame_width, frame_height: inc.frame_height }] : [];
+      // the incident's own snapshot carries its detection boxes; latest and best (labelled JPEGs) follow,
+      // each shown once even when one alert is first, latest and best at once
+      const shots = [];
+      const seen = new Set();
+      if (inc.snapshot_url || inc.has_snapshot) {
+        shots.push({ kind: "first", url: `/api/incidents/${inc.id}/snapshot`, boxes: inc.boxes, frame_width: inc.frame_width, frame_height: inc.frame_height, at: ev?.snapshots?.first?.at });
+        if (ev?.snapshots?.first) seen.add(ev.snapshots.first.source_id);
+      }
+      for (const kind of ["first", "latest", "best"]) {
+        const s = ev?.snapshots?.[kind];
+        if (!s || seen.has(s.source_id)) continue;
+        seen.add(s.source_id);
+        shots.push({ kind, url: s.url, at: s.at });
+      }
       const clips = ev?.clips?.length ? ev.clips : inc.has_clip ? [{ url: `/api/incidents/${inc.id}/clip` }] : [];
       return h("div", { class: "evidence" }, [
         h("div", { class: "media-row" }, shots.map((s, i) => h(SnapshotBoxes, {
           key: s.url, src: s.url, boxes: s.boxes || [], frameWidth: s.frame_width, frameHeight: s.frame_height,
-          label: s.label || t(`evidence.${s.kind}`) + (s.at ? ` ${fmtTime(s.at)}` : ""),
+          label: t(`evidence.${s.kind}`) + (s.at ? ` ${fmtTime(s.at)}` : ""),
           className: i === 0 ? "snap detail-snap" : "snap evidence-snap",
         }))),
         clips.length ? h("div", { class: "clips" }, clips.map((c) => h("figure", { key: c.url, class: "clip-box" }, [
           h("video", { src: c.url, controls: true, class: "clip", preload: "metadata" }),
-          h("figcaption", { class: "muted small" }, c.label || [t("incident.clip"), c.start_at ? `${fmtTime(c.start_at)} – ${fmtTime(c.end_at)}` : ""].join(" ")),
+          h("figcaption", { class: "muted small" }, `${t("evidence.clip")} ${fmtTime(c.at)}`),
         ]))) : h("p", { class: "muted small" }, t("incident.no_clip")),
       ]);
     };
@@ -284,7 +296,7 @@ const TimelineRow = {
       const e = props.e;
       const label = t(`action.${e.action}`) === `action.${e.action}` ? e.action : t(`action.${e.action}`);
       const count = e.count ?? e.detail?.count;
-      const last = e.last_at ?? e.detail?.last_at;
+      const last = e.latest_at ?? e.detail?.latest_at;
       const note = e.detail?.reason || e.detail?.result || e.detail?.note || e.detail?.outcome || e.detail?.comment;
       return h("li", { "data-action": e.action }, [
         h("span", { class: "muted" }, fmtTime(e.at)), " ", e.actor === "system" ? t("actor.system") : e.actor, " · ", label,
@@ -323,6 +335,8 @@ const ActionBar = {
     return () => {
       const inc = props.inc;
       const actions = (inc.allowed_actions || []).filter((a) => a !== "escalate" || levelAbove(inc));
+      // 屏蔽 is not a step of the case's workflow: offered on any video incident to whoever handles incidents
+      if (inc.camera_id && session.can("handle") && !actions.includes("mute")) actions.push("mute");
       return h("div", { class: "actions", id: "actions" }, [
         actions.length ? null : h("p", { class: "muted" }, t("incident.no_actions")),
         ...actions.map((action) => h("div", { key: action, class: "action-slot" }, [
@@ -365,7 +379,7 @@ const DetailPane = {
         h("dl", { class: "facts" }, [
           h("dt", {}, t("incident.status")), h("dd", { id: "detail-status" }, [t(`status.${inc.status}`), inc.supervised ? h("span", { class: "flag supervised" }, t("incident.supervised")) : null]),
           h("dt", {}, t("incident.level")), h("dd", { id: "detail-level" }, t(`level.${inc.handling_level || levelOf(inc.jurisdiction_code)}`) + (inc.escalation_count ? ` · ${t("incident.escalations", { n: inc.escalation_count })}` : "")),
-          h("dt", {}, t("incident.alert_count")), h("dd", { id: "detail-alerts" }, t("incident.alerts_text", { n: alerts, at: fmtTime(inc.last_alert_at || inc.updated_at) })),
+          h("dt", {}, t("incident.alert_count")), h("dd", { id: "detail-alerts" }, t("incident.alerts_text", { n: alerts, at: fmtTime(inc.last_source_at || inc.created_at) })),
           h("dt", {}, t("incident.camera")), h("dd", {}, inc.camera_name || inc.camera_id || "-"),
           h("dt", {}, t("incident.jurisdiction")), h("dd", {}, inc.jurisdiction_name || inc.jurisdiction_code),
           inc.address ? [h("dt", {}, t("incident.address")), h("dd", {}, inc.address)] : null,

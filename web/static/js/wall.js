@@ -96,7 +96,7 @@ function onEvent(msg) {
   if (known) {
     // a re-alert (or a state change): update the row and the badge, never re-pop
     known.count = inc.source_count || known.count;
-    known.last_at = inc.last_alert_at || inc.updated_at || known.last_at;
+    known.last_at = inc.last_source_at || inc.updated_at || known.last_at;
     known.inc = inc;
     if (inc.is_open === false) known.confirmed = true;
     document.body.dataset.realerts = String(Number(document.body.dataset.realerts || 0) + 1);
@@ -104,7 +104,7 @@ function onEvent(msg) {
   }
   if (msg.type !== "incident.created" || inc.is_open === false) return;
   wall.alarms[inc.id] = { id: inc.id, title: inc.title, camera_id: inc.camera_id, count: inc.source_count || 1,
-    last_at: inc.last_alert_at || inc.created_at, confirmed: false, inc, at: Date.now() };
+    last_at: inc.last_source_at || inc.created_at, confirmed: false, inc, at: Date.now() };
   placeAlarm(inc.camera_id);
   document.body.dataset.lastAlarm = String(inc.id);
   document.body.dataset.pops = String(Number(document.body.dataset.pops || 0) + 1);
