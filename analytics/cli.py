@@ -22,6 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--weights", type=Path, default=None, help="default: <models_dir>/yolov8n.pt")
     export.add_argument("--if-missing", action="store_true", help="keep an existing .onnx")
     export.set_defaults(func=_export)
+    quantize = models_sub.add_parser(
+        "quantize", help="INT8 model (static quantisation on sample frames, detect head kept in float), checked against float")
+    quantize.add_argument("--frames", type=int, default=20, help="calibration frames from the 640×360 sample (default 20)")
+    quantize.add_argument("--min-agreement", type=float, default=0.9,
+                          help="fail (exit 1, model kept for inspection) below this box agreement with float")
+    quantize.set_defaults(func=_quantize)
 
     analytics = sub.add_parser("analytics", help="video analytics")
     analytics_sub = analytics.add_subparsers(dest="analytics_command", required=True, metavar="ACTION")
@@ -42,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="also analyse patrol cameras: one keyframe per camera every ≥10 s (轮巡)")
     run.add_argument("--health-sample-s", type=float, default=5.0,
                      help="device health: diagnose one frame per camera this often (default 5 s); 0 = no device.status")
+    run.add_argument("--int8", action="store_true",
+                     help="use the INT8 model from `xueliang models quantize` (≈1.3-1.5× images per CPU-second)")
     run.set_defaults(func=_run)
 
     from analytics.cluster.cli import add_parser as add_cluster_parser
@@ -63,11 +71,46 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def resolve_model(models_dir: Path, int8: bool) -> Path:
+    """The float ONNX model (exported once if missing), or its INT8 variant; FileNotFoundError says what to run."""
+    from analytics.models import ensure_onnx
+    from analytics.quantize import int8_path_for
+
+    model = ensure_onnx(models_dir)
+    if int8:
+        model = int8_path_for(model)
+        if not model.exists():
+            raise FileNotFoundError(f"INT8 model {model} not found; run `xueliang models quantize` first")
+    return model
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    import json
+
+    from analytics.models import ensure_onnx
+    from analytics.quantize import compare_saved, quantize_int8, sample_frames
+    from xueliang.settings import REPO_ROOT, Settings
+
+    try:
+        float_model = ensure_onnx(Settings().models_dir)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    frames = sample_frames(REPO_ROOT / "samples" / "vtest_640x360_g10.h264", args.frames)
+    path = quantize_int8(float_model, frames)
+    report = compare_saved(float_model.parent)
+    print(json.dumps({"model": str(path), **report}, ensure_ascii=False))
+    if report["int8_box_agreement"] is None or report["int8_box_agreement"] < args.min_agreement:
+        print(f"error: INT8 box agreement {report['int8_box_agreement']} < {args.min_agreement}; do not deploy it",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     import redis
 
     from analytics.alerts import AlertPublisher
-    from analytics.models import ensure_onnx
     from analytics.worker import AnalyticsWorker, WorkerConfig
     from devices import RegistryError, RegistryWatcher, load_registry
     from xueliang.settings import Settings
@@ -94,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
     if not cameras:
         log.warning("no continuous cameras in %s; nothing to analyse", cameras_file)
     try:
-        model = ensure_onnx(settings.models_dir)
+        model = resolve_model(settings.models_dir, args.int8)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -48,6 +48,8 @@ def _command_run(args: argparse.Namespace) -> int:
         consumer_name=args.consumer,
         media_dir=args.media_dir,
         device_fault_grace_s=args.device_fault_grace,
+        metrics_port=args.metrics_port,
+        claim_idle_s=args.claim_idle,
     )
 
 
@@ -68,10 +70,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--database-url", default=None)
     run.add_argument("--redis-url", default=None, help="default: REDIS_URL (required: the worker does not start Redis)")
     run.add_argument("--consumer", default=None, help="consumer name in group 'command' (default: host-pid)")
+    run.add_argument("--claim-idle", type=float, default=30.0,
+                     help="take over alerts a dead worker left pending after this many seconds idle (default 30)")
     run.add_argument("--media-dir", default=None, help="where snapshots are stored (default: Settings.media_dir)")
     run.add_argument("--device-fault-grace", type=float, default=None, metavar="SECONDS",
                      help="a camera in a fault status this long gets a device-fault work order "
                           "(default: XUELIANG_DEVICE_FAULT_GRACE_S or 300)")
+    run.add_argument("--metrics-port", type=int, default=None,
+                     help="serve Prometheus metrics on 127.0.0.1:PORT/metrics (intake lag, backlog, dead letters, overdue)")
     run.set_defaults(func=_command_run)
 
     try:

@@ -265,7 +265,10 @@ class AlertConsumer:
             changed = run_timers(session, now=self.clock())
             staged = stage(session, [event_entry("incident.updated", incident.jurisdiction_code,
                                                  incident_payload(session, incident, self.names)) for incident in changed])
-        self.outbox.relay(staged)
+        try:
+            self.outbox.relay(staged)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:  # committed and staged: the sweep pushes them
+            log.warning("timer updates stored; their push waits for Redis (%s)", exc.__class__.__name__)
         self.stats.timer_runs += 1
         return [i.id for i in changed]
 
@@ -284,7 +287,10 @@ class AlertConsumer:
             self.run_timers()
         if now - self._last_sweep >= self.sweep_interval_s:
             self._last_sweep = now
-            self.outbox.sweep()
+            try:
+                self.outbox.sweep()
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("outbox sweep waits for Redis (%s)", exc.__class__.__name__)
 
     def run_device_faults(self, now: float) -> None:
         """Poll ``xl:events`` for device.status (non-blocking) and tick the grace timers, when due.
@@ -310,22 +316,31 @@ class AlertConsumer:
     # ---- loop -----------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        self.ensure_group()
-        if self.device_faults is not None:
-            self.device_faults.ensure_group()
-        try:  # events a crashed predecessor committed but never pushed: relay them now, not a sweep later
-            self.outbox.sweep(before=utcnow())
-        except (OperationalError, DBAPIError, redis.ConnectionError, redis.TimeoutError) as exc:
-            log.warning("outbox sweep at start-up failed (%s); the periodic sweep retries", exc.__class__.__name__)
+        """Until ``stop``: timers (if ours), intake, device faults — each outage only pauses what needs it.
+
+        The timers and the outbox sweep need only the database, so a Redis outage does not stall
+        the SLA clock; the intake waits for both and backs off at most 2 s on Redis, 10 s on the database.
+        """
+        started = False
         backoff = 0.5
         while not stop.is_set():
+            now = time.monotonic()
             try:
-                now = time.monotonic()
+                self.run_singletons(now)
+            except (OperationalError, DBAPIError) as exc:
+                log.warning("timers delayed: database unavailable (%s)", exc.__class__.__name__)
+            try:
+                if not started:
+                    self.ensure_group()
+                    if self.device_faults is not None:
+                        self.device_faults.ensure_group()
+                    # events a crashed predecessor committed but never pushed: relay them now, not a sweep later
+                    self.outbox.sweep(before=utcnow())
+                    started = True
                 if now - self._last_claim >= max(1.0, self.claim_idle_ms / 3000):
                     self._last_claim = now
                     self.reclaim()
                     self.trim()
-                self.run_singletons(now)
                 self.run_device_faults(now)
                 self.step()
                 backoff = 0.5
@@ -333,13 +348,13 @@ class AlertConsumer:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
             except (OperationalError, DBAPIError) as exc:
-                log.warning("database error in timers: %s", exc.__class__.__name__)
+                log.warning("database error: %s", exc.__class__.__name__)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, backoff)
                 stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, 2.0)
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -354,6 +369,7 @@ def run_worker(
     media_dir: str | Path | None = None,
     device_fault_grace_s: float | None = None,
     metrics_port: int | None = None,
+    claim_idle_s: float = 30.0,
 ) -> int:
     """Run until SIGTERM/SIGINT; returns 0 on a clean stop."""
     from xueliang.settings import Settings
@@ -375,6 +391,7 @@ def run_worker(
         redis_client=client,
         media_dir=Path(media_dir) if media_dir else settings.media_dir,
         consumer_name=consumer_name or f"{socket.gethostname()}-{os.getpid()}",
+        claim_idle_ms=int(claim_idle_s * 1000),
     )
     consumer.timer_lease = Lease(database, TIMERS_LEASE, consumer.consumer_name)
     consumer.device_faults = DeviceFaultConsumer(

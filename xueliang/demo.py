@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xueliang.runtime import EmbeddedRedis, RtspSampleServer, SampleMount, spawn, stop, stop_requested_by_signals, wait_for_port
+from xueliang.runtime import EmbeddedRedis, RtspSampleServer, SampleMount, free_port, spawn, stop, stop_requested_by_signals, wait_for_port
 from xueliang.settings import Settings
 
 log = logging.getLogger("xueliang.demo")
@@ -89,6 +89,7 @@ class DemoDeployment:
     web_port: int
     demo_password: str
     workers: list[Worker] = field(default_factory=list)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
     cluster: str | None = None  # Ray address: the analytics tier runs there (`analytics cluster`)
     _rtsp: RtspSampleServer | None = None
     _redis: EmbeddedRedis | None = None
@@ -127,7 +128,15 @@ class DemoDeployment:
             done = subprocess.run([*xl, *step], env={**os.environ, **{k: v for k, v in env.items() if v}}, check=False)
             if done.returncode != 0:
                 raise RuntimeError(f"`xueliang {' '.join(step)}` failed with code {done.returncode}")
-        for name, args in (("command", ["command", "run"]), ("analytics", ["analytics", "cluster", "--address", self.cluster] if self.cluster else ["analytics", "run", "--patrol"]), ("alarms", ["alarms", "run"]), ("web", ["web", "run"])):
+        self.metrics_ports = {"command": s.command_metrics_port or free_port(),
+                              "analytics": s.analytics_metrics_port or free_port()}
+        for name, args in (
+            ("command", ["command", "run", "--metrics-port", str(self.metrics_ports["command"])]),
+            ("analytics", ["analytics", "cluster", "--address", self.cluster] if self.cluster else
+             ["analytics", "run", "--patrol", "--metrics-port", str(self.metrics_ports["analytics"])]),
+            ("alarms", ["alarms", "run"]),
+            ("web", ["web", "run"]),
+        ):
             worker = Worker(name, [*xl, *args], env, logs / f"{name}.log")
             worker.start()
             self.workers.append(worker)
@@ -163,6 +172,8 @@ def run_demo(args: argparse.Namespace) -> int:
             f"\n雪亮 demo is up: http://{settings.web_host}:{settings.web_port}/\n"
             f"  accounts: admin, county, t101…t113 (township operators), r1/r2 (responders)\n"
             f"  password: {password}   (set XUELIANG_DEMO_PASSWORD to choose it)\n"
+            f"  metrics: " + ", ".join(f"{name} http://127.0.0.1:{port}/metrics" for name, port in deployment.metrics_ports.items())
+            + f", web http://{settings.web_host}:{settings.web_port}/metrics (admin token)\n"
             f"  logs: {settings.data_dir / 'logs'}   stop: Ctrl-C\n",
             flush=True,
         )

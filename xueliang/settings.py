@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         description="How long a camera stays offline/auth_failed/no_signal/degraded before command/ opens a device-fault work order.",
     )
 
+    analytics_metrics_port: int | None = Field(
+        default=None, description="Prometheus port of the analytics worker (127.0.0.1); the demo picks a free one.")
+    command_metrics_port: int | None = Field(
+        default=None, description="Prometheus port of the command worker (127.0.0.1); the demo picks a free one.")
+
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"

@@ -36,6 +36,7 @@ INCIDENT_DEADLINE_S = 90
 @pytest.fixture()
 def demo(tmp_path: Path):
     rtsp_port, web_port = free_port(), free_port()
+    analytics_metrics, command_metrics = free_port(), free_port()
     cameras_text = (REPO_ROOT / "configs" / "cameras.yaml").read_text(encoding="utf-8")
     cameras_file = tmp_path / "cameras.yaml"
     cameras_file.write_text(cameras_text.replace("127.0.0.1:8554", f"127.0.0.1:{rtsp_port}"), encoding="utf-8")
@@ -46,6 +47,8 @@ def demo(tmp_path: Path):
         "XUELIANG_WEB_PORT": str(web_port),
         "XUELIANG_RTSP_PORT": str(rtsp_port),
         "XUELIANG_DEMO_PASSWORD": PASSWORD,
+        "XUELIANG_ANALYTICS_METRICS_PORT": str(analytics_metrics),
+        "XUELIANG_COMMAND_METRICS_PORT": str(command_metrics),
     }
     for key in ("REDIS_URL", "DATABASE_URL", "XUELIANG_REDIS_URL", "XUELIANG_DATABASE_URL", "XUELIANG_SECRET_KEY"):
         env.pop(key, None)
@@ -63,6 +66,8 @@ def demo(tmp_path: Path):
             "rtsp_port": rtsp_port,
             "cameras": yaml.safe_load(cameras_text)["cameras"],
             "log": tmp_path / "demo.log",
+            "metrics": {"analytics": f"http://127.0.0.1:{analytics_metrics}/metrics",
+                        "command": f"http://127.0.0.1:{command_metrics}/metrics"},
         }
     finally:
         if proc.poll() is None:
@@ -94,6 +99,34 @@ async def _wait_for_incident(ws_url: str, token: str) -> dict:
             if event.get("type") == "incident.created":
                 return event
     raise AssertionError(f"no incident.created on the WebSocket within {INCIDENT_DEADLINE_S}s")
+
+
+def _samples(text: str, name: str) -> dict[str, float]:
+    """``{labels: value}`` of one metric in a Prometheus text exposition."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {",".join(f"{k}={v}" for k, v in sorted(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples if s.name == name}
+
+
+def _check_metrics_move_with_the_load(http: httpx.Client, urls: dict[str, str], headers: dict[str, str]) -> None:
+    """Each process's /metrics answers during the run and its figures grow with the work done."""
+    first = {name: httpx.get(url, timeout=5).text for name, url in urls.items()}
+    time.sleep(3)
+    second = {name: httpx.get(url, timeout=5).text for name, url in urls.items()}
+    frames_before = _samples(first["analytics"], "xueliang_analytics_frames_total")
+    frames_after = _samples(second["analytics"], "xueliang_analytics_frames_total")
+    assert frames_after and sum(frames_after.values()) > sum(frames_before.values()), (frames_before, frames_after)
+    assert any(k.startswith("camera=") for k in frames_after)
+    assert sum(_samples(second["analytics"], "xueliang_analytics_batches_total").values()) > 0
+    assert sum(_samples(second["analytics"], "xueliang_analytics_inference_seconds_total").values()) > 0
+    assert sum(_samples(second["command"], "xueliang_command_processed_total").values()) > 0
+    assert _samples(second["command"], "xueliang_command_source_up") == {"source=database": 1.0, "source=redis": 1.0}
+    assert httpx.get(http.base_url.join("/metrics"), timeout=5).status_code == 401, "web metrics need a token"
+    web_metrics = http.get("/metrics", headers=headers)
+    assert web_metrics.status_code == 200, web_metrics.text
+    answered = _samples(web_metrics.text, "xueliang_web_requests_total")
+    assert answered.get("method=GET,status_class=2xx", 0) >= 3, answered
 
 
 def test_demo_raises_incident_from_rtsp_camera_and_stops_cleanly(demo) -> None:
@@ -149,6 +182,8 @@ def test_demo_raises_incident_from_rtsp_camera_and_stops_cleanly(demo) -> None:
         for cid, mode in modes.items():
             if mode == "off":
                 assert items[cid]["status"] == "unknown" and "not monitored" in items[cid]["reason"], items[cid]
+
+        _check_metrics_move_with_the_load(http, demo["metrics"], headers)
 
     proc: subprocess.Popen = demo["proc"]
     family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
