@@ -18,20 +18,35 @@ UNKNOWN_POSITION_M = 50_000.0
 SKILL_PENALTY_M = 5_000.0
 
 
+STATUS_LABELS = {"available": "空闲", "busy": "忙碌", "offline": "离线"}
+LEVEL_WORDS = {15: "同网格", 12: "同村", 9: "本乡镇", 6: "本县"}
+
+
 @dataclass
 class Recommendation:
     responder: Responder
     distance_m: float | None
     score: float
     reasons: list[str]
+    shared_level: int = 6  # digits of the jurisdiction code the responder shares with the incident (15/12/9/6)
 
     def to_dict(self) -> dict:
         r = self.responder
         return {
             "responder_id": r.id, "name": r.name, "kind": r.kind, "department": r.department, "status": r.status,
+            "status_label": STATUS_LABELS.get(r.status, r.status), "phone": r.phone,
             "jurisdiction_code": r.jurisdiction_code, "distance_m": None if self.distance_m is None else round(self.distance_m),
+            "local": self.shared_level >= 9, "chain": chain_word(self.shared_level, r.jurisdiction_code),
+            "position_at": r.position_at.isoformat() if r.position_at else None,
             "score": round(self.score), "reasons": self.reasons,
         }
+
+
+def chain_word(level: int, responder_code: str) -> str:
+    """同网格 / 同村 / 本乡镇 / 本县 (a county desk) / 其他乡镇."""
+    if level == 6 and len(responder_code) > 6:
+        return "其他乡镇"
+    return LEVEL_WORDS.get(level, "其他乡镇")
 
 
 def incident_position(session: Session, incident: Incident) -> tuple[float, float] | None:
@@ -44,15 +59,30 @@ def incident_position(session: Session, incident: Incident) -> tuple[float, floa
     return None
 
 
-def recommend_responders(
-    session: Session, incident: Incident, *, limit: int = 5, exclude: set[int] | None = None
-) -> list[Recommendation]:
-    """Responders who fit the incident's queue, nearest available first.
+def shared_level(responder_code: str, incident_code: str) -> int:
+    """How far down the jurisdiction chain a responder and an incident agree: 15 grid, 12 village,
+    9 township, 6 county (a township's police station shares 9 with every village of its township)."""
+    for digits in (15, 12, 9, 6):
+        if len(responder_code) >= digits and len(incident_code) >= digits and responder_code[:digits] == incident_code[:digits]:
+            return digits
+        if len(responder_code) == digits and incident_code.startswith(responder_code):
+            return digits
+    return 0
 
-    Police-type incidents go to police units; others to the owning department's
-    desk, or to grid workers when no department owns the category. Distance is
-    from the responder's last reported position; busy responders and missing
-    skills rank lower; offline responders are never proposed.
+
+def recommend_responders(
+    session: Session, incident: Incident, *, limit: int = 5, exclude: set[int] | None = None,
+    scope: str | None = None,
+) -> list[Recommendation]:
+    """Responders who fit the incident's queue: the incident's own jurisdiction chain first
+    (same grid → village → the township's police station / grid workers → county), then the
+    nearest available.
+
+    Police-type incidents go to police units; others to the owning department's desk, or to
+    grid workers when no department owns the category. Distance is from the responder's last
+    reported position; busy responders and missing skills rank lower within their tier;
+    offline responders are never proposed. ``scope`` (the operator's jurisdiction) keeps
+    every unit outside it out of the list — a township never sees another township's units.
     """
     kind = QUEUE_KIND.get(incident.queue, "grid_worker")
     query = select(Responder).where(Responder.kind == kind, Responder.status != "offline")
@@ -61,34 +91,34 @@ def recommend_responders(
     if kind == "grid_worker":
         # Grid workers act inside their own township.
         query = query.where(jurisdictions.scope_filter(Responder.jurisdiction_code, incident.jurisdiction_code[:9]))
+    if scope:
+        query = query.where(jurisdictions.scope_filter(Responder.jurisdiction_code, scope))
     category = session.get(Category, incident.category_code)
     wanted = set(category.skills) if category else set()
     here = incident_position(session, incident)
-    township = incident.jurisdiction_code[:9]
     ranked: list[Recommendation] = []
     for responder in session.scalars(query):
         if exclude and responder.id in exclude:
             continue
-        reasons: list[str] = []
+        level = shared_level(responder.jurisdiction_code, incident.jurisdiction_code)
+        reasons: list[str] = [chain_word(level, responder.jurisdiction_code)]
         if here is not None and responder.lat is not None and responder.lon is not None:
             distance = jurisdictions.haversine_m(here[0], here[1], responder.lat, responder.lon)
             score = distance
-            reasons.append(f"{distance / 1000:.1f} km away")
+            reasons.append(f"距离 {distance / 1000:.1f} km")
         else:
             distance, score = None, UNKNOWN_POSITION_M
-            reasons.append("position unknown")
+            reasons.append("位置未知")
         if responder.status != "available":
             score += BUSY_PENALTY_M
-            reasons.append(responder.status)
+            reasons.append(STATUS_LABELS.get(responder.status, responder.status))
         missing = wanted - set(responder.skills or [])
         if missing:
             score += SKILL_PENALTY_M
-            reasons.append("lacks " + ",".join(sorted(missing)))
-        if kind != "department" and not (responder.jurisdiction_code.startswith(township) or township.startswith(responder.jurisdiction_code)):
-            score += SKILL_PENALTY_M
-            reasons.append("other township")
-        ranked.append(Recommendation(responder, distance, score, reasons))
-    ranked.sort(key=lambda r: (r.score, r.responder.id))
+            reasons.append("缺少技能 " + "、".join(sorted(missing)))
+        ranked.append(Recommendation(responder, distance, score, reasons, level))
+    # The chain first (a deeper shared code = closer in the organisation), then the score.
+    ranked.sort(key=lambda r: (-r.shared_level, r.score, r.responder.id))
     return ranked[:limit]
 
 

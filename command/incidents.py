@@ -553,6 +553,26 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+RESOLVE_CLOCK_STATES = frozenset({"received", "classified", "dispatched", "acknowledged", "on_scene", "rejected",
+                                  "reopened", "escalated"})
+
+
+def sla_view(incident: Incident, now: datetime | None = None) -> dict[str, Any]:
+    """签收 and 办结 deadlines as they stand: ``ack_deadline`` while an assignment waits for 签收,
+    ``resolve_deadline`` until 办结; both None once met and on closed cases (no countdown).
+    ``sla`` = {ack_deadline, resolve_deadline, ack_overdue, resolve_overdue, supervised, computed_at}."""
+    now = now or utcnow()
+    ack = incident.ack_deadline if incident.status == "dispatched" and incident.is_open else None
+    resolve = incident.resolve_deadline if incident.status in RESOLVE_CLOCK_STATES and incident.is_open else None
+    return {
+        "ack_deadline": _iso(ack),
+        "resolve_deadline": _iso(resolve),
+        "sla": {"ack_deadline": _iso(ack), "resolve_deadline": _iso(resolve),
+                "ack_overdue": bool(ack and ack < now), "resolve_overdue": bool(resolve and resolve < now),
+                "supervised": bool(incident.supervised and incident.is_open), "computed_at": _iso(now)},
+    }
+
+
 def incident_payload(session: Session, incident: Incident, names: NameCache | None = None) -> dict[str, Any]:
     """What the web renders for one incident (also the payload of incident.* events)."""
     if names is not None:
@@ -589,8 +609,8 @@ def incident_payload(session: Session, incident: Incident, names: NameCache | No
         "created_at": _iso(incident.created_at),
         "updated_at": _iso(incident.updated_at),
         "last_source_at": _iso(incident.last_source_at),
-        "resolve_deadline": _iso(incident.resolve_deadline),
-        "ack_deadline": _iso(incident.ack_deadline),
+        # Deadlines that still run (None once met or the case is closed): see sla_view.
+        **sla_view(incident),
         "overdue": incident.overdue,
         "supervised": incident.supervised,
         "escalation_count": incident.escalation_count,

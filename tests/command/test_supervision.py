@@ -23,15 +23,19 @@ def test_police_incident_recommends_nearest_available_police(seeded, make_alert)
         far = s.scalars(select(Responder).where(Responder.kind == "police", Responder.jurisdiction_code == "330381113")).first()
         village = s.get(__import__("command").Jurisdiction, "330381101201")
         update_responder_position(s, far.id, village.center_lat, village.center_lon, now=T0)
-        recs = recommend_responders(s, r.incident, limit=3)
-        # at the scene it wins despite the other-township penalty, and says so
-        assert recs[0].responder.id == far.id and "other township" in recs[0].reasons and recs[0].distance_m < 1
+        recs = recommend_responders(s, r.incident, limit=20)
+        # the incident's own chain comes first: the township's station, then (county view) the stranger at the scene
+        assert [rec.responder.jurisdiction_code for rec in recs[:2]] == ["330381101", "330381101"]
+        stranger = next(rec for rec in recs if rec.responder.id == far.id)
+        assert recs.index(stranger) == 2 and "其他乡镇" in stranger.reasons and stranger.distance_m < 1
+        # a township operator's list holds only its own units
+        assert {rec.responder.jurisdiction_code for rec in recommend_responders(s, r.incident, limit=20, scope="330381101")} == {"330381101"}
         update_responder_position(s, far.id, 27.99, 120.88, now=T0)  # back home, far away
         near = recommend_responders(s, r.incident, limit=1)[0].responder
         assert near.jurisdiction_code == "330381101"
         update_responder_position(s, near.id, near.lat, near.lon, status="busy", now=T0)
         assert recommend_responders(s, r.incident, limit=1)[0].responder.id != near.id
-        assert "busy" in [x for rec in recommend_responders(s, r.incident, limit=10) if rec.responder.id == near.id for x in rec.reasons]
+        assert "忙碌" in [x for rec in recommend_responders(s, r.incident, limit=10) if rec.responder.id == near.id for x in rec.reasons]
 
 
 def test_non_police_categories_route_to_department_or_grid(seeded):

@@ -64,8 +64,12 @@ def recommendations(
     with get_ctx(request).database.session() as session:
         incident = get_incident(session, incident_id)
         # Only units inside the caller's scope: another township's unit (and its distance) is not theirs to see.
-        ranked = recommend_responders(session, incident, limit=MAX_RECOMMENDATIONS)
-        return {"items": [r.to_dict() for r in ranked if user.covers(r.responder.jurisdiction_code)][:limit]}
+        ranked = recommend_responders(session, incident, limit=MAX_RECOMMENDATIONS, scope=user.jurisdiction_code)
+        # The incident's own chain first (its township's police station for police-type); each item
+        # carries status/status_label, distance_m, local, chain (同网格/同村/本乡镇/本县) and reasons.
+        # A department-owned category can also be sent to the department itself (dispatch `departments`).
+        return {"items": [r.to_dict() for r in ranked if user.covers(r.responder.jurisdiction_code)][:limit],
+                "departments": [incident.department] if incident.queue == "department" and incident.department else []}
 
 
 @router.get("/me/tasks", summary="The logged-in responder's incidents (pending and in progress)")
