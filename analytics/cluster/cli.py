@@ -23,6 +23,7 @@ def add_parser(analytics_sub: argparse._SubParsersAction) -> None:
                    help="a shard that cannot renew its lease this long stops; its cameras move (default 6 s)")
     p.add_argument("--no-patrol", action="store_true", help="analyse continuous cameras only")
     p.add_argument("--clips", action="store_true", help="write evidence clips (XUELIANG_DATA_DIR must be shared storage)")
+    p.add_argument("--int8", action="store_true", help="INT8 model from `xueliang models quantize` (present on every node)")
     p.add_argument("--detach", action="store_true", help="start the tier and return; it keeps running in the cluster")
     p.add_argument("--status", action="store_true", help="print the assignment and each shard's counters as JSON")
     p.add_argument("--stop", action="store_true", help="stop the analytics tier (controller, shards, detectors)")
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     from analytics.cluster import actors
     from analytics.cluster.controller import ControllerConfig
-    from analytics.models import ensure_onnx
+    from analytics.cli import resolve_model
     from xueliang.runtime import stop_requested_by_signals
     from xueliang.settings import Settings
 
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: cameras file {cameras_file} not found", file=sys.stderr)
             return 2
         try:
-            model = ensure_onnx(settings.models_dir)
+            model = resolve_model(settings.models_dir, args.int8)
         except FileNotFoundError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
