@@ -66,8 +66,7 @@ def probe(args: argparse.Namespace) -> int:
         while time.monotonic() < deadline and reader.state not in ("auth_failed",):
             time.sleep(0.1)
     params = reader.params
-    keys = [f for f in frames if f.keyframe]
-    gop = (keys[-1].pts_s - keys[0].pts_s) / (len(keys) - 1) if len(keys) >= 2 and keys[0].pts_s is not None else None
+    gop = reader.stats.gop_s  # from the packets' key flags, not from delivered frames
     report = {
         "url": redact_url(args.url),
         "states": [f"{e.state}{'(' + e.reason + ')' if e.reason else ''}" for e in events],
@@ -75,6 +74,10 @@ def probe(args: argparse.Namespace) -> int:
         "size": f"{params.width}x{params.height}" if params else None,
         "stream_fps": params.fps if params else None,
         "keyframe_interval_s": round(gop, 2) if gop else None,
+        "gop_frames": reader.stats.gop_frames,
+        "b_frames": params.reorder if params else None,
+        "profile": params.profile if params else None,
+        "decode_order_stamps": reader.stats.decode_order_stamps,
         "first_frame_s": round(first[0], 2) if first else None,
         "frames_delivered": len(frames),
         "delivered_fps": round(len(frames) / args.seconds, 2),
@@ -103,9 +106,16 @@ def clip(args: argparse.Namespace) -> int:
         time.sleep(args.seconds)
     packets = ring.snapshot()
     if not packets or ring.params is None:
-        print(f"no packets from {redact_url(args.url)} ({reader.reason or reader.state})", file=sys.stderr)
+        print(f"No video arrived from {redact_url(args.url)} in {args.seconds:g} s ({reader.reason or reader.state}).", file=sys.stderr)
         return 1
-    path = write_mp4(packets, ring.params, args.out)
+    try:
+        path = write_mp4(packets, ring.params, args.out)
+    except ValueError as exc:
+        print(f"Cannot write {args.out}: {str(exc).removeprefix('write_mp4: ')}.", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"Cannot write {args.out}: {exc.strerror or exc}.", file=sys.stderr)
+        return 1
     print(f"{path}: {len(packets)} packets, {packets[-1].ts_monotonic - packets[0].ts_monotonic:.1f} s")
     return 0
 

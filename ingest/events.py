@@ -48,6 +48,9 @@ class StreamParams:
     extradata: bytes | None
     time_base: Fraction
     fps: float | None
+    reorder: bool = False  # B-frames: decode order differs from display order
+    profile: str | None = None  # e.g. "High", "Main" (from the SPS)
+    verified: bool = False  # size/extradata/fps come from a keyframe that decoded, not only the SDP
 
 
 @dataclass(frozen=True)

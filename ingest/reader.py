@@ -28,9 +28,11 @@ import av
 import av.error
 
 from ingest.backoff import Backoff
+from ingest.bitstream import inspect_keyframe
 from ingest.channel import ChannelSpec, redact_url
 from ingest.events import EncodedPacket, Frame, State, StatusEvent, StreamParams
 from ingest.packets import PacketRing
+from ingest.timing import DisplayClock, RateMeter
 
 log = logging.getLogger(__name__)
 # Process-wide unique connection ids, so packets of two sessions never look continuous.
@@ -82,6 +84,10 @@ class ReaderStats:
     tail_skipped: int = 0  # packets after the last due frame of a GOP, not decoded
     catchup_skipped: int = 0  # packets not decoded because the reader was behind (overload)
     lag_s: float = 0.0  # how far behind the stream clock the last packet was handled
+    reordered_packets: int = 0  # packets whose pts is before the previous one's (B-frames in display order)
+    decode_order_stamps: bool = False  # the camera stamps frames in decode order (live555 with B-frames)
+    gop_s: float | None = None  # keyframe interval from the packets' key flags
+    gop_frames: int | None = None  # packets from one keyframe to the next
     connects: int = 0
     disconnects: int = 0
     auth_failures: int = 0
@@ -259,11 +265,7 @@ class StreamReader:
             cc.thread_count = self.options.decoder_threads
             if self.options.skip_loop_filter:
                 cc.options = {"skip_loop_filter": "all"}  # read when the decoder opens (first decode)
-            self.params = _params_of(stream)
-            if self.packet_ring is not None:
-                self.packet_ring.set_params(self.params)
-            if self.on_params is not None:
-                self._safe(self.on_params, spec.id, self.params)
+            self._set_params(_params_of(stream))
             reason = self._read_loop(container, stream)
         except Exception as exc:
             reason = _describe(exc)
@@ -290,15 +292,16 @@ class StreamReader:
         ring = self.packet_ring
         taps = [t for t in (self.on_packet, ring.push if ring is not None else None) if t is not None]
         session = self._session
+        tracker = _ParamsTracker(self.params or _params_of(stream))
+        clock = DisplayClock()
         keyonly = False
         need_key = True  # never feed a decoder P-frames without their keyframe
-        next_due: float | None = None
+        next_due: float | None = None  # display time of the next frame to deliver
         last_key_pts: float | None = None
         gop_s: float | None = None
+        since_key = 0  # packets since the last keyframe (GOP length in frames, from the key flags)
         skipping_tail = False
         gop_stable = False  # the last two GOPs had the same length: the next keyframe is predictable
-        frame_s = 0.0
-        prev_pts_s: float | None = None
         last_pts: int | None = None
         offset: float | None = None  # min(arrival - stream time): the connection's best latency
         behind = False
@@ -315,39 +318,66 @@ class StreamReader:
             stats.bytes += packet.size
             stats.last_packet_monotonic = now
             pts = packet.pts if packet.pts is not None else packet.dts
-            if pts is None:  # RTP before the first RTCP sender report carries no pts
-                pts = (last_pts + (packet.duration or 0)) if last_pts is not None else 0
-            last_pts = pts
             is_key = packet.is_keyframe
-            pts_s = float(pts * tb)
-            if prev_pts_s is not None and pts_s > prev_pts_s:
-                frame_s = pts_s - prev_pts_s
-            prev_pts_s = pts_s
+            data = bytes(packet) if is_key else None
+            if is_key and not tracker.params.verified:
+                changed = tracker.update(data, None, False)
+                if changed is not None:
+                    self._set_params(changed)
+            if pts is None:
+                if last_pts is not None:
+                    pts = last_pts + (packet.duration or 0)
+                elif not tracker.params.reorder:
+                    pts = 0  # FFmpeg's RTP timeline starts at the session's first packet, which it leaves unstamped
+                # else unknown: a B-frame stream's first keyframe displays some frames after its decode time
+            reordered = False
+            if pts is not None:
+                if last_pts is not None and pts < last_pts and not is_key:
+                    stats.reordered_packets += 1  # B-frames stamped in display order
+                    reordered = not tracker.params.reorder
+                last_pts = pts
+            pts_s = float(pts * tb) if pts is not None else None
+            if reordered or tracker.wants_pts:
+                changed = tracker.update(None, pts_s, stats.reordered_packets > 0)
+                if changed is not None:
+                    self._set_params(changed)
             if is_key:
-                if last_key_pts is not None and pts_s > last_key_pts:
+                new_gop = None
+                if last_key_pts is not None and pts_s is not None and pts_s > last_key_pts:
                     new_gop = pts_s - last_key_pts
+                elif since_key and tracker.params.fps:  # the previous keyframe had no pts (session start)
+                    new_gop = since_key / tracker.params.fps
+                if new_gop is not None:
                     gop_stable = gop_s is not None and abs(new_gop - gop_s) <= 0.01 * gop_s
-                    gop_s = new_gop
+                    gop_s = stats.gop_s = new_gop
+                if since_key:
+                    stats.gop_frames = since_key
                 last_key_pts = pts_s
+                since_key = 0
+            since_key += 1
             if taps:
-                encoded = EncodedPacket(self._spec.id, bytes(packet), pts, packet.dts, packet.duration, tb, is_key, now, session)
+                encoded = EncodedPacket(self._spec.id, data if data is not None else bytes(packet), pts, packet.dts,
+                                        packet.duration, tb, is_key, now, session)
                 for tap in taps:
                     self._safe(tap, encoded)
             if not self.options.decode or self.on_frame is None:
                 continue
 
-            # lag = how much later than its best latency this packet is handled
-            if offset is None or now - pts_s < offset or now - pts_s - offset > 30.0:
-                offset = now - pts_s  # first packet, better latency, or a pts jump: re-anchor
-            lag = stats.lag_s = now - pts_s - offset
-            if behind:
-                behind = lag > self.options.catchup_lag_s * 0.3
-            elif lag > self.options.catchup_lag_s:
-                behind = True
-                log.warning("channel %s: %.1f s behind the stream, decoding keyframes only until caught up", self._spec.id, lag)
+            if pts_s is not None:
+                # lag = how much later than its best latency this packet is handled
+                if offset is None or now - pts_s < offset or now - pts_s - offset > 30.0:
+                    offset = now - pts_s  # first packet, better latency, or a pts jump: re-anchor
+                lag = stats.lag_s = now - pts_s - offset
+                if behind:
+                    behind = lag > self.options.catchup_lag_s * 0.3
+                elif lag > self.options.catchup_lag_s:
+                    behind = True
+                    log.warning("channel %s: %.1f s behind the stream, decoding keyframes only until caught up", self._spec.id, lag)
 
             spec = self._spec
             interval = 1.0 / spec.fps
+            fps = tracker.params.fps
+            frame_s = 1.0 / fps if fps else min(interval, 0.04)
             if behind and not is_key:
                 stats.catchup_skipped += 1
                 need_key = True
@@ -375,36 +405,61 @@ class StreamReader:
                 need_key = skipping_tail = True
                 continue
             need_key = False
-            due = next_due is None or pts_s + 1e-3 >= next_due
             try:
                 stats.packets_decoded += 1
+                clock.fed(pts)
                 frames = cc.decode(packet)
+                if keyonly:
+                    # a reordering decoder holds a keyframe back until more frames come: drain it now
+                    frames += cc.decode(None)
+                    cc.flush_buffers()
             except av.error.FFmpegError as exc:
                 stats.decode_errors += 1
                 need_key = True
+                cc.flush_buffers()
+                clock.reset()
                 log.debug("channel %s: decode error %s", spec.id, exc)
                 continue
             for vf in frames:
                 stats.frames_decoded += 1
+                display = clock.output(vf.pts, int(frame_s / tb))
                 if vf.is_corrupt:
                     # concealed garbage would feed false detections; the next frames are
                     # usually clean again (the decoder heals at the next keyframe at worst)
                     stats.corrupt_frames += 1
                     continue
-                if not due:
-                    continue
-                if next_due is None or pts_s - next_due > interval:
-                    next_due = pts_s  # fell behind (or first frame): re-anchor instead of bursting
-                next_due += interval
-                image = vf.to_ndarray(format="bgr24")
-                stats.frames_delivered += 1
-                stats.last_frame_monotonic = time.monotonic()
-                self._safe(
-                    self.on_frame,
-                    Frame(spec.id, image, stats.last_frame_monotonic, time.time(), pts_s, bool(vf.key_frame), stats.frames_delivered),
-                )
-                due = False
+                frame_pts_s = float(display * tb) if display is not None else None
+                if frame_pts_s is None:
+                    if not keyonly:
+                        continue  # no place on the sampling grid (first frame before any timestamp)
+                elif next_due is not None and (frame_pts_s - next_due > interval or frame_pts_s < next_due - interval - 1.0):
+                    next_due = None  # fell behind, a gap, or the camera's clock went back: re-anchor
+                # due = the nearest frame to the ideal time (keyframe-only: the nearest keyframe)
+                tolerance = gop_s / 2 if keyonly and gop_s else frame_s / 2
+                if next_due is not None and frame_pts_s is not None and frame_pts_s + tolerance < next_due:
+                    continue  # not due: the nearest frame to the ideal time is still to come
+                if frame_pts_s is not None:
+                    next_due = (frame_pts_s if next_due is None else next_due) + interval
+                stats.decode_order_stamps = clock.decode_order
+                self._deliver(vf, frame_pts_s)
         return "end of stream (server closed the connection)"
+
+    def _deliver(self, vf: av.VideoFrame, pts_s: float | None) -> None:
+        stats = self.stats
+        image = vf.to_ndarray(format="bgr24")
+        stats.frames_delivered += 1
+        stats.last_frame_monotonic = time.monotonic()
+        self._safe(
+            self.on_frame,
+            Frame(self._spec.id, image, stats.last_frame_monotonic, time.time(), pts_s, bool(vf.key_frame), stats.frames_delivered),
+        )
+
+    def _set_params(self, params: StreamParams) -> None:
+        self.params = params
+        if self.packet_ring is not None:
+            self.packet_ring.set_params(params)
+        if self.on_params is not None:
+            self._safe(self.on_params, self._spec.id, params)
 
     def _safe(self, fn: Callable, *args: object) -> None:
         try:
@@ -414,9 +469,54 @@ class StreamReader:
             log.exception("channel %s: callback %s failed", self._spec.id, getattr(fn, "__name__", fn))
 
 
+class _ParamsTracker:
+    """Stream parameters refreshed from what the camera actually sends (see ingest/bitstream.py).
+
+    The first keyframe that decodes (with its in-band parameter sets when it has
+    them) fixes size, extradata, profile and reordering; the frame rate comes from
+    its SPS timing, else from the packet spacing.
+    """
+
+    MAX_ATTEMPTS = 10  # keyframes tried before giving up on verifying (a broken camera keeps the SDP's values)
+
+    def __init__(self, params: StreamParams) -> None:
+        self.params = params
+        self._attempts = 0
+        self._meter: RateMeter | None = None
+        self._rate_from_sps = False
+
+    @property
+    def wants_pts(self) -> bool:
+        return self._meter is not None
+
+    def update(self, keyframe: bytes | None, pts_s: float | None, reordered: bool) -> StreamParams | None:
+        """Feed a keyframe (or, while the rate is being measured, any packet's pts); the new params if they changed."""
+        before = self.params
+        if keyframe is not None and not self.params.verified and self._attempts < self.MAX_ATTEMPTS:
+            self._attempts += 1
+            info = inspect_keyframe(self.params.codec_name, keyframe, self.params.extradata)
+            if info is not None:
+                self._rate_from_sps = info.fps is not None
+                self.params = replace(self.params, width=info.width, height=info.height, extradata=info.extradata,
+                                      fps=info.fps or self.params.fps, reorder=info.reorder or self.params.reorder,
+                                      profile=info.profile, verified=True)
+                if not self._rate_from_sps:
+                    self._meter = RateMeter()
+        if self._meter is not None and pts_s is not None:
+            rate = self._meter.add(pts_s)
+            if rate is not None:
+                self._meter = None
+                self.params = replace(self.params, fps=round(rate, 3))
+        if reordered and not self.params.reorder:
+            self.params = replace(self.params, reorder=True)
+        return self.params if self.params != before else None
+
+
 def _params_of(stream: av.video.stream.VideoStream) -> StreamParams:
+    """Parameters as the SDP announces them. Not ``guessed_rate``: without ``a=framerate`` FFmpeg
+    guesses the SPS field rate (2x); the decoder's rate comes from the SPS timing itself."""
     cc = stream.codec_context
-    rate = stream.average_rate or stream.guessed_rate
+    rate = cc.framerate if cc.framerate and 1 <= float(cc.framerate) <= 240 else stream.average_rate
     return StreamParams(
         codec_name=cc.name,
         width=cc.width,
@@ -487,11 +587,14 @@ def grab_keyframe(
                 break
             if packet.size == 0 or not packet.is_keyframe:
                 continue
-            for vf in cc.decode(packet):
+            # a reordering (B-frame) decoder holds the keyframe back: drain it
+            frames = cc.decode(packet) + cc.decode(None)
+            cc.flush_buffers()
+            for vf in frames:
                 if vf.is_corrupt:
                     continue  # try the next keyframe
                 image = vf.to_ndarray(format="bgr24")
-                pts = packet.pts if packet.pts is not None else packet.dts
+                pts = vf.pts if vf.pts is not None else packet.pts if packet.pts is not None else packet.dts
                 now = time.monotonic()
                 return Frame(spec.id, image, now, time.time(), float(pts * tb) if pts is not None else None, True, seq), _params_of(stream)
         raise TimeoutError(f"no keyframe within {max_wait_s:.0f} s")
