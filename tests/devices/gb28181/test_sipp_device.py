@@ -58,7 +58,7 @@ async def test_device_registers_reports_catalog_alarm_position_and_answers_invit
         invite = await platform.invite(CH1, host="127.0.0.1", port=40002, mode="udp")
         assert invite.ssrc == invite.offered_ssrc and len(invite.ssrc) == 10 and invite.ssrc.startswith("0" + PLATFORM[3:8])
         assert (invite.answer.host, invite.answer.port) == ("127.0.0.1", 40000)
-        await platform.bye(invite)
+        assert (await platform.endpoint.bye(invite.dialog)).status_code == 200
 
         code, log = await run.wait()
         assert code == 0, log

@@ -1,0 +1,91 @@
+"""A GB/T 28181 channel end to end: SIPp answers the INVITE, PS/RTP arrives over UDP / TCP passive / TCP active,
+and the ingest reader (PyAV, the same reader RTSP cameras use) decodes frames from the channel's URL."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from devices.gb28181 import GbConfig, GbPlatform
+from ingest import ChannelSpec, StreamReader
+from ingest.ps import GbMediaHub, PsHttpServer
+from ingest.ps.mux import PsMuxer
+from tests.devices.gb28181.sipp import free_port, needs_sipp, start_sipp
+from tests.devices.gb28181.test_sipp_device import DEVICE, PLATFORM, keys, wait_for
+from tests.ingest.ps.footage import access_units, gstreamer_ps, hevc_annexb, needs_ffmpeg, needs_gst, ps_units
+from tests.ingest.ps.sender import PsRtpSender
+
+pytestmark = [needs_sipp, needs_gst, needs_ffmpeg, pytest.mark.timeout(120)]
+CH1 = "34020000001320000001"
+
+
+class FrameLog:
+    def __init__(self) -> None:
+        self.frames: list = []
+        self.lock = threading.Lock()
+
+    def __call__(self, frame) -> None:  # noqa: ANN001
+        with self.lock:
+            self.frames.append(frame)
+
+
+async def _run_live(tmp_path, mode: str, units: list[bytes]) -> tuple[FrameLog, GbMediaHub, PsRtpSender]:
+    platform = await GbPlatform(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw")).start()
+    hub = GbMediaHub(platform, media_host="127.0.0.1", bind_host="127.0.0.1", mode=mode, linger_s=0.5)  # type: ignore[arg-type]
+    platform.on_remote_bye = hub.on_remote_bye
+    http = await PsHttpServer(hub, "127.0.0.1", 0).start()
+    devmedia = free_port(1)
+    k = keys(hold_ms=60000) | {"devmedia": str(devmedia)}
+    run = await start_sipp("device.xml", ooc="device_ooc.xml", server_port=platform.port, logdir=tmp_path / "sipp",
+                           keys=k, auth=(DEVICE, "pw"), timeout_s=90, hold_ms=60000)
+    tasks: list[asyncio.Task] = []
+    sender: PsRtpSender | None = None
+    frames = FrameLog()
+    reader = StreamReader(ChannelSpec(id=CH1, url=http.url(CH1), mode="continuous", fps=10.0), on_frame=frames)
+    device_server = None
+    try:
+        await wait_for(lambda: CH1 in platform.store.channels, what="the catalog")
+        if mode == "tcp-active":  # the device listens on the port of its SDP answer; the hub connects
+            async def on_conn(_r, w):  # noqa: ANN001
+                await wait_for(lambda: sender is not None, what="the sender")
+                tasks.append(asyncio.create_task(sender.tcp(w)))  # type: ignore[union-attr]
+            device_server = await asyncio.start_server(on_conn, "127.0.0.1", devmedia)
+        reader.start()
+        await wait_for(lambda: CH1 in hub.sessions and hub.sessions[CH1].invite is not None, what="the INVITE")
+        session = hub.sessions[CH1]
+        sender = PsRtpSender(units, ssrc=int(session.invite.ssrc))
+        if mode == "udp":
+            tasks.append(asyncio.create_task(sender.udp("127.0.0.1", session.receiver.port)))
+        elif mode == "tcp-passive":
+            _, w = await asyncio.open_connection("127.0.0.1", session.receiver.port)
+            tasks.append(asyncio.create_task(sender.tcp(w)))
+        await wait_for(lambda: len(frames.frames) >= 15, timeout=40, what="frames in the reader")
+        return frames, hub, sender
+    finally:
+        reader.stop()
+        for t in tasks:
+            t.cancel()
+        if device_server is not None:
+            device_server.close()
+        await hub.close()
+        await http.stop()
+        run.kill()
+        await platform.stop()
+
+
+@pytest.mark.parametrize("mode", ["udp", "tcp-passive", "tcp-active"])
+async def test_gstreamer_h264_ps_reaches_the_reader(tmp_path, mode) -> None:
+    units = ps_units(gstreamer_ps(tmp_path).read_bytes())
+    frames, hub, sender = await _run_live(tmp_path, mode, units)
+    f = frames.frames[-1]
+    assert f.image.shape == (360, 640, 3) and f.channel_id == CH1
+    assert sender.sent >= 15
+
+
+async def test_h265_ps_from_the_product_muxer_reaches_the_reader(tmp_path) -> None:
+    mux = PsMuxer("hevc")
+    units = [mux.mux(au, 9000 * (i + 1), key) for i, (au, key) in enumerate(access_units(hevc_annexb(tmp_path), "hevc"))]
+    frames, _, _ = await _run_live(tmp_path, "udp", units)
+    assert frames.frames[-1].image.shape == (360, 640, 3)
