@@ -43,6 +43,7 @@ def run_web(args: argparse.Namespace) -> int:
     from web.app import ConfigError, create_app
 
     from web.access_log import install_log_filters
+    from xueliang.runtime.logs import reformat_handlers
 
     settings = Settings()
     if args.demo_key and not settings.secret_key:
@@ -59,6 +60,7 @@ def run_web(args: argparse.Namespace) -> int:
                             proxy_headers=False, ws_max_size=64 * 1024, timeout_graceful_shutdown=5,
                             access_log=False)  # web.access_log logs paths without query strings (tokens)
     install_log_filters()  # after uvicorn.Config, which installs its own handlers: one line per record, no tokens
+    reformat_handlers(("uvicorn", "uvicorn.error", "uvicorn.access"), args.log_format)
     server = uvicorn.Server(config)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to the
     # handler that was installed before it; make that a no-op so a requested stop exits 0.

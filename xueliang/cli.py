@@ -13,6 +13,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from xueliang.runtime.logs import configure_logging
+
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "0")
 
@@ -29,6 +31,8 @@ def register_modules(sub: argparse._SubParsersAction, module_names: Sequence[str
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xueliang", description="雪亮 video surveillance and command centre")
     parser.add_argument("--log-level", default=os.environ.get("XUELIANG_LOG_LEVEL", "INFO"))
+    parser.add_argument("--log-format", choices=("text", "json"), default=os.environ.get("XUELIANG_LOG_FORMAT", "text"),
+                        help="text lines (default) or one JSON object per line (XUELIANG_LOG_FORMAT)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     register_modules(sub, COMMAND_PACKAGES)
     return parser
@@ -37,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level, args.log_format)
     # Alembic announces each of its autogenerate plugins at INFO on every upgrade: noise for operators.
     logging.getLogger("alembic.runtime.plugins").setLevel(max(logging.WARNING, logging.getLogger().level))
     result = args.func(args)
