@@ -90,7 +90,11 @@ class Controller:
                                        on_error=lambda exc: log.error("cameras file not reloaded: %s", exc))
         self.assignment: dict[str, Assigned] = self.store.load()
         self.shards: dict[str, str] = self.store.shards()  # shard -> node
-        self.created_at: dict[str, float] = dict.fromkeys(self.shards, time.monotonic())  # grace after a restart too
+        # A shard counts as live before its first lease only for a grace period after its creation; shards
+        # found in Redis by a restarted controller get one lease period (alive ones renew within it).
+        self.created_at: dict[str, float] = dict.fromkeys(
+            self.shards, time.monotonic() - config.startup_grace_s + config.lease_s)
+        self.seen_leased: set[str] = set()
         self._json: dict[str, str] = {}
         self._costs: dict[str, float] = {}
         self._load_cameras(set(self.watcher.current.cameras))
@@ -139,6 +143,7 @@ class Controller:
             for s in gone:
                 self.shards.pop(s, None)
                 self.created_at.pop(s, None)
+                self.seen_leased.discard(s)
             log.warning("controller: %d shards gone with their node(s)", len(gone))
         for node in nodes:
             wanted = shard_ids_for(node, cfg.shards_per_node)
@@ -153,7 +158,9 @@ class Controller:
 
         leased = self.store.live_leases(self.shards)
         now = time.monotonic()
-        live = {s for s in self.shards if s in leased or now - self.created_at.get(s, 0) < cfg.startup_grace_s}
+        live = {s for s in self.shards if s in leased or (
+            s not in self.seen_leased and now - self.created_at.get(s, 0) < cfg.startup_grace_s)}
+        self.seen_leased |= leased
         lost = {s for s in self.shards if s not in live}
         newly_lost = {a.shard for a in self.assignment.values() if a.shard in lost}
         if newly_lost:
