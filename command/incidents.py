@@ -641,7 +641,13 @@ def timeline_entries(session: Session, incident_id: int) -> list[dict[str, Any]]
     count, first_id, first_at, latest_at = session.execute(
         select(func.count(), func.min(AuditEvent.id), func.min(AuditEvent.at), func.max(AuditEvent.at))
         .where(AuditEvent.incident_id == incident_id, AuditEvent.action == "merge")).one()
-    out = [{"id": e.id, "at": _iso(e.at), "actor": e.actor, "actor_role": e.actor_role, "action": e.action,
+    # operators read names, not account codes ("actor" stays the account for programs)
+    from command.models import User
+
+    names = dict(session.execute(select(User.username, User.display_name)
+                                 .where(User.username.in_({e.actor for e in rows}))).all()) if rows else {}
+    out = [{"id": e.id, "at": _iso(e.at), "actor": e.actor, "actor_name": names.get(e.actor) or e.actor,
+            "actor_role": e.actor_role, "action": e.action,
             "from_status": e.from_status, "to_status": e.to_status, "detail": e.detail or {}} for e in rows]
     if count:
         first_at = first_at if first_at.tzinfo else first_at.replace(tzinfo=UTC)

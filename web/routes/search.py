@@ -33,10 +33,16 @@ def _csv(values: list[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _bound(value: datetime | date | None, end: bool) -> datetime | None:
+def _bound(text: str | None, end: bool, field: str) -> datetime | None:
     """A local (Beijing) day or an aware/naive datetime → aware UTC; a day's end bound is the next midnight."""
-    if value is None:
+    if not text:
         return None
+    try:
+        value: date | datetime = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+    except ValueError as exc:
+        message = "时间格式应为 年-月-日 或 年-月-日T时:分"
+        raise ApiError(422, "search.bad_time", message,
+                       errors=[{"field": f"query.{field}", "message": message, "type": "search.bad_time"}]) from exc
     if not isinstance(value, datetime):
         moment = datetime.combine(value, time.min, tzinfo=LOCAL_TZ)
         return (moment + (_ONE_DAY if end else _ZERO)).astimezone(UTC)
@@ -57,8 +63,8 @@ def search(
     source: list[str] | None = Query(None),
     colour: list[str] | None = Query(None),
     jurisdiction_code: str | None = Query(None, pattern=r"^\d{6}(\d{3}){0,3}$", description="township/village in scope"),
-    since: datetime | date | None = Query(None, description="created at or after (Beijing time if no offset)"),
-    until: datetime | date | None = Query(None, description="created before; a bare date includes that day"),
+    since: str | None = Query(None, max_length=40, description="created at or after: YYYY-MM-DD or ISO datetime (Beijing time if no offset)"),
+    until: str | None = Query(None, max_length=40, description="created before; a bare date includes that day"),
     open_only: bool = False,
     overdue_only: bool = False,
     sort: Sort = "newest",
@@ -68,7 +74,7 @@ def search(
 ) -> dict:
     query = SearchQuery(
         scope=user.jurisdiction_code, text=q, status=_csv(status), category=_csv(category), source=_csv(source),
-        colour=_csv(colour), jurisdiction=jurisdiction_code, since=_bound(since, False), until=_bound(until, True),
+        colour=_csv(colour), jurisdiction=jurisdiction_code, since=_bound(since, False, "since"), until=_bound(until, True, "until"),
         open_only=open_only, overdue_only=overdue_only, sort=sort, cursor=cursor, limit=limit,
     )
     names = NameCache()

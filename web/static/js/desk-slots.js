@@ -10,7 +10,8 @@
 // "detail-tools" (top of the detail pane; gets the incident as prop `incident`).
 import { Vue } from "./common.js";
 
-export const DESK_SLOTS = ["header", "queue-tools", "queue-footer", "detail-tools"];
+// "intake-form" replaces the desk's built-in 受理登记 form (the first one registered is used).
+export const DESK_SLOTS = ["header", "queue-tools", "queue-footer", "detail-tools", "intake-form"];
 
 export const deskSlots = Vue.reactive(Object.fromEntries(DESK_SLOTS.map((s) => [s, []])));
 

@@ -299,7 +299,7 @@ const TimelineRow = {
       const last = e.latest_at ?? e.detail?.latest_at;
       const note = e.detail?.reason || e.detail?.result || e.detail?.note || e.detail?.outcome || e.detail?.comment;
       return h("li", { "data-action": e.action }, [
-        h("span", { class: "muted" }, fmtTime(e.at)), " ", e.actor === "system" ? t("actor.system") : e.actor, " · ", label,
+        h("span", { class: "muted" }, fmtTime(e.at)), " ", e.actor === "system" ? t("actor.system") : (e.actor_name || e.actor), " · ", label,
         e.to_status ? ` → ${t(`status.${e.to_status}`)}` : "",
         count > 1 ? h("span", { class: "count-badge merge-count" }, t("timeline.merged", { n: count, at: fmtTime(last) })) : null,
         note ? h("div", { class: "muted" }, note) : null,
