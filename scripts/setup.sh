@@ -16,6 +16,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   ffmpeg chromium iproute2 fonts-wqy-zenhei
   sip-tester  # GB/T 28181 tests: SIPp plays devices and the upper platform
+  postgresql mosquitto  # tests: the PostgreSQL half and MQTT telemetry (fixtures start their own when none runs)
 )
 
 install_debian_packages() {

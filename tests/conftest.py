@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import port_open, private_mosquitto, private_postgres
+
 from xueliang.runtime import EmbeddedRedis, RtspSampleServer, SampleMount
 from xueliang.settings import REPO_ROOT
 
@@ -68,25 +70,46 @@ LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL database for this session: ``XUELIANG_TEST_DATABASE_URL`` when it names one, else a
-    scratch database on a local server (127.0.0.1:5432, user postgres) dropped afterwards; skipped when
-    neither exists (the product itself never needs PostgreSQL)."""
+    scratch database on a local server (127.0.0.1:5432, user postgres), else on a server of the
+    session's own (tests/servers.py); dropped afterwards (the product itself never needs PostgreSQL)."""
     configured = os.environ.get("XUELIANG_TEST_DATABASE_URL", "")
     if configured.startswith("postgresql"):
         yield configured
         return
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        admin_url = os.environ.get("XUELIANG_TEST_POSTGRES_ADMIN_URL", LOCAL_POSTGRES)
+        if "XUELIANG_TEST_POSTGRES_ADMIN_URL" not in os.environ and not port_open("127.0.0.1", 5432):
+            admin_url = stack.enter_context(private_postgres())
+        yield from _scratch_database(admin_url)
+
+
+def _scratch_database(admin_url: str) -> Iterator[str]:
     import uuid
 
     from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import OperationalError
 
-    admin = create_engine(os.environ.get("XUELIANG_TEST_POSTGRES_ADMIN_URL", LOCAL_POSTGRES),
-                          isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2})
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
     name = f"xueliang_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """(host, port) of an MQTT broker: the local Mosquitto on 1883 when it runs, else one of the session's own."""
+    if port_open("127.0.0.1", 1883):
+        yield "127.0.0.1", 1883
+        return
+    with private_mosquitto(tmp_path_factory.mktemp("mosquitto")) as address:
+        yield address
         pytest.skip(f"no PostgreSQL to test against (set XUELIANG_TEST_DATABASE_URL): {str(exc).splitlines()[0]}")
     try:
         yield admin.url.set(database=name).render_as_string(hide_password=False)

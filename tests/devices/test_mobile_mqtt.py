@@ -1,4 +1,4 @@
-"""Telemetry over a real MQTT broker (Mosquitto on 127.0.0.1:1883) from a simulated drone."""
+"""Telemetry over a real MQTT broker (Mosquitto: the local one, or the session's own) from a simulated drone."""
 
 from __future__ import annotations
 
@@ -16,18 +16,7 @@ from devices.mobile import MobileTracker
 from devices.mobile.mqtt import MqttTelemetryBridge
 from xueliang.settings import REPO_ROOT
 
-HOST, PORT = "127.0.0.1", 1883
-
-
-def _broker_up() -> bool:
-    try:
-        with socket.create_connection((HOST, PORT), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-needs_broker = pytest.mark.skipif(not _broker_up(), reason=f"no MQTT broker on {HOST}:{PORT} (install/start mosquitto to run this test)")
+HOST = "127.0.0.1"
 
 
 def wait_for(predicate, timeout: float = 10.0) -> bool:  # noqa: ANN001
@@ -39,14 +28,14 @@ def wait_for(predicate, timeout: float = 10.0) -> bool:  # noqa: ANN001
     return False
 
 
-@needs_broker
-def test_simulated_drone_over_mqtt() -> None:
+def test_simulated_drone_over_mqtt(mqtt_broker: tuple[str, int]) -> None:
+    host, port = mqtt_broker
     tracker = MobileTracker(load_registry(REPO_ROOT / "configs" / "cameras.yaml"))
     prefix = f"xl-test-{uuid.uuid4().hex[:8]}/telemetry"  # shared broker: a topic of our own
     now = datetime.now(UTC)
-    with MqttTelemetryBridge(tracker, host=HOST, port=PORT, topic_prefix=prefix, client_id=f"xl-{uuid.uuid4().hex[:8]}") as bridge:
+    with MqttTelemetryBridge(tracker, host=host, port=port, topic_prefix=prefix, client_id=f"xl-{uuid.uuid4().hex[:8]}") as bridge:
         drone = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"uav-{uuid.uuid4().hex[:8]}")
-        drone.connect(HOST, PORT)
+        drone.connect(host, port)
         drone.loop_start()
         try:
             for k in range(3):  # unit_id omitted: taken from the topic
