@@ -284,6 +284,7 @@ class Scenario:
         self.step("wall: the alarm shows on its playing tile, one pop per incident, re-alerts raise the badge", self.wall_alarm, "county_wall")
         self.step("wall: 确认 in the alarm list", self.wall_confirm, "county_wall")
         self.step("desk: pushes patch the selected incident; evidence clip keeps playing", self.desk_pushes, "township_desk")
+        self.step("wall: the operator's camera stays in 1-up while others alarm; tours rotate", self.wall_pinned_and_tour, "county_wall")
         self.step("desk: 派单 form keeps ticked units and typed note while alerts merge; local police first", self.dispatch_video, "township_desk")
         self.step("phone: task arrives with address, navigation and deadline; 接单, 到达", self.phone_accept, "responder_phone")
         self.step("phone: 办结 note and photo survive pushes, then 办结", self.phone_resolve, "responder_phone")
@@ -360,6 +361,34 @@ class Scenario:
         row.locator("button.confirm-alarm").click()
         wait_until(lambda: "confirmed" in (page.get_attribute(f'#alarm-list .alarm-row[data-incident="{incident}"]', "class") or ""), 5, "the row shows 已确认")
         check(int(page.get_attribute("body", "data-beeps") or 0) >= 1, "no alarm tone was played")
+
+    def wall_pinned_and_tour(self) -> None:
+        page = self.pages["county_wall"]
+        page.click('#layouts button[data-n="1"]')
+        page.click('.tile[data-index="0"]')
+        chosen = "cam04"
+        page.click(f'#camera-list li[data-camera="{chosen}"]')
+        pops0 = int(page.get_attribute("body", "data-pops") or 0) + int(page.get_attribute("body", "data-realerts") or 0)
+        wait_until(lambda: int(page.get_attribute("body", "data-pops") or 0) + int(page.get_attribute("body", "data-realerts") or 0) >= pops0 + 3,
+                   30, "alarms of other cameras arriving while the operator watches one")
+        playing, after = self.playing_tiles(2.0)
+        check(after[0]["camera"] == chosen, f"the operator's camera {chosen} was replaced by {after[0]['camera']}")
+        check(len(playing) == 1, f"the chosen camera is not decoding ({after[0]['state']})")
+        # un-pin it and tour every camera, 5 s a page: the 1-up tile rotates, alarms or not
+        page.click('.tile[data-index="0"] .tile-bar button')
+        page.fill("#tour-interval", "5")
+        page.click("#tour-toggle")
+        seen = set()
+        deadline = time.monotonic() + 16
+        while time.monotonic() < deadline and len(seen) < 3:
+            seen.add(page.get_attribute('.tile[data-index="0"]', "data-camera"))
+            time.sleep(0.5)
+        page.click("#tour-toggle")
+        check(len(seen - {""}) >= 3, f"the tour showed only {sorted(seen)} in 16 s at 5 s a page")
+        page.click('#layouts button[data-n="4"]')
+        for i, cam in enumerate(("cam01", "cam02", "cam03", "cam04")):  # the operator puts the four back
+            page.click(f'.tile[data-index="{i}"]')
+            page.click(f'#camera-list li[data-camera="{cam}"]')
 
     # -- township desk: the video incident --
     def video_incident_arrives(self) -> None:

@@ -120,7 +120,7 @@ export const DispatchForm = {
     return () => h("form", { class: "action-form dispatch-form", "data-action": "dispatch", "data-incident": props.inc.id, onSubmit: submit }, [
       loading.value ? h("p", { class: "muted" }, t("common.loading")) : null,
       h("div", { class: "unit-list recommended" }, recs.value.map((r) => unitRow(r.responder_id, r.name,
-        [r.status ? t(`responder_status.${r.status}`) : "", distanceText(r.distance_m), ...(r.reasons || []).filter((x) => !/km away/.test(x))].filter(Boolean).join(" · "), r.in_chain === false ? "" : "in-chain"))),
+        [r.chain, r.status_label || (r.status ? t(`responder_status.${r.status}`) : ""), distanceText(r.distance_m), r.department].filter(Boolean).join(" · "), r.local ? "in-chain" : ""))),
       others.value.length ? h("button", { type: "button", class: "link show-all", onClick: () => { showAll.value = !showAll.value; } }, showAll.value ? t("dispatch.hide_all") : t("dispatch.show_all", { n: others.value.length })) : null,
       showAll.value ? h("div", { class: "unit-list others" }, others.value.map((r) => unitRow(r.id, r.name,
         [r.status ? t(`responder_status.${r.status}`) : "", r.department || "", r.jurisdiction_name || r.jurisdiction_code].filter(Boolean).join(" · ")))) : null,

@@ -1,7 +1,7 @@
 // 警情处置台: the queue (colour, then deadline) and the selected incident's detail and actions.
 // Vue 3, render functions: a push patches the incident in the store and Vue patches the DOM, so an
 // open form, typed text, a playing clip or a live view survive any number of pushes.
-import { api, beep, COLOUR_ORDER, errorText, fmtTime, levelOf, LiveEvents, loadI18n, renderNav, requireLogin, session, setConnState, t, toast, Vue } from "./common.js";
+import { api, beep, COLOUR_ORDER, distanceText, errorText, fmtTime, levelOf, LiveEvents, loadI18n, renderNav, requireLogin, session, setConnState, t, toast, Vue } from "./common.js";
 import { deskSlots, deskStore } from "./desk-slots.js";
 import { LiveVideo, liveStateText, SnapshotBoxes, slaCountdowns } from "./incident-view.js";
 import { ACTION_FORMS, DispatchForm, ScheduleEditor } from "./desk-forms.js";
@@ -308,11 +308,43 @@ const TimelineRow = {
   },
 };
 
-function assignmentLine(a) {
-  const who = a.responder_name || a.department || "-";
-  const extra = [a.responder_status ? t(`responder_status.${a.responder_status}`) : "", a.distance_m !== undefined && a.distance_m !== null ? `${(a.distance_m / 1000).toFixed(1)} 公里` : ""].filter(Boolean).join("，");
-  return `${who}（${t(`assignment.${a.status}`)}${extra ? `，${extra}` : ""}）`;
+// Metres between two WGS-84 points (haversine): the unit's last reported position to the case.
+function metresBetween(lat1, lon1, lat2, lon2) {
+  const r = 6371000, rad = Math.PI / 180;
+  const a = Math.sin(((lat2 - lat1) * rad) / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(((lon2 - lon1) * rad) / 2) ** 2;
+  return 2 * r * Math.asin(Math.sqrt(a));
 }
+
+// The units on the case: assignment state, the unit's own status and its distance from the case,
+// re-read when an assignment changes (not on every merged alert).
+const unitCache = reactive({});
+const AssignedUnits = {
+  name: "AssignedUnits",
+  props: { inc: Object },
+  setup(props) {
+    const refresh = () => {
+      for (const a of props.inc.assignments || []) {
+        if (!a.responder_id) continue;
+        api(`/api/responders/${a.responder_id}`).then((r) => { unitCache[a.responder_id] = r; }).catch(() => {});
+      }
+    };
+    watch(() => (props.inc.assignments || []).map((a) => `${a.id}:${a.status}`).join(","), refresh, { immediate: true });
+    return () => {
+      const inc = props.inc;
+      const list = inc.assignments || [];
+      if (!list.length) return h("dd", { id: "detail-assignments" }, "-");
+      return h("dd", { id: "detail-assignments" }, h("ul", { class: "units" }, list.map((a) => {
+        const unit = a.responder_id ? unitCache[a.responder_id] : null;
+        const dist = unit && unit.lat != null && inc.lat != null ? distanceText(metresBetween(unit.lat, unit.lon, inc.lat, inc.lon)) : "";
+        return h("li", { key: a.id, "data-responder": a.responder_id, "data-assignment": a.status }, [
+          h("strong", {}, a.responder_name || a.department || "-"), ` ${t(`assignment.${a.status}`)}`,
+          unit ? h("span", { class: "muted" }, ` · ${t(`responder_status.${unit.status}`)}${dist ? ` · ${dist}` : ""}`) : null,
+          unit?.phone ? [" ", h("a", { href: `tel:${unit.phone}` }, unit.phone)] : null,
+        ]);
+      })));
+    };
+  },
+};
 
 const ActionBar = {
   name: "ActionBar",
@@ -384,7 +416,7 @@ const DetailPane = {
           h("dt", {}, t("incident.jurisdiction")), h("dd", {}, inc.jurisdiction_name || inc.jurisdiction_code),
           inc.address ? [h("dt", {}, t("incident.address")), h("dd", {}, inc.address)] : null,
           h("dt", {}, t("incident.time")), h("dd", {}, fmtTime(inc.created_at)),
-          h("dt", {}, t("incident.assignments")), h("dd", { id: "detail-assignments" }, (inc.assignments || []).map(assignmentLine).join("，") || "-"),
+          h("dt", {}, t("incident.assignments")), h(AssignedUnits, { inc }),
         ]),
         h(Evidence, { inc, evidence: sel.evidence }),
         h("h3", {}, t("incident.actions")),
