@@ -219,10 +219,47 @@ def test_cluster_failover_rebalance_and_stale_epoch(ray_cluster, rtsp_server, re
         assert stale.alert_id not in set(s.scalars(select(IncidentSource.ref)))
     held = holders()
     assert all(len(held.get(c, [])) == 1 for c in cams), held
+
+    # 6. A crashed shard process is restarted by Ray (max_restarts) and resumes its persisted cameras.
+    crashed_id, crashed = next((s, v) for s, v in views().items() if v.get("epochs"))
+    handle = ray.get_actor(actors.shard_actor_name(crashed_id), namespace=actors.NAMESPACE)
+    handle.crash.remote()
+
+    def resumed() -> bool:
+        ok = set()
+        for sid, v in views().items():
+            if sid == crashed_id and v.get("pid") in (None, crashed["pid"]):
+                return False  # not restarted yet
+            ok |= {c for c in v.get("epochs", {}) if c in crashed["epochs"] and v["frames"].get(c, 0) > 0}
+        return ok == set(crashed["epochs"])
+
+    # Restarted within the lease it keeps its cameras (same epochs); slower, they moved and it gets others.
+    _poll(resumed, 60, "the crashed shard restarted and its cameras analysed again")
+
+    # 7. The controller restarted (a crash of its process): it continues from the persisted assignment.
+    before_restart = ray.get(ctl.status.remote())
+    ray.kill(ctl, no_restart=False)
+    after_restart = _poll(lambda: _restarted(_status_or_none(ctl), before_restart["pid"]), 60,
+                          "the placement controller back (another process) after a restart")
+    assert {c: (a["shard"], a["epoch"]) for c, a in after_restart["assignment"].items()} == \
+        {c: (a["shard"], a["epoch"]) for c, a in before_restart["assignment"].items()}
+    held = holders()
+    assert all(len(held.get(c, [])) == 1 for c in cams), held
     print(f"\ncluster: all analysed after {started_s:.1f} s; node loss → analysed again after {resumed_s:.1f} s, "
           f"alerts again after {realerted_s:.1f} s; node add moved {len(node_moves)}")
     database.dispose()
     client.close()
+
+
+def _status_or_none(ctl) -> dict | None:
+    try:
+        return ray.get(ctl.status.remote(), timeout=5)
+    except Exception:  # noqa: BLE001 (restarting)
+        return None
+
+
+def _restarted(status: dict | None, old_pid: int) -> dict | None:
+    return status if status is not None and status["pid"] != old_pid else None
 
 
 def _ts(alert: dict) -> float:
