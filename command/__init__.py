@@ -13,7 +13,14 @@ from command.catalog import COLOUR_HEX, COLOUR_NAMES, COLOUR_POLICY, COLOURS, SE
 from command.corpus import fill_search_corpus
 from command.db import Database, open_database
 from command.device_faults import DEVICE_FAULT_GROUP, DeviceFaultConsumer
-from command.dispatch import Recommendation, list_responders, recommend_responders, update_responder_position
+from command.dispatch import (
+    ASSIGNMENT_LABELS,
+    Recommendation,
+    list_responders,
+    recommend_responders,
+    responder_history,
+    update_responder_position,
+)
 from command.incidents import (
     MERGE_WINDOW,
     IncidentFilter,

@@ -184,3 +184,17 @@ def list_responders(session: Session, scope: str = "", *, kind: str | None = Non
     if status:
         query = query.where(Responder.status == status)
     return list(session.scalars(query))
+
+
+ASSIGNMENT_LABELS = {"pending": "待签收", "acknowledged": "已签收", "rejected": "已退回", "done": "已办结",
+                     "cancelled": "已撤回", "expired": "超时未签收"}
+
+
+def responder_history(session: Session, responder_id: int, *, limit: int = 50,
+                      before_id: int | None = None) -> list[tuple[Assignment, Incident]]:
+    """Every assignment of a responder, newest first (keyset by assignment id), with its incident."""
+    query = (select(Assignment, Incident).join(Incident, Incident.id == Assignment.incident_id)
+             .where(Assignment.responder_id == responder_id))
+    if before_id is not None:
+        query = query.where(Assignment.id < before_id)
+    return [(a, i) for a, i in session.execute(query.order_by(Assignment.id.desc()).limit(max(1, min(limit, 200))))]

@@ -122,11 +122,12 @@ def submit_report(
     category = _category(session, report.category_code)
     code = report.jurisdiction_code
     if code is None and report.lat is not None and report.lon is not None:
-        code = jurisdictions.locate(session, report.lat, report.lon)
+        code = _locate_for(session, actor, report.lat, report.lon)
     if code is None:
         raise IntakeError("jurisdiction_code", "give a jurisdiction code or a position (lat/lon) inside a known jurisdiction")
     if not _covers(actor, code):
-        raise IntakeError("jurisdiction_code", f"{code} is outside {actor.username}'s jurisdiction {actor.jurisdiction_code}")
+        raise IntakeError("jurisdiction_code", f"上报地点所在辖区 {code} 不在 {actor.username} 的管辖范围 "
+                                              f"{actor.jurisdiction_code} 内（{code} is outside {actor.username}'s jurisdiction）")
     suffixes = [_photo_suffix(data) for data in photos]
     for index, data in enumerate(photos):
         if len(data) > MAX_PHOTO_BYTES:
@@ -164,6 +165,25 @@ def submit_report(
     incident.sources[0].scope_code = scope
     session.flush()
     return IntakeResult(incident, created=True, source=incident.sources[0])
+
+
+def _locate_for(session: Session, actor: Actor, lat: float, lon: float) -> str | None:
+    """The jurisdiction of a reported position, as the reporter's own scope sees it.
+
+    Inside the reporter's own area first (a grid worker's position → their grid). A point in
+    the reporter's village that no grid polygon covers exactly (a boundary, GPS drift) belongs
+    to the reporter's own grid rather than to the village above it, which is outside a grid
+    worker's scope. Elsewhere, the deepest jurisdiction containing it.
+    """
+    own = actor.jurisdiction_code if actor.role != SYSTEM_ROLE else ""
+    if own:
+        inside = jurisdictions.locate(session, lat, lon, within=own)
+        if inside is not None:
+            return inside
+    code = jurisdictions.locate(session, lat, lon)
+    if code is not None and own and len(own) > len(code) and own.startswith(code) and len(own) - len(code) <= 3:
+        return own
+    return code
 
 
 def ref_scope(jurisdiction_code: str) -> str:
@@ -223,8 +243,9 @@ def _rows(data: str | bytes, fmt: str) -> list[tuple[int, dict[str, Any]]]:
                          for k, v in row.items() if k is not None}
                 rows.append((reader.line_num, {k: v for k, v in clean.items() if v not in ("", None)}))
         except csv.Error as exc:  # a field over csv.field_size_limit() (128 KiB), a NUL byte, a stray quote
+            # line_num counts the lines completed before the failing one
             raise IntakeError("file",
-                              f"CSV 第 {reader.line_num} 行无法读取（单个字段不能超过 {csv.field_size_limit() // 1024} KiB，"
+                              f"CSV 第 {reader.line_num + 1} 行无法读取（单个字段不能超过 {csv.field_size_limit() // 1024} KiB，"
                               f"引号须成对）：{exc}") from exc
         return rows
     if fmt == "json":

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from command import accounts
 from command.catalog import DEFAULT_CATEGORIES, ensure_categories
+from command.jurisdictions import full_name, point_in_polygon
 from command.models import Jurisdiction, Responder, User
 
 COUNTY_CODE = "330381"
@@ -39,15 +40,19 @@ class SeedSummary:
 
 
 def _subdivide(rect: tuple[float, float, float, float], n: int) -> list[tuple[float, float, float, float]]:
-    """Split (lat0, lon0, lat1, lon1) into n cells row by row."""
+    """Split (lat0, lon0, lat1, lon1) into n cells row by row that tile it completely (the last row's
+    cells are wider): every point of a county lies in a township, of a township in a village, and of
+    a village in a grid — a position always locates to the deepest level."""
     lat0, lon0, lat1, lon1 = rect
     cols = math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
-    dlat, dlon = (lat1 - lat0) / rows, (lon1 - lon0) / cols
+    dlat = (lat1 - lat0) / rows
     cells = []
-    for i in range(n):
-        r, c = divmod(i, cols)
-        cells.append((lat0 + r * dlat, lon0 + c * dlon, lat0 + (r + 1) * dlat, lon0 + (c + 1) * dlon))
+    for r in range(rows):
+        in_row = min(cols, n - r * cols)
+        dlon = (lon1 - lon0) / in_row
+        for c in range(in_row):
+            cells.append((lat0 + r * dlat, lon0 + c * dlon, lat0 + (r + 1) * dlat, lon0 + (c + 1) * dlon))
     return cells
 
 
@@ -184,3 +189,43 @@ def seed_demo(
         users=count(User),
         created_users=created,
     )
+
+
+@dataclass(frozen=True)
+class PlacedCamera:
+    """What the seed check needs of a camera (the composition root builds these from cameras.yaml)."""
+
+    camera_id: str
+    name: str
+    jurisdiction_code: str
+    lat: float | None
+    lon: float | None
+
+
+def camera_position_problems(session: Session, cameras: list[PlacedCamera]) -> list[str]:
+    """zh-CN sentences for every camera whose jurisdiction is unknown or whose position lies outside
+    that jurisdiction's boundary (dispatch distances and "本辖区" recommendations rely on both)."""
+    problems = []
+    for cam in cameras:
+        place = session.get(Jurisdiction, cam.jurisdiction_code)
+        if place is None:
+            problems.append(f"摄像机 {cam.camera_id}（{cam.name}）的辖区 {cam.jurisdiction_code} 不存在于区划树中")
+            continue
+        if cam.lat is None or cam.lon is None or not place.boundary:
+            continue
+        if not point_in_polygon(cam.lon, cam.lat, place.boundary):
+            problems.append(
+                f"摄像机 {cam.camera_id}（{cam.name}）的位置 ({cam.lat}, {cam.lon}) 不在其辖区 {place.name}"
+                f"（{cam.jurisdiction_code}）的边界内；辖区中心为 ({place.center_lat}, {place.center_lon})")
+        elif not cam.name.startswith(_township_name(session, cam.jurisdiction_code)):
+            problems.append(f"摄像机 {cam.camera_id} 的名称“{cam.name}”与其辖区 {full_name(session, cam.jurisdiction_code)} 不一致")
+    return problems
+
+
+def _township_name(session: Session, code: str) -> str:
+    if len(code) < 9:
+        place = session.get(Jurisdiction, code)
+        return place.name if place else ""
+    township = session.get(Jurisdiction, code[:9])
+    return township.name if township else ""
+

@@ -41,6 +41,60 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_demo)
 
 
+class DemoError(RuntimeError):
+    """The demo cannot start; the message is a sentence that says what to do."""
+
+
+LOCAL_RTSP = re.compile(r"(rtsp://(?:[^@/\s]+@)?127\.0\.0\.1:)(\d+)(/[\w\-/]+)")
+
+
+def cameras_for_port(cameras_file: Path, rtsp_port: int, data_dir: Path) -> Path:
+    """The cameras file whose local sample-camera URLs use ``rtsp_port``: the file itself when they
+    already do, else a copy under ``data_dir`` with the port rewritten (cameras.yaml says 8554)."""
+    text = cameras_file.read_text(encoding="utf-8")
+    ports = {int(m.group(2)) for m in LOCAL_RTSP.finditer(text)}
+    if ports <= {rtsp_port}:
+        return cameras_file
+    derived = data_dir / "cameras.demo.yaml"
+    derived.parent.mkdir(parents=True, exist_ok=True)
+    derived.write_text(LOCAL_RTSP.sub(lambda m: f"{m.group(1)}{rtsp_port}{m.group(3)}", text), encoding="utf-8")
+    log.info("sample cameras moved to port %d: using %s (from %s; edit that file, then restart)",
+             rtsp_port, derived, cameras_file)
+    return derived
+
+
+def require_free_port(host: str, port: int, what: str, option: str) -> None:
+    """Fail with a sentence when ``port`` is taken (a newcomer's 8554 or 8000 often is)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise DemoError(f"{what}端口 {port} 已被占用（{exc.strerror}）。请用 {option} 选择一个空闲端口，"
+                            f"例如 {option} {port + 100}。") from None
+
+
+def camera_position_problems(settings: Settings) -> list[str]:
+    """Cameras of the registry whose jurisdiction the seeded tree lacks or whose position lies outside
+    its boundary (zh-CN sentences; empty for the shipped demo: tests/xueliang/test_demo_county.py)."""
+    from command import open_database
+    from command.seed import PlacedCamera
+    from command.seed import camera_position_problems as check
+    from devices import load_registry
+
+    registry = load_registry(settings.cameras_file)
+    placed = [PlacedCamera(c.id, c.name, str(c.jurisdiction), getattr(c.position, "lat", None),
+                           getattr(c.position, "lon", None)) for c in registry.cameras.values()]
+    database = open_database(settings.resolved_database_url())
+    try:
+        with database.session() as session:
+            return check(session, placed)
+    finally:
+        database.dispose()
+
+
 def sample_mount_names(cameras_file: Path, rtsp_port: int) -> list[str]:
     """RTSP paths the cameras file expects on the local sample server (``rtsp://127.0.0.1:PORT/NAME``)."""
     pattern = re.compile(rf"rtsp://(?:[^@/\s]+@)?127\.0\.0\.1:{rtsp_port}/([\w\-/]+)")
@@ -98,8 +152,11 @@ class DemoDeployment:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         logs = s.data_dir / "logs"
+        s.cameras_file = cameras_for_port(s.cameras_file, self.rtsp_port, s.data_dir)
         names = sample_mount_names(s.cameras_file, self.rtsp_port)
+        require_free_port(s.web_host, self.web_port, "网页服务", "--web-port")
         if names:
+            require_free_port("127.0.0.1", self.rtsp_port, "示例摄像机 RTSP ", "--rtsp-port")
             video = s.samples_dir / SAMPLE_VIDEO
             self._rtsp = RtspSampleServer(
                 [SampleMount(n, video, SAMPLE_FPS) for n in names], port=self.rtsp_port, log_path=logs / "rtsp.log"
@@ -128,6 +185,8 @@ class DemoDeployment:
             done = subprocess.run([*xl, *step], env={**os.environ, **{k: v for k, v in env.items() if v}}, check=False)
             if done.returncode != 0:
                 raise RuntimeError(f"`xueliang {' '.join(step)}` failed with code {done.returncode}")
+        for problem in camera_position_problems(s):
+            log.warning("%s", problem)
         self.metrics_ports = {"command": s.command_metrics_port or free_port(),
                               "analytics": s.analytics_metrics_port or free_port()}
         for name, args in (
@@ -135,6 +194,7 @@ class DemoDeployment:
             ("analytics", ["analytics", "cluster", "--address", self.cluster] if self.cluster else
              ["analytics", "run", "--patrol", "--metrics-port", str(self.metrics_ports["analytics"])]),
             ("alarms", ["alarms", "run"]),
+            *([("mobile", ["mobile", "run"])] if s.mqtt_url else []),
             ("web", ["web", "run"]),
         ):
             worker = Worker(name, [*xl, *args], env, logs / f"{name}.log")
@@ -167,7 +227,11 @@ def run_demo(args: argparse.Namespace) -> int:
     deployment = DemoDeployment(settings, settings.rtsp_port, settings.web_port, password, cluster=args.cluster)
     stop_event = stop_requested_by_signals(log)
     try:
-        deployment.start()
+        try:
+            deployment.start()
+        except DemoError as exc:
+            print(f"xueliang demo: {exc}", file=sys.stderr, flush=True)
+            return 2
         print(
             f"\n雪亮 demo is up: http://{settings.web_host}:{settings.web_port}/\n"
             f"  accounts: admin, county, t101…t113 (township operators), r1/r2 (responders)\n"

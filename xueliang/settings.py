@@ -22,7 +22,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="XUELIANG_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(default=REPO_ROOT / "data", description="State: SQLite file, Redis dump, media.")
+    # Under the working directory (where the operator ran the command), not the package's source tree.
+    data_dir: Path = Field(default_factory=lambda: Path.cwd() / "data",
+                           description="State: SQLite file, Redis dump, media (default: ./data).")
     cameras_file: Path = Field(default=REPO_ROOT / "configs" / "cameras.yaml")
     models_dir: Path = Field(default=REPO_ROOT / "models")
     samples_dir: Path = Field(default=REPO_ROOT / "samples")
@@ -52,6 +54,9 @@ class Settings(BaseSettings):
         description="How long a camera stays offline/auth_failed/no_signal/degraded before command/ opens a device-fault work order.",
     )
 
+    mqtt_url: str | None = Field(
+        default=None, description="mqtt://host:port of the broker drones and 4G terminals publish telemetry to; "
+                                  "unset = no MQTT bridge (HTTP telemetry still works).")
     analytics_metrics_port: int | None = Field(
         default=None, description="Prometheus port of the analytics worker (127.0.0.1); the demo picks a free one.")
     command_metrics_port: int | None = Field(

@@ -30,8 +30,13 @@ def spec(web_server) -> dict:
 @pytest.fixture(scope="module")
 def targets(web_server) -> dict:
     """Path-parameter values: (inside township A, inside township B)."""
+    incidents = (raise_incident(web_server, "camA1"), raise_incident(web_server, "camB1"))
     return {
-        "incident_id": (raise_incident(web_server, "camA1"), raise_incident(web_server, "camB1")),
+        "incident_id": incidents,
+        "source_id": tuple(_first_source(web_server, i) for i in incidents),
+        "what": ("snapshot", "snapshot"),
+        "rule_id": ("camA1-zone_intrusion", "camA1-zone_intrusion"),
+        "mute_id": (_mute(web_server, "camA1", TOWNSHIP_A + "201"), _mute(web_server, "camB1", TOWNSHIP_B + "203")),
         "camera_id": ("camA1", "camB1"),
         "ptz_camera_id": ("ptzA2", "camB1"),
         "responder_id": (web_server.responder_id("police_a"), web_server.responder_id("police_b")),
@@ -41,6 +46,23 @@ def targets(web_server) -> dict:
         "username": ("village_a", "op_b"),
         "subject_id": (_risk_subject(web_server, TOWNSHIP_A + "201"), _risk_subject(web_server, TOWNSHIP_B + "201")),
     }
+
+
+def _first_source(web_server, incident_id: int) -> int:
+    from sqlalchemy import func, select
+
+    from command import IncidentSource
+
+    with web_server.database.session() as session:
+        return session.scalar(select(func.min(IncidentSource.id)).where(IncidentSource.incident_id == incident_id))
+
+
+def _mute(web_server, camera_id: str, code: str) -> int:
+    from command import Actor, alarms
+
+    with web_server.database.session() as session:
+        return alarms.mute_rule(session, Actor.system("test"), camera_id=camera_id, rule_id=f"{camera_id}-zone_intrusion",
+                                jurisdiction_code=code, minutes=1).id
 
 
 def _risk_subject(web_server, code: str) -> int:

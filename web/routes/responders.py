@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from command import Assignment, Incident, publish_event
-from command import recommend_responders, update_responder_position
+from command import ASSIGNMENT_LABELS, recommend_responders, responder_history, update_responder_position
 from command import get_incident, incident_payload
 
 from web.deps import IdPath, current_user, get_ctx, require, visible_responder
@@ -72,14 +72,69 @@ def recommendations(
                 "departments": [incident.department] if incident.queue == "department" and incident.department else []}
 
 
-@router.get("/me/tasks", summary="The logged-in responder's incidents (pending and in progress)")
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _task(assignment: Assignment, incident: Incident) -> dict:
+    """What the phone shows of one assignment beside the incident: its state, deadline, note, whom to
+    call and where to go (``nav_url``: a geo: URI any phone's map app opens)."""
+    position = (incident.lat, incident.lon) if incident.lat is not None and incident.lon is not None else None
+    return {
+        "assignment_id": assignment.id, "status": assignment.status,
+        "status_label": ASSIGNMENT_LABELS.get(assignment.status, assignment.status), "lead": assignment.lead,
+        "note": assignment.note, "assigned_by": assignment.assigned_by, "assigned_at": _iso(assignment.assigned_at),
+        "ack_deadline": _iso(assignment.ack_deadline) if assignment.status == "pending" else None,
+        "acknowledged_at": _iso(assignment.acknowledged_at), "finished_at": _iso(assignment.finished_at),
+        "address": incident.address, "reporter_name": incident.reporter_name, "reporter_phone": incident.reporter_phone,
+        "nav_url": f"geo:{position[0]:.6f},{position[1]:.6f}?q={position[0]:.6f},{position[1]:.6f}" if position else None,
+    }
+
+
+@router.get("/me/tasks", summary="The logged-in responder's incidents (pending and in progress)",
+            description="Each item is the incident payload plus `task` {assignment_id, status, status_label, lead, note, "
+                        "assigned_by, assigned_at, ack_deadline, acknowledged_at, finished_at, address, reporter_name, "
+                        "reporter_phone, nav_url}.")
 def my_tasks(request: Request, user: Principal = Depends(current_user), include_done: bool = False) -> dict:
     if user.role != Role.RESPONDER or user.responder_id is None:
         return {"items": []}
     statuses = ("pending", "acknowledged", "done") if include_done else ("pending", "acknowledged")
     with get_ctx(request).database.session() as session:
-        q = (select(Incident).join(Assignment, Assignment.incident_id == Incident.id)
+        q = (select(Assignment, Incident).join(Incident, Assignment.incident_id == Incident.id)
              .where(Assignment.responder_id == user.responder_id, Assignment.status.in_(statuses))
-             .order_by(Incident.id.desc()).limit(50))
-        items = [incident_payload(session, inc) for inc in session.scalars(q).unique()]
+             .order_by(Incident.id.desc(), Assignment.id.desc()).limit(50))
+        items, seen = [], set()
+        for assignment, incident in session.execute(q):
+            if incident.id in seen:
+                continue
+            seen.add(incident.id)
+            items.append({**incident_payload(session, incident), "task": _task(assignment, incident)})
     return {"items": items}
+
+
+def _history(request: Request, responder_id: int, limit: int, before_id: int | None) -> dict:
+    with get_ctx(request).database.session() as session:
+        rows = responder_history(session, responder_id, limit=limit, before_id=before_id)
+        items = [{"incident_id": incident.id, "title": incident.title, "incident_status": incident.status,
+                  "jurisdiction_code": incident.jurisdiction_code, "category_code": incident.category_code,
+                  "created_at": _iso(incident.created_at), **_task(assignment, incident)}
+                 for assignment, incident in rows]
+    return {"items": items, "count": len(items), "next_before_id": items[-1]["assignment_id"] if len(items) == limit else None}
+
+
+@router.get("/me/history", summary="The logged-in responder's assignments, newest first (done, 退回, expired …)",
+            description="Items {incident_id, title, incident_status, jurisdiction_code, category_code, created_at, "
+                        "assignment_id, status, status_label, note (the 退回 reason), …}; page with before_id.")
+def my_history(request: Request, user: Principal = Depends(current_user), limit: int = Query(50, ge=1, le=200),
+               before_id: int | None = Query(None, ge=1, le=2**31 - 1)) -> dict:
+    if user.role != Role.RESPONDER or user.responder_id is None:
+        return {"items": [], "count": 0, "next_before_id": None}
+    return _history(request, user.responder_id, limit, before_id)
+
+
+@router.get("/responders/{responder_id}/history", summary="A responder's assignments, newest first (operators in scope)")
+def responder_history_view(responder_id: IdPath, request: Request,
+                           user: Principal = Depends(require(Permission.HANDLE_INCIDENTS)),
+                           limit: int = Query(50, ge=1, le=200), before_id: int | None = Query(None, ge=1, le=2**31 - 1)) -> dict:
+    _visible_responder(request, user, responder_id)  # 404 outside the caller's scope
+    return _history(request, responder_id, limit, before_id)
