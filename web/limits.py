@@ -50,28 +50,38 @@ class BodySizeLimit:
                     await _reject(send, limit)
                     return
         received = 0
-        response_started = False
+        state = {"started": False, "rejected": False}
 
         async def limited_receive():
             nonlocal received
+            if state["rejected"]:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    # Answer 413 here, before the app sees more: an exception raised from receive
+                    # reaches the body parser wrapped (BaseHTTPMiddleware's task group) and would
+                    # come out as a 400. The app is told the client left and its answer is dropped.
+                    if not state["started"]:
+                        state["rejected"] = True
+                        await _reject(send, limit)
+                        return {"type": "http.disconnect"}
                     raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message):
-            nonlocal response_started
+            if state["rejected"]:
+                return
             if message["type"] == "http.response.start":
-                response_started = True
+                state["started"] = True
             await send(message)
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not response_started:
-                await _reject(send, limit)
+        except Exception:
+            if not state["rejected"]:
+                raise
 
 
 async def _reject(send, limit: int) -> None:
