@@ -546,6 +546,11 @@ def open_options(spec: ChannelSpec, options: ReaderOptions) -> dict[str, str]:
 def _open(spec: ChannelSpec, options: ReaderOptions) -> av.container.InputContainer:
     if spec.url.startswith(("rtsp://", "rtsps://")):
         return av.open(spec.url, options=open_options(spec, options))
+    if "/gb28181/" in spec.url and spec.url.endswith(".ps"):
+        # A GB/T 28181 channel via the GB worker's PS endpoint (ingest/ps/http.py): the format is
+        # known, and the endpoint starts each reader at a keyframe, so a short probe suffices.
+        return av.open(spec.url, format="mpeg", options={"probesize": "262144", "analyzeduration": "400000"},
+                       timeout=(options.open_timeout_s, options.read_timeout_s))
     return av.open(spec.url, options=open_options(spec, options), timeout=(options.open_timeout_s, options.read_timeout_s))
 
 

@@ -9,7 +9,7 @@ import argparse
 
 from xueliang.cli import register_modules
 
-BENCH_MODULES = ("ingest.bench", "analytics.bench", "analytics.cluster.bench", "command.bench", "web.bench", "devices.bench", "web.search_bench", "web.operator_shift")
+BENCH_MODULES = ("ingest.bench", "analytics.bench", "analytics.cluster.bench", "command.bench", "web.bench", "devices.bench", "xueliang.gb28181_bench", "web.search_bench", "web.operator_shift", "xueliang.chaos")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -86,6 +86,10 @@ class PsHttpServer:
                 writer.write(chunk)
                 await writer.drain()
         finally:
+            if "closed" in locals() and not closed.done():
+                closed.cancel()
+            elif "closed" in locals() and not closed.cancelled():
+                closed.exception()  # a reset client is the normal way to leave: retrieve, do not log
             await consumer.close()
 
     async def _error(self, writer: asyncio.StreamWriter, code: int, reason: str, text: str) -> None:

@@ -57,6 +57,8 @@ def test_channels_join_the_registry_and_follow_catalog_changes(tmp_path, databas
     assert len(reg) == 4  # 2 from YAML + 2 GB channels (the duplicate id stays the YAML camera)
     ch1 = reg["34020000001320000001"]
     assert ch1.kind.value == "ptz" and ch1.jurisdiction == "330381101" and (ch1.position.lat, ch1.position.lon) == (27.9, 120.6)
+    from devices import Camera
+    assert Camera.model_validate(ch1.model_dump()) == ch1  # built without per-row validation, yet a valid camera
     assert ch1.stream_url("main") == "http://127.0.0.1:15999/gb28181/34020000001320000001.ps"
     assert reg["34020000001320000002"].jurisdiction == "330381102"
     assert reg["34020000001320000099"].name == "同号的YAML摄像机"
