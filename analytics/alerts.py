@@ -60,7 +60,7 @@ class AlertPublisher:
     one), an alert that cannot be published — Redis unreachable, or the memory queue full —
     moves to the spool on local disk together with everything queued behind it, and new
     alerts queue behind them there; the thread replays the spool in order with back-off
-    (0.5 s → 30 s) and returns to memory once it is empty. Without a spool the oldest alerts
+    (0.5 s → 5 s) and returns to memory once it is empty. Without a spool the oldest alerts
     are dropped (counted, logged) beyond ``max_pending``.
     """
 
@@ -79,6 +79,8 @@ class AlertPublisher:
         self._encode = encode or (lambda alert: alert.model_dump_json().encode())
         self._decode = decode or _decode_alert
         self._replay_batch = replay_batch
+        # Retrying costs one refused connect: a short cap replays the spool soon after Redis is back.
+        self.max_retry_s = 5.0
         self.published = 0
         self.dropped = 0
         self.spooled = 0
@@ -144,7 +146,7 @@ class AlertPublisher:
                                     f" in {self.spool.path}" if self.spool is not None else "")
                     failing = True
                     self._cond.wait(delay)  # woken early by set_client / close
-                delay = min(30.0, delay * 2)
+                delay = min(self.max_retry_s, delay * 2)
                 continue
             if head is not None:
                 with self._cond:

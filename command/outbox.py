@@ -113,7 +113,7 @@ class Outbox:
                 break
             added = self.relay(rows)
             relayed += len(rows)
-            log.warning("relayed %d events left unsent by a crashed writer (%d were not on %s yet)",
+            log.warning("relayed %d events left unsent (their writer crashed, or Redis was unreachable); %d were not on %s yet",
                         len(rows), added, EVENTS_STREAM)
             if len(rows) < self.batch_size:
                 break

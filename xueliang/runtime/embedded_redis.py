@@ -11,6 +11,7 @@ write (``XUELIANG_REDIS_APPENDFSYNC``). ``persist=False`` is for throw-away test
 from __future__ import annotations
 
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -50,8 +51,27 @@ class EmbeddedRedis:
             "--protected-mode", "yes",
         ]
         self._proc = spawn(argv, log_path=self.data_dir / "redis.log")
+        deadline = time.monotonic() + timeout
         wait_for_port("127.0.0.1", self.port, timeout, self._proc)
+        self._wait_loaded(deadline)
         return self
+
+    def _wait_loaded(self, deadline: float) -> None:
+        """Listening is not serving: until the append-only file is replayed every command answers LOADING."""
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis.BusyLoadingError:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"Valkey on port {self.port} still loading its data after the timeout") from None
+                    time.sleep(0.05)
+        finally:
+            client.close()
 
     @property
     def pid(self) -> int | None:
