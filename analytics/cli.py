@@ -156,13 +156,14 @@ def _run(args: argparse.Namespace) -> int:
     health = None
     if args.health_sample_s > 0:
         from analytics.health import HealthConfig, HealthFeed
-        from devices import publish_status
+        from devices import LAST_FRAME_KEY, publish_status
 
         # With --only another worker may read the rest of the registry: claim only our own cameras.
         health = HealthFeed(registry, lambda report: publish_status(client, report),
                             HealthConfig(sample_every_s=args.health_sample_s, claim_unwatched=args.only is None,
                                          reference_dir=settings.data_dir / "vqd"),
-                            patrol_enabled=args.patrol)
+                            patrol_enabled=args.patrol,
+                            heartbeat=lambda seen: client.hset(LAST_FRAME_KEY, mapping=seen))
     # Alerts that cannot reach Redis wait on disk and are replayed in order (one spool per set of cameras).
     from analytics.spool import AlertSpool, SpoolInUse
 

@@ -66,12 +66,16 @@ class HealthFeed:
     """Owns a ``devices.HealthMonitor`` over the registry and feeds it from the worker's readers."""
 
     def __init__(self, registry: Any, publish: Callable[[Any], object], config: HealthConfig | None = None,
-                 patrol_enabled: bool = False) -> None:
+                 patrol_enabled: bool = False, heartbeat: Callable[[dict[str, float]], object] | None = None) -> None:
         from devices import HealthMonitor
 
         self.config = config or HealthConfig()
         self.patrol_enabled = patrol_enabled
         self._publish_raw = publish
+        # {camera_id: wall time of its newest sampled frame}, sent after each batch of samples: status
+        # events go out on changes only, so this is how the device page knows a frame is recent
+        # (web: 在线 only with a frame in the last few seconds).
+        self._heartbeat = heartbeat
         self.registry = registry
         self.monitor = HealthMonitor(registry, publish=self._publish, offline_after_s=self.config.offline_after_s,
                                      reference_dir=self.config.reference_dir)
@@ -196,6 +200,11 @@ class HealthFeed:
                     self.samples += 1
                     self.monitor.frame(frame)
                     self._reason_changed(frame.channel_id)
+                if frames and self._heartbeat is not None:
+                    try:
+                        self._heartbeat({f.channel_id: float(f.ts_wall) for f in frames})
+                    except Exception as exc:  # Redis unreachable: the next sample tries again
+                        log.debug("device heartbeat not sent: %s", exc)
                 now = time.monotonic()
                 if now - last_tick >= self.config.tick_every_s:
                     last_tick = now

@@ -3,7 +3,7 @@
 Other packages import only from here::
 
     from devices import load_registry, Camera, Registry, RegistryError, RegistryWatcher
-    from devices import MobileTracker, Telemetry, ingest_telemetry, mobile_router      # drones, 4G terminals
+    from devices import MobileTracker, Telemetry, ingest_telemetry, publish_position  # drones, 4G terminals
     from devices import HealthMonitor, ChannelHealth, DeviceStatus, publish_status    # device health, VQD
 
 The health and mobile names load lazily (OpenCV, FastAPI) so a process that only
@@ -51,18 +51,17 @@ __all__ = [
 _LAZY = {
     "ChannelHealth": "devices.health", "DeviceStatus": "devices.health", "Fault": "devices.health",
     "HealthMonitor": "devices.health", "HealthReport": "devices.health", "VideoQualityAnalyzer": "devices.health",
-    "publish_status": "devices.health", "status_event": "devices.health",
+    "publish_status": "devices.health", "status_event": "devices.health", "LAST_FRAME_KEY": "devices.health",
     "MobileTracker": "devices.mobile", "Nearby": "devices.mobile", "Telemetry": "devices.mobile",
     "UnknownUnitError": "devices.mobile", "ingest_telemetry": "devices.mobile",
+    "DEVICE_POSITION": "devices.mobile", "IngestResult": "devices.mobile", "publish_position": "devices.mobile", "telemetry_from_event": "devices.mobile",
 }
-__all__ += [*_LAZY, "mobile_router"]
+__all__ += [*_LAZY]
 
 
 def __getattr__(name: str) -> Any:
     import importlib
 
-    if name == "mobile_router":
-        return importlib.import_module("devices.mobile").make_router
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'devices' has no attribute {name!r}")

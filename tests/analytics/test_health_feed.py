@@ -103,3 +103,23 @@ def test_a_cameras_own_offline_timeout_outlives_the_workers_default() -> None:
         assert channels["tuned"].offline_after_s == 120 and channels["tuned"].default_offline_after_s == 7
     finally:
         feed.close()
+
+
+def test_sampled_frames_send_a_heartbeat_to_redis(redis_url: str) -> None:
+    """The device page's 在线 needs a recent frame: every sampled frame's wall time lands in LAST_FRAME_KEY."""
+    from devices import LAST_FRAME_KEY
+
+    client = redis.Redis.from_url(redis_url)
+    client.delete(LAST_FRAME_KEY)
+    feed = HealthFeed(REGISTRY, lambda report: None, HealthConfig(tick_every_s=0.2),
+                      heartbeat=lambda seen: client.hset(LAST_FRAME_KEY, mapping=seen)).start()
+    try:
+        feed.watch(REGISTRY, {"cam01": "continuous"})
+        image = np.full((360, 480, 3), 128, np.uint8)
+        wall = time.time() - 1.5
+        feed.frame(Frame("cam01", image, time.monotonic(), wall, None, True, 0))
+        wait_until(lambda: client.hget(LAST_FRAME_KEY, "cam01") is not None)
+        assert abs(float(client.hget(LAST_FRAME_KEY, "cam01")) - wall) < 1e-3
+    finally:
+        feed.close()
+        client.close()
