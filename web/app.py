@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from devices import DEVICE_POSITION
 from xueliang.settings import Settings
 
 from web.access_log import AccessLog
@@ -24,6 +25,7 @@ from web.errors import document_errors, install_error_handlers
 from web.events import EventHub
 from web.limits import BodySizeLimit
 from web.metrics import RequestMetrics, WebMetrics
+from web.mobile import PositionBoard, mobile_tracker
 from web.store import Store
 
 log = logging.getLogger("web")
@@ -95,6 +97,10 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
         head = await hub.head_id()
         await hub.replay(board, types=("device.status",), until=head)
         hub.add_listener(board)
+        positions = PositionBoard(mobile_tracker(cameras.registry))
+        ctx.extras["mobile"] = positions.tracker
+        await hub.replay(positions, types=(DEVICE_POSITION,), until=head)
+        hub.add_listener(positions)
         await hub.start(from_id=head)
         log.info("web ready: database %s, redis %s", database.engine.url.render_as_string(hide_password=True),
                  _redact(settings.redis_url))
@@ -176,11 +182,12 @@ def _redact(url: str) -> str:
 
 
 def _include_routers(app: FastAPI, cameras) -> None:
-    from web.routes import auth, incidents, system, ws
+    from web.routes import auth, incidents, mobile, system, ws
 
     for module in (system, auth, incidents, ws):
         app.include_router(module.router)
     app.include_router(system.metrics_router)
+    app.include_router(mobile.router)
     for name in ("actions", "cameras", "responders", "jurisdictions", "reports", "devices", "users", "intake", "risk",
                  "search", "handover", "alarms"):
         module = _optional_route_module(name)

@@ -19,7 +19,7 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "0")
 
 # Packages whose ``cli.register(subparsers)`` adds sub-commands, in help order.
-COMMAND_PACKAGES = ("xueliang.demo", "xueliang.onvif_alarms", "devices.cli", "ingest.cli", "analytics.cli", "command.cli", "web.cli", "xueliang.bench")
+COMMAND_PACKAGES = ("xueliang.demo", "xueliang.onvif_alarms", "xueliang.gb28181_worker", "xueliang.mobile_worker", "devices.cli", "ingest.cli", "analytics.cli", "command.cli", "web.cli", "xueliang.bench")
 
 
 def register_modules(sub: argparse._SubParsersAction, module_names: Sequence[str]) -> None:

@@ -1,21 +1,21 @@
-"""HTTP ingestion of telemetry: a plain function, and a FastAPI router web/ can mount.
+"""Validation of a telemetry body (one message or a list, see :mod:`devices.mobile.telemetry`).
 
-``POST /telemetry`` takes one message or a list (see :mod:`devices.mobile.telemetry`)
-and answers ``{"accepted": n, "rejected": [{"index", "unit_id", "error"}]}`` — a bad
-message is rejected with its reason, the good ones in the same batch are kept.
-Authentication is web/'s job: pass its token dependency in ``dependencies``.
+The answer is ``{"accepted": n, "rejected": [{"index", "unit_id", "error"}]}``: a bad message
+is rejected with its reason, the good ones in the same batch are kept. web/ serves it at
+``POST /api/mobile/telemetry`` (authentication and jurisdiction are web's job, through
+``admit``); the MQTT bridge feeds it from the broker.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ValidationError
 
 from devices.mobile.telemetry import MobileTracker, Telemetry, UnknownUnitError
+from devices.registry import Camera
 
 MAX_BATCH = 1000
 
@@ -35,8 +35,17 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or '(message)'}: {e['msg']}" for e in exc.errors(include_url=False))
 
 
-def ingest_telemetry(tracker: MobileTracker, payload: bytes | str | dict[str, Any] | list[Any]) -> IngestResult:
-    """Validate and record telemetry; raises ValueError only when the body is not JSON at all or too big."""
+Accepted = Callable[[Telemetry, Camera], None]
+
+
+def ingest_telemetry(tracker: MobileTracker, payload: bytes | str | dict[str, Any] | list[Any], *,
+                     on_accept: Accepted | None = None, admit: Callable[[Telemetry], str | None] | None = None,
+                     ) -> IngestResult:
+    """Validate and record telemetry; raises ValueError only when the body is not JSON at all or too big.
+
+    ``admit`` may refuse a valid report with a reason (e.g. a unit outside the sender's scope);
+    ``on_accept`` is called with every new report and its unit (e.g. to publish it).
+    """
     if isinstance(payload, (bytes, str)):
         try:
             payload = json.loads(payload)
@@ -50,46 +59,18 @@ def ingest_telemetry(tracker: MobileTracker, payload: bytes | str | dict[str, An
         unit = item.get("unit_id") if isinstance(item, dict) else None
         unit = unit if isinstance(unit, str) else None
         try:
-            tracker.update(Telemetry.model_validate(item))
+            report = Telemetry.model_validate(item)
+            refusal = admit(report) if admit is not None else None
+            if refusal:
+                rejected.append(Rejected(index=i, unit_id=unit, error=refusal))
+                continue
+            recorded = tracker.update(report)
         except ValidationError as exc:
             rejected.append(Rejected(index=i, unit_id=unit, error=_describe(exc)))
         except UnknownUnitError as exc:
             rejected.append(Rejected(index=i, unit_id=unit, error=str(exc)))
         else:
             accepted += 1
+            if recorded is not None and on_accept is not None:
+                on_accept(report, recorded)
     return IngestResult(accepted=accepted, rejected=rejected)
-
-
-def make_router(tracker: MobileTracker, *, dependencies: Sequence[Any] = ()) -> APIRouter:
-    """A FastAPI ``APIRouter``: POST /telemetry, GET /units, GET /units/{id}/track, GET /nearby."""
-    router = APIRouter(dependencies=list(dependencies), tags=["mobile"])
-
-    @router.post("/telemetry", response_model=IngestResult)
-    async def post_telemetry(request: Request) -> IngestResult:
-        body = await request.body()
-        if len(body) > 1_000_000:
-            raise HTTPException(413, "telemetry body over 1 MB; send smaller batches")
-        try:
-            result = ingest_telemetry(tracker, body)
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
-        if not result.accepted and result.rejected:
-            raise HTTPException(422, result.model_dump())
-        return result
-
-    @router.get("/units")
-    def units() -> list[dict[str, Any]]:
-        return tracker.units()
-
-    @router.get("/units/{unit_id}/track")
-    def track(unit_id: str, limit: int = Query(500, ge=1, le=10000)) -> list[dict[str, Any]]:
-        if tracker.registry.get(unit_id) is None:
-            raise HTTPException(404, f"no unit {unit_id!r}")
-        return [p.model_dump(mode="json") for p in tracker.history(unit_id)[-limit:]]
-
-    @router.get("/nearby")
-    def nearby(lat: float = Query(ge=-90, le=90), lon: float = Query(ge=-180, le=180),
-               radius_m: float = Query(500, gt=0, le=50_000)) -> list[dict[str, Any]]:
-        return [h.as_dict() for h in tracker.within_radius(lat, lon, radius_m)]
-
-    return router

@@ -21,7 +21,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from devices.mobile.http import IngestResult, ingest_telemetry
+from devices.mobile.http import Accepted, IngestResult, ingest_telemetry
 from devices.mobile.telemetry import MobileTracker
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,10 @@ class MqttTelemetryBridge:
 
     def __init__(self, tracker: MobileTracker, *, host: str = "127.0.0.1", port: int = 1883,
                  topic_prefix: str = TOPIC_PREFIX, username: str | None = None, password_env: str | None = None,
-                 client_id: str = "xueliang-devices", connect_timeout_s: float = 5.0) -> None:
+                 client_id: str = "xueliang-devices", connect_timeout_s: float = 5.0,
+                 on_accept: Accepted | None = None) -> None:
         self.tracker = tracker
+        self._on_accept = on_accept
         self.host, self.port = host, port
         self.topic_prefix = topic_prefix.rstrip("/")
         self.stats = BridgeStats()
@@ -90,7 +92,7 @@ class MqttTelemetryBridge:
         if not fixed:
             return
         try:
-            result: IngestResult = ingest_telemetry(self.tracker, fixed)
+            result: IngestResult = ingest_telemetry(self.tracker, fixed, on_accept=self._on_accept)
         except ValueError as exc:
             self._reject(f"{msg.topic}: {exc}")
             return

@@ -94,23 +94,28 @@ class MobileTracker:
             raise UnknownUnitError(f"telemetry for {unit_id!r} rejected: it {what}; add it to cameras.yaml with kind drone or 4g_terminal")
         return cam
 
-    def update(self, t: Telemetry) -> None:
-        """Record one report; out-of-order reports are placed by time, exact duplicates dropped."""
-        self._unit(t.unit_id)
+    def update(self, t: Telemetry) -> Camera | None:
+        """Record one report; out-of-order reports are placed by time, exact duplicates dropped.
+
+        Returns the unit when the report was new (so the caller can publish it), None when dropped;
+        raises :class:`UnknownUnitError` for a unit the registry does not list as mobile.
+        """
+        unit = self._unit(t.unit_id)
         with self._lock:
             track = self._tracks.setdefault(t.unit_id, deque(maxlen=self.max_points))
             if not track or t.ts > track[-1].ts:
                 track.append(t)
-                return
+                return unit
             times = [p.ts for p in track]
             i = bisect.bisect_left(times, t.ts)
             if i < len(track) and track[i].ts == t.ts:
-                return
+                return None
             if len(track) == track.maxlen and i == 0:
-                return  # older than everything we keep
+                return None  # older than everything we keep
             items = list(track)
             items.insert(i, t)
             self._tracks[t.unit_id] = deque(items[-self.max_points:], maxlen=self.max_points)
+            return unit
 
     def latest(self, unit_id: str) -> Telemetry | None:
         with self._lock:

@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi.testclient import TestClient
 
 from devices import load_registry
-from devices.mobile import MobileTracker, Telemetry, UnknownUnitError, ingest_telemetry, make_router
+from devices.mobile import MobileTracker, Telemetry, UnknownUnitError, ingest_telemetry
 from xueliang.settings import REPO_ROOT
 
 REGISTRY = load_registry(REPO_ROOT / "configs" / "cameras.yaml")
@@ -72,26 +72,3 @@ def test_ingest_function_keeps_good_messages_of_a_bad_batch() -> None:
         ingest_telemetry(tracker, b"{oops")
 
 
-def test_router_mounted_behind_an_auth_dependency() -> None:
-    tracker = MobileTracker(REGISTRY)
-
-    def token(authorization: str = Header("")) -> None:
-        if authorization != "Bearer good":
-            raise HTTPException(401, "token required")
-
-    app = FastAPI()
-    app.include_router(make_router(tracker, dependencies=[Depends(token)]), prefix="/api/mobile")
-    client = TestClient(app)
-    assert client.post("/api/mobile/telemetry", json=msg()).status_code == 401
-    auth = {"Authorization": "Bearer good"}
-    ok = client.post("/api/mobile/telemetry", json=[msg(), msg(dt=1, lat=27.78)], headers=auth)
-    assert ok.status_code == 200 and ok.json() == {"accepted": 2, "rejected": []}
-    bad = client.post("/api/mobile/telemetry", json=msg(unit="nobody"), headers=auth)
-    assert bad.status_code == 422 and "not in the camera registry" in bad.text
-    assert client.post("/api/mobile/telemetry", content=b"not json", headers=auth).status_code == 400
-    track = client.get("/api/mobile/units/uav01/track", headers=auth).json()
-    assert [p["lat"] for p in track] == [27.7789, 27.78]
-    units = {u["id"]: u for u in client.get("/api/mobile/units", headers=auth).json()}
-    assert set(units) == {"uav01", "t4g01"} and units["t4g01"]["latest"] is None and units["t4g01"]["stale"]
-    near = client.get("/api/mobile/nearby", params={"lat": 27.7794, "lon": 120.6553, "radius_m": 300}, headers=auth).json()
-    assert [h["id"] for h in near][:1] == ["cam01"]
