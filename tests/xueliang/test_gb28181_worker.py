@@ -1,0 +1,74 @@
+"""The GB worker end to end: SIPp device → catalog persisted → registry channel → Alarm → xl:alerts → incident;
+keepalive loss / unregister → device.status for the device's channels."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from command.db import open_database
+from command.models import Incident
+from command.seed import seed_demo
+from command.worker import AlertConsumer
+from devices import RegistryWatcher
+from devices.gb28181 import ChannelMapping, GbChannelSource, GbConfig
+from tests.devices.gb28181.sipp import needs_sipp, start_sipp
+from tests.devices.gb28181.test_sipp_device import CH1, CH2, CH3, DEVICE, PLATFORM, keys, wait_for
+from xueliang.gb28181_worker import GbSinks, GbWorker
+
+pytestmark = [needs_sipp, pytest.mark.timeout(120)]
+
+YAML = """version: 1
+cameras:
+  - id: cam-yaml-1
+    name: 塘下镇政府
+    jurisdiction: "330381101"
+    position: {lat: 27.80, lon: 120.60}
+    streams: {main: "rtsp://127.0.0.1:8554/cam1"}
+"""
+
+
+async def test_device_alarm_becomes_an_incident_and_status_follows_registration(tmp_path, database_url, redis_url) -> None:
+    db = open_database(database_url, upgrade=True)
+    with db.session() as s:
+        seed_demo(s, password="pw-123456", password_hasher=lambda p: "h$" + p)
+    client = redis.Redis.from_url(redis_url)
+    cameras = tmp_path / "cameras.yaml"
+    cameras.write_text(YAML)
+    mapping = ChannelMapping(media_url="http://127.0.0.1:15999", default_jurisdiction="330381")
+    watcher = RegistryWatcher(cameras, sources=[GbChannelSource(db.engine, mapping)])
+    worker = await GbWorker(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw"),
+                            GbSinks(db.engine, client, lambda: watcher.current, mapping), media_port=0).start()
+    try:
+        run = await start_sipp("device.xml", ooc="device_ooc.xml", server_port=worker.platform.port, logdir=tmp_path / "sipp",
+                               keys=keys(), auth=(DEVICE, "pw"), hold_ms=2500)
+        await wait_for(lambda: client.xlen("xl:alerts") >= 1, what="the alarm on xl:alerts")
+        await wait_for(lambda: watcher.check() is not None or CH1 in watcher.current, what="the channels in the registry")
+        assert {CH1, CH2, CH3, "cam-yaml-1"} <= set(watcher.current.cameras)
+        assert watcher.current[CH1].jurisdiction == "330381101" and watcher.current[CH1].name == "塘下镇中心路口"
+        code, log = await run.wait()
+        assert code == 0, log
+        await asyncio.sleep(0.5)  # the unregistration's status events are written off the event loop
+
+        consumer = AlertConsumer(db, client, tmp_path / "media", consumer_name="t1")
+        consumer.ensure_group()
+        for _ in range(20):
+            if consumer.step(block_ms=50) == 0:
+                break
+        with db.session() as s:
+            [incident] = s.scalars(select(Incident)).all()
+            assert incident.camera_id == CH1 and incident.category_code == "gb28181_alarm"
+            assert incident.jurisdiction_code == "330381101"
+
+        events = [json.loads(f[b"event"]) for _, f in client.xrange("xl:events")]
+        status = [e for e in events if e["type"] == "device.status"]
+        assert {e["payload"]["camera_id"] for e in status} == {CH1, CH2, CH3}
+        assert all(e["payload"]["status"] == "offline" and e["payload"]["reason"] == "设备注销" for e in status)
+    finally:
+        await worker.stop()
+        client.close()
+        db.dispose()

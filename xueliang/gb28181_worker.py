@@ -1,0 +1,193 @@
+"""``xueliang gb28181 run``: the GB/T 28181 platform process.
+
+Wires the SIP platform (:mod:`devices.gb28181`) to the rest of the product:
+devices and catalogs persisted (the registry then serves the channels beside
+``cameras.yaml``), device Alarms published to ``xl:alerts`` (rule_kind
+``gb28181_alarm``, so they become incidents), keepalive-based device status as
+``device.status`` events for each of the device's channels, and the PS endpoint
+(:mod:`ingest.ps`) through which readers and live view pull a channel's video.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devices import Registry
+from devices.gb28181 import ChannelMapping, GbAlarm, GbChannelSource, GbConfig, GbDevice, GbEvents, GbPlatform, persist
+from devices.gb28181.alerts import alarm_to_alert
+from devices.gb28181.manscdp import CatalogItem
+from devices.gb28181.store import Position
+
+log = logging.getLogger("xueliang.gb28181")
+
+
+@dataclass
+class GbSinks:
+    """Where the worker's events go (Redis client may be None: then alerts and status are only logged)."""
+
+    engine: Any
+    redis: Any | None
+    registry: Any  # Callable[[], Registry]
+    mapping: ChannelMapping = field(default_factory=ChannelMapping)
+    positions: dict[str, Position] = field(default_factory=dict)
+
+
+class GbWorker:
+    def __init__(self, config: GbConfig, sinks: GbSinks, *, media_host: str = "127.0.0.1", media_bind: str = "127.0.0.1",
+                 media_port: int = 15080, media_mode: str = "udp", rtp_bind: str = "0.0.0.0") -> None:
+        self.config, self.sinks = config, sinks
+        self.platform = GbPlatform(config, GbEvents(on_device=self._on_device, on_catalog=self._on_catalog,
+                                                    on_alarm=self._on_alarm, on_position=self._on_position))
+        from ingest.ps import GbMediaHub, PsHttpServer
+
+        self.hub = GbMediaHub(self.platform, media_host=media_host, bind_host=rtp_bind, mode=media_mode)  # type: ignore[arg-type]
+        self.platform.on_remote_bye = self.hub.on_remote_bye
+        self.http = PsHttpServer(self.hub, media_bind, media_port)
+        self._bg: set[asyncio.Future[Any]] = set()
+
+    async def start(self) -> GbWorker:
+        await self.platform.start()
+        await self.http.start()
+        return self
+
+    async def stop(self) -> None:
+        await self.hub.close()
+        await self.http.stop()
+        await self.platform.stop()
+        if self._bg:
+            await asyncio.gather(*self._bg, return_exceptions=True)
+
+    def _later(self, fn: Any, *args: Any) -> None:
+        """Database/Redis writes off the event loop, in order of submission per call site."""
+        fut = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        self._bg.add(fut)
+        fut.add_done_callback(self._done)
+
+    def _done(self, fut: asyncio.Future[Any]) -> None:
+        self._bg.discard(fut)
+        if not fut.cancelled() and fut.exception() is not None:
+            log.error("GB28181 worker: background write failed: %s", fut.exception())
+
+    # -- platform events ---------------------------------------------------------------------
+    def _on_device(self, dev: GbDevice, event: str) -> None:
+        self._later(persist.save_device, self.sinks.engine, dev)
+        if event in ("offline", "online", "unregistered", "auth_failed"):
+            self._later(self._publish_status, dev, event)
+
+    def _publish_status(self, dev: GbDevice, event: str) -> None:
+        if self.sinks.redis is None:
+            return
+        from devices.health import DeviceStatus, publish_status
+        from devices.health.status import HealthReport
+
+        registry: Registry = self.sinks.registry()
+        status = {"online": DeviceStatus.online, "auth_failed": DeviceStatus.auth_failed}.get(event, DeviceStatus.offline)
+        now = dt.datetime.now(dt.UTC)
+        for cam in registry.with_tag(f"gb:{dev.device_id}"):
+            publish_status(self.sinks.redis, HealthReport(
+                camera_id=cam.id, camera_name=cam.name, jurisdiction_code=cam.jurisdiction, status=status,
+                reason=dev.offline_reason or {"online": "设备心跳恢复", "auth_failed": "设备注册认证失败"}.get(event, event),
+                since=now, checked_at=now))
+
+    def _on_catalog(self, device_id: str, items: list[CatalogItem], complete: bool) -> None:
+        self._later(persist.save_catalog, self.sinks.engine, device_id, items)
+
+    def _on_alarm(self, alarm: GbAlarm) -> None:
+        self._later(self._publish_alarm, alarm)
+
+    def _publish_alarm(self, alarm: GbAlarm) -> None:
+        camera = self._camera_for(alarm.device_id, alarm.from_device)
+        if camera is None:
+            log.warning("GB28181: alarm from %s (channel %s) dropped: no registry channel for it yet (catalog not received?)",
+                        alarm.from_device, alarm.device_id)
+            return
+        from command import AlertIn, publish_alert
+
+        alert = AlertIn(**alarm_to_alert(alarm, camera))
+        if self.sinks.redis is not None:
+            publish_alert(self.sinks.redis, alert, b"")
+        log.info("GB28181: alarm of %s published as alert %s", camera.id, alert.alert_id)
+
+    def _camera_for(self, channel_id: str, device_id: str) -> Any:
+        """The registry camera of a channel; before the registry caught up with a fresh catalog, the
+        same camera built from the platform's own catalog (an alarm must not wait for a reload)."""
+        registry: Registry = self.sinks.registry()
+        camera = registry.get(channel_id)
+        if camera is not None:
+            return camera
+        from devices.gb28181.cameras import channel_cameras
+        from devices.gb28181.persist import ChannelRow
+
+        store = self.platform.store
+        owner = store.channels.get(channel_id)
+        if owner is None:  # an alarm naming the device itself: its first channel stands for it
+            cams = registry.with_tag(f"gb:{device_id}")
+            if len(cams):
+                return cams[0]
+            owner = next(((d, it) for d, it in store.channels.values() if d == device_id), None)
+        if owner is None:
+            return None
+        dev, it = owner
+        built = channel_cameras([ChannelRow(channel_id=it.device_id, device_id=dev, name=it.name, civil_code=it.civil_code,
+                                            manufacturer=it.manufacturer, model=it.model, lat=it.latitude, lon=it.longitude,
+                                            ptz_type=it.ptz_type)], self.sinks.mapping)
+        return built[0] if built else None
+
+    def _on_position(self, pos: Position) -> None:
+        self.sinks.positions[pos.device_id] = pos
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    import redis
+
+    from command.db import open_database
+    from devices import RegistryWatcher
+    from xueliang.runtime import stop_requested_by_signals
+    from xueliang.settings import Settings
+
+    settings = Settings()
+    overrides: dict[str, Any] = {}
+    if args.port is not None:
+        overrides["port"] = args.port
+    config = GbConfig.from_env(**overrides)
+    db = open_database(settings.resolved_database_url(), upgrade=True)
+    client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    if client is None:
+        log.warning("REDIS_URL not set: GB28181 alarms and device status are logged only")
+    mapping = ChannelMapping(media_url=f"http://{args.media_host}:{args.media_port}")
+    watcher = RegistryWatcher(Path(args.cameras or settings.cameras_file), sources=[GbChannelSource(db.engine, mapping)])
+    stop_event = stop_requested_by_signals(log)
+
+    async def main() -> None:
+        worker = await GbWorker(config, GbSinks(db.engine, client, lambda: watcher.current, mapping), media_host=args.media_host,
+                                media_bind=args.media_host, media_port=args.media_port, media_mode=args.media_mode).start()
+        log.info("GB28181 platform %s (domain %s) on %s:%d; PS endpoint http://%s:%d", config.platform_id, config.domain,
+                 config.host, worker.platform.port, args.media_host, args.media_port)
+        try:
+            while not stop_event.is_set():
+                await asyncio.sleep(1.0)
+                await asyncio.to_thread(watcher.check)
+        finally:
+            await worker.stop()
+
+    asyncio.run(main())
+    db.dispose()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    gb = sub.add_parser("gb28181", help="GB/T 28181 platform: devices register over SIP, channels join the registry")
+    gb_sub = gb.add_subparsers(dest="gb_command", required=True)
+    run = gb_sub.add_parser("run", help="SIP server (UDP+TCP), catalog/alarm/keepalive handling, PS endpoint for readers")
+    run.add_argument("--port", type=int, default=None, help="SIP port (default XUELIANG_GB28181_PORT or 5060)")
+    run.add_argument("--cameras", help="registry file (default: XUELIANG_CAMERAS_FILE or configs/cameras.yaml)")
+    run.add_argument("--media-host", default="127.0.0.1", help="address offered to devices in the SDP and serving the PS endpoint")
+    run.add_argument("--media-port", type=int, default=15080, help="PS endpoint port (readers open http://HOST:PORT/gb28181/<id>.ps)")
+    run.add_argument("--media-mode", choices=("udp", "tcp-passive", "tcp-active"), default="udp", help="RTP transport asked in INVITEs")
+    run.set_defaults(func=run_worker)
