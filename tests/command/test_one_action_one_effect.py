@@ -8,7 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from command import Actor, Assignment, AuditEvent, Incident, TransitionRefused, intake_alerts, run_timers
+from command import (
+    Actor,
+    Assignment,
+    AuditEvent,
+    Incident,
+    TransitionRefused,
+    intake_alerts,
+    run_timers,
+)
 from command.lifecycle import acknowledge, close, dispatch, evaluate, resolve, revisit
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

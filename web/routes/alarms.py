@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from command import AlarmError, AlarmMute, alarms
-
 from web.deps import IdPath, current_user, get_ctx, require
 from web.errors import api_error
 from web.routes.auth import client_ip
