@@ -110,10 +110,3 @@ def mqtt_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         return
     with private_mosquitto(tmp_path_factory.mktemp("mosquitto")) as address:
         yield address
-        pytest.skip(f"no PostgreSQL to test against (set XUELIANG_TEST_DATABASE_URL): {str(exc).splitlines()[0]}")
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
