@@ -74,7 +74,7 @@ const FieldsForm = {
       if (kind === "text") return h("input", { ...bind(name), placeholder: t(`field.${name}`) });
       if (kind === "rating") return h("select", bind(name), [5, 4, 3, 2, 1].map((n) => h("option", { value: n }, "★".repeat(n))));
       if (kind === "colour") return h("select", bind(name), ["red", "orange", "yellow", "blue"].map((c) => h("option", { value: c }, t(`colour.${c}`))));
-      if (kind === "category") return h("select", bind(name), cats.value.map((c) => h("option", { key: c.code, value: c.code }, c.name)));
+      if (kind === "category") return h("select", { ...bind(name), required: true }, cats.value.map((c) => h("option", { key: c.code, value: c.code }, c.name)));
       if (kind === "mute") return h("select", { ...bind(name), class: "mute-select" }, MUTE_CHOICES.filter(([m]) => props.action !== "mute" || m > 0).map(([m, key]) => h("option", { value: m }, t(key))));
       return null;
     };

@@ -88,7 +88,9 @@ const TaskCard = {
           h("dt", {}, t("responder.deadline")), h("dd", { class: "task-sla" }, slaCountdowns(inc)),
         ]),
         h("div", { class: "task-links" }, [
-          lat != null && lon != null ? h("a", { class: "nav-link", href: `geo:${lat},${lon}?q=${lat},${lon}(${encodeURIComponent(inc.title)})` }, t("responder.navigate")) : null,
+          // geo: opens the phone's map app; without coordinates it searches the address
+          lat != null && lon != null ? h("a", { class: "nav-link", href: `geo:${lat},${lon}?q=${lat},${lon}(${encodeURIComponent(inc.title)})` }, t("responder.navigate"))
+            : address ? h("a", { class: "nav-link", href: `geo:0,0?q=${encodeURIComponent(address)}` }, t("responder.navigate")) : null,
           phone ? h("a", { class: "call-link", href: `tel:${phone}` }, t("responder.call", { phone })) : null,
         ]),
         inc.snapshot_url ? h(SnapshotBoxes, { src: inc.snapshot_url, boxes: inc.boxes, frameWidth: inc.frame_width, frameHeight: inc.frame_height }) : null,
