@@ -152,6 +152,8 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 statuses = {401, 403, 422, 429}
             if method in ("post", "put", "patch"):
                 statuses.update(BODY_ERRORS)
+            if method in ("post", "put", "patch", "delete") and path != "/api/auth/login":
+                statuses.add(409)  # a change can always meet a state that refuses it (already done, taken …)
             statuses.update(int(code) for code in responses if str(code).isdigit() and int(code) >= 400)
             for status in sorted(statuses):
                 existing = responses.get(str(status), {})

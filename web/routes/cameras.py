@@ -62,6 +62,12 @@ class PtzIn(BaseModel):
     preset: str | None = Field(None, max_length=64, description="preset token (goto) or name (set)")
 
 
+_DEVICE_RESPONSES = {409: {"description": "not a PTZ camera, no ONVIF endpoint, or the operation is not supported"},
+                     502: {"description": "the camera refused the credentials or answered with a fault"},
+                     503: {"description": "the camera's ONVIF credentials are not configured"},
+                     504: {"description": "the camera did not answer in time"}}
+
+
 def _device_error(exc: Exception) -> tuple[int, str, str]:
     """(status, code, zh-CN message template) for an ONVIF error; most specific class first."""
     from devices.onvif import OnvifAuthError, OnvifNotSupported, OnvifTimeout
@@ -96,7 +102,7 @@ def _ptz_call(request: Request, camera, fn):
         raise api_error(status, message.format(camera=camera.id), code=code) from exc
 
 
-@router.post("/{camera_id}/ptz", summary="Pan/tilt/zoom: move (stops after timeout_s), stop, go to or set a preset")
+@router.post("/{camera_id}/ptz", responses=_DEVICE_RESPONSES, summary="Pan/tilt/zoom: move (stops after timeout_s), stop, go to or set a preset")
 def ptz(camera_id: str, body: PtzIn, request: Request, user: Principal = Depends(require(Permission.CONTROL_CAMERAS))) -> dict:
     camera = visible_camera(request, user, camera_id)
     if camera.kind.value != "ptz":
@@ -120,7 +126,7 @@ def ptz(camera_id: str, body: PtzIn, request: Request, user: Principal = Depends
     return {"ok": True, "camera_id": camera_id, "action": body.action, **result}
 
 
-@router.get("/{camera_id}/ptz/presets", summary="The PTZ camera's presets")
+@router.get("/{camera_id}/ptz/presets", responses=_DEVICE_RESPONSES, summary="The PTZ camera's presets")
 def ptz_presets(camera_id: str, request: Request, user: Principal = Depends(current_user)) -> dict:
     camera = visible_camera(request, user, camera_id)
     presets = _ptz_call(request, camera, lambda device: device.presets())
