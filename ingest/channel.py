@@ -7,6 +7,8 @@ adapts a registry camera so the reader never depends on the registry's schema.
 
 from __future__ import annotations
 
+from devices import mask_url as redact_url  # one redactor for the whole product (devices owns URLs)
+
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -47,16 +49,6 @@ class ChannelSpec:
 
     def __repr__(self) -> str:  # never leak the password through a repr in a log line
         return f"ChannelSpec(id={self.id!r}, url={self.safe_url!r}, mode={self.mode!r}, fps={self.fps}, transport={self.transport!r})"
-
-
-def redact_url(url: str) -> str:
-    """``rtsp://user:secret@host/x`` → ``rtsp://user:***@host/x``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return url
-    creds, _, host = rest.partition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
 
 
 def spec_from_camera(camera: Any, stream: str = "sub") -> ChannelSpec:

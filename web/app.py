@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from devices import DEVICE_POSITION
+from devices import DEVICE_POSITION, mask_url
 from xueliang.settings import Settings
 
 from web.access_log import AccessLog
@@ -103,7 +103,7 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
         hub.add_listener(positions)
         await hub.start(from_id=head)
         log.info("web ready: database %s, redis %s", database.engine.url.render_as_string(hide_password=True),
-                 _redact(settings.redis_url))
+                 mask_url(settings.redis_url))
         try:
             yield
         finally:
@@ -128,7 +128,7 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
     )
     _add_openapi_route(app)
     _install_handlers(app)
-    cameras = load_cameras(settings.cameras_file)
+    cameras = load_cameras(settings.cameras_file, settings.resolved_database_url())
     _include_routers(app, cameras)
     app.add_middleware(AccessLog)
     app.state.metrics = WebMetrics(lambda: app.state.ctx.hub.subscriber_count if hasattr(app.state, "ctx") else 0)
@@ -172,13 +172,6 @@ def _add_openapi_route(app: FastAPI) -> None:
         return JSONResponse(app.openapi())
 
     app.add_api_route("/api/openapi.json", openapi_schema, methods=["GET"], include_in_schema=False)
-
-
-def _redact(url: str) -> str:
-    if "@" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
 
 
 def _include_routers(app: FastAPI, cameras) -> None:

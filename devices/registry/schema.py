@@ -117,17 +117,18 @@ def _userinfo_password(url: str) -> str | None:
     return userinfo.split(":", 1)[1]
 
 
-def mask_url(url: str) -> str:
-    """The URL with any userinfo password replaced by ``***`` (safe to log and show)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    cut = re.search(r"[/?#]", rest)
-    netloc, tail = (rest[: cut.start()], rest[cut.start():]) if cut else (rest, "")
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        netloc = f"{userinfo.split(':', 1)[0]}:{MASK}@{hostport}"
-    return f"{scheme}://{netloc}{tail}"
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^\s/?#@:]*):[^\s/?#]*@", re.IGNORECASE)
+
+
+def mask_url(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***`` (safe to log and show).
+
+    Works on a bare URL or on any message that quotes URLs (an exception, a log line):
+    ``rtsp://admin:s3cret@10.0.0.5/ch1`` → ``rtsp://admin:***@10.0.0.5/ch1``. The user name
+    stays (operators need it to fix credentials); the last ``@`` before the path ends the userinfo,
+    so a password with a raw ``@`` is masked whole.
+    """
+    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
 
 
 _STREAM_FAST = re.compile(

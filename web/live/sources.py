@@ -22,6 +22,8 @@ The URL carries the camera's credentials: it is held in memory only, logs use
 
 from __future__ import annotations
 
+from devices import mask_url as redact_url  # one redactor for the whole product (devices owns URLs)
+
 import asyncio
 import fractions
 import logging
@@ -39,12 +41,6 @@ logger = logging.getLogger(__name__)
 
 # 90 kHz is the RTP clock of every video payload; keeping packets in it avoids rounding.
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
-_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]*@")
-
-
-def redact_url(url: str) -> str:
-    """``rtsp://user:pw@host/x`` → ``rtsp://***@host/x`` for logs and error messages."""
-    return _CREDENTIALS.sub("***@", url)
 
 
 _URL = re.compile(r"'?\b[a-z][a-z0-9+.-]*://\S+?'?(?=[\s,;)]|$)", re.IGNORECASE)
@@ -139,6 +135,20 @@ class SourceStats:
     dropped_for_viewers: int = 0
     last_error: str | None = None
     online_since: float | None = None
+    reorder: bool = False
+    profile: str | None = None
+    fps: float | None = None
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What decides whether a browser can play a camera stream as is."""
+
+    codec: str  # FFmpeg name: h264, hevc, ...
+    reorder: bool = False  # B-frames: browsers' WebRTC decoders play only the keyframes
+    profile: str | None = None
+    fps: float | None = None
+    width: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +337,13 @@ class CameraSource:
             raise UnsupportedStream(self._unsupported)
         return self.stats.codec
 
+    async def wait_info(self, timeout: float) -> StreamInfo | None:
+        """Codec, reordering and profile once connected (None if it did not connect in time)."""
+        codec = await self.wait_codec(timeout)
+        if codec is None:
+            return None
+        return StreamInfo(codec, self.stats.reorder, self.stats.profile, self.stats.fps, self.stats.width)
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -405,6 +422,9 @@ class CameraSource:
                 codec = packet.stream.codec_context if packet.stream is not None else None
                 if codec is not None:
                     self.stats.codec, self.stats.width, self.stats.height = codec.name, codec.width, codec.height
+                    self.stats.reorder, self.stats.profile = bool(codec.has_b_frames), codec.profile
+                    rate = codec.framerate
+                    self.stats.fps = float(rate) if rate and 1 <= float(rate) <= 240 else None
                 self._online.set()
             self.stats.packets += 1
             if raw.keyframe:

@@ -21,7 +21,7 @@ from web.live.sources import (
     redact_url,
     with_parameter_sets,
 )
-from web.live.transcode import TranscodeFeed
+from web.live.transcode import SharedTranscode
 from xueliang.runtime import RtspSampleServer, SampleMount, free_port
 from xueliang.settings import REPO_ROOT
 
@@ -63,7 +63,7 @@ async def recv_n(track, n: int, timeout: float = 10.0) -> list:
 
 
 def test_redact_url_hides_credentials() -> None:
-    assert redact_url("rtsp://admin:s3cret@10.0.0.5:554/ch1") == "rtsp://***@10.0.0.5:554/ch1"
+    assert redact_url("rtsp://admin:s3cret@10.0.0.5:554/ch1") == "rtsp://admin:***@10.0.0.5:554/ch1"
     assert redact_url("rtsp://10.0.0.5/ch1") == "rtsp://10.0.0.5/ch1"
 
 
@@ -202,22 +202,27 @@ async def test_credentials_reach_the_camera_but_never_logs_or_stats(tmp_path, ca
         server.stop()
 
 
-async def test_transcode_feed_decodes_once_for_all_fallback_viewers(rtsp_server) -> None:
+async def test_shared_transcode_decodes_and_encodes_once_for_all_viewers(rtsp_server) -> None:
     registry = SourceRegistry(grace_s=0.1)
     try:
         source = registry.acquire("cam01", rtsp_server.url("cam01"))
-        feed = TranscodeFeed(source, max_width=320)
+        assert await source.wait_codec(10) == "h264"
+        feed = SharedTranscode(source, "h264", "vp8", max_width=320)
         a, b = feed.subscribe(), feed.subscribe()
-        frames_a = [await asyncio.wait_for(a.recv(), 10) for _ in range(3)]
-        frame_b = await asyncio.wait_for(b.recv(), 10)
-        assert (frames_a[0].width, frames_a[0].height) == (320, 240)  # scaled down from 480x360
-        assert frame_b.width == 320
-        assert all(y.pts > x.pts for x, y in zip(frames_a, frames_a[1:]))
-        assert frames_a[0].time_base == Fraction(1, 90000)
-        assert source.viewers == 1  # one decoder subscription, however many transcoding viewers
+        got_a = [await asyncio.wait_for(a.recv(), 10) for _ in range(10)]
+        got_b = [await asyncio.wait_for(b.recv(), 10) for _ in range(10)]
+        decoder = av.CodecContext.create("vp8", "r")
+        frames = [f for p in got_a for f in decoder.decode(p)]
+        assert (frames[0].width, frames[0].height) == (320, 240)  # scaled down from 480x360
+        assert all(y.pts > x.pts for x, y in zip(got_a, got_a[1:]))
+        assert source.viewers == 1  # one decoder subscription, however many viewers
+        # one encode for both viewers: 20 packets delivered, about 10 encoded (per-viewer encoding: >= 20)
+        assert feed.frames_encoded < 16, feed.frames_encoded
         a.stop()
         b.stop()
-        assert feed.release() is False and feed.release() is True
+        assert feed.viewers == 0
+        await feed.close()
+        assert feed._task is None
         assert await wait_for(lambda: source.viewers == 0, 2)
     finally:
         await registry.close()
