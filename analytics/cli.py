@@ -121,8 +121,13 @@ def _run(args: argparse.Namespace) -> int:
         print("error: REDIS_URL is not set; the analytics worker publishes alerts to Redis "
               "(`xueliang demo` sets it, or export REDIS_URL=redis://host:6379/0)", file=sys.stderr)
         return 2
+    from devices.gb28181 import registry_sources  # GB/T 28181 channels when XUELIANG_GB28181_ENABLED=1
+    from devices.registry.sources import combine
+
+    sources = registry_sources(settings.resolved_database_url())
     try:
-        registry = load_registry(cameras_file)
+        base = load_registry(cameras_file)
+        registry = combine(base, sources)
     except (RegistryError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -151,7 +156,7 @@ def _run(args: argparse.Namespace) -> int:
 
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3, retry=Retry(NoBackoff(), 0))
     # Edits of cameras.yaml apply without a restart; a bad edit is logged and the old registry stays.
-    watcher = RegistryWatcher(cameras_file, initial=registry,
+    watcher = RegistryWatcher(cameras_file, initial=base, sources=sources,
                               on_error=lambda exc: log.error("cameras file not reloaded: %s", exc))
     health = None
     if args.health_sample_s > 0:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,11 @@ def camera_view(camera: Any) -> dict[str, Any]:
 @dataclass
 class CameraDirectory:
     path: Path
+    sources: list[Any] = field(default_factory=list)  # channels from outside the file (GB/T 28181)
     _registry: Any = None
     _mtime: float | None = None
+    _source_versions: tuple[Any, ...] = ()
+    _sources_checked: float = 0.0
     error: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -41,6 +45,13 @@ class CameraDirectory:
         except OSError as exc:
             self.error = f"{self.path}: {exc.strerror}"
             return self._registry
+        if self.sources and time.monotonic() - self._sources_checked >= 1.0:  # one cheap query a second at most
+            from devices.registry.sources import versions
+
+            self._sources_checked = time.monotonic()
+            current = versions(self.sources)
+            if current != self._source_versions:
+                self._source_versions, self._mtime = current, None  # rebuild the combined index
         if mtime != self._mtime:
             with self._lock:
                 if mtime != self._mtime:
@@ -51,7 +62,9 @@ class CameraDirectory:
         from devices import RegistryError, load_registry
 
         try:
-            self._registry = load_registry(self.path)
+            from devices.registry.sources import combine
+
+            self._registry = combine(load_registry(self.path), self.sources)
             self.error = None
             log.info("camera registry %s: %d channels", self.path, len(self._registry.cameras))
         except RegistryError as exc:
@@ -72,7 +85,12 @@ class CameraDirectory:
         return reg.cameras.get(camera_id) if reg is not None else None
 
 
-def load_cameras(path: Path) -> CameraDirectory:
-    directory = CameraDirectory(Path(path))
+def load_cameras(path: Path, database_url: str | None = None) -> CameraDirectory:
+    sources: list[Any] = []
+    if database_url:
+        from devices.gb28181 import registry_sources  # GB channels when XUELIANG_GB28181_ENABLED=1
+
+        sources = list(registry_sources(database_url))
+    directory = CameraDirectory(Path(path), sources)
     directory.registry()
     return directory

@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +160,8 @@ def run_worker(args: argparse.Namespace) -> int:
     client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
     if client is None:
         log.warning("REDIS_URL not set: GB28181 alarms and device status are logged only")
-    mapping = ChannelMapping(media_url=f"http://{args.media_host}:{args.media_port}")
+    # Other processes (web, analytics) build the same URLs from XUELIANG_GB28181_MEDIA_URL: keep them equal.
+    mapping = replace(ChannelMapping.from_env(), media_url=f"http://{args.media_host}:{args.media_port}")
     watcher = RegistryWatcher(Path(args.cameras or settings.cameras_file), sources=[GbChannelSource(db.engine, mapping)])
     stop_event = stop_requested_by_signals(log)
 

@@ -22,7 +22,7 @@ __all__ = ["CatalogItem", "GbAlarm", "GbConfig", "GbDevice", "GbEvents", "GbIdEr
 
 def __getattr__(name: str) -> object:
     # Registry/database pieces load lazily: the SIP server alone needs no SQLAlchemy models.
-    if name in ("ChannelMapping", "GbChannelSource", "channel_cameras", "stream_url"):
+    if name in ("ChannelMapping", "GbChannelSource", "channel_cameras", "registry_sources", "stream_url"):
         from devices.gb28181 import cameras
         return getattr(cameras, name)
     raise AttributeError(f"module 'devices.gb28181' has no attribute {name!r}")

@@ -34,6 +34,33 @@ class ChannelMapping:
     device_kinds: Mapping[str, str] = field(default_factory=dict)  # device id -> drone | 4g_terminal | ptz | fixed
     analysis_mode: str = "patrol"
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ChannelMapping:
+        """``XUELIANG_GB28181_MEDIA_URL``, ``XUELIANG_GB28181_JURISDICTION`` (default code),
+        ``XUELIANG_GB28181_CIVIL_CODES`` (``prefix=code,prefix=code``), ``XUELIANG_GB28181_DEVICE_KINDS``
+        (``deviceid=drone,…``), ``XUELIANG_GB28181_ANALYSIS`` (patrol | continuous | off)."""
+        import os
+
+        env = os.environ if env is None else env
+
+        def pairs(name: str) -> dict[str, str]:
+            raw = env.get(name, "")
+            out = {}
+            for part in filter(None, (p.strip() for p in raw.split(","))):
+                key, sep, value = part.partition("=")
+                if not sep or not key.strip() or not value.strip():
+                    raise ValueError(f"{name}: {part!r} is not key=value")
+                out[key.strip()] = value.strip()
+            return out
+        kinds = pairs("XUELIANG_GB28181_DEVICE_KINDS")
+        for dev, kind in kinds.items():
+            CameraKind(kind)  # ValueError names the bad kind
+        base = cls()
+        return cls(media_url=env.get("XUELIANG_GB28181_MEDIA_URL", base.media_url),
+                   default_jurisdiction=env.get("XUELIANG_GB28181_JURISDICTION", base.default_jurisdiction),
+                   civil_code_map=pairs("XUELIANG_GB28181_CIVIL_CODES"), device_kinds=kinds,
+                   analysis_mode=env.get("XUELIANG_GB28181_ANALYSIS", base.analysis_mode))
+
     def jurisdiction(self, row: ChannelRow) -> str:
         for key in (row.civil_code, row.channel_id):
             for n in range(len(key), 1, -1):
@@ -92,3 +119,15 @@ class GbChannelSource:
 
     def cameras(self) -> list[Camera]:
         return channel_cameras(persist.load_channels(self.engine), self.mapping)
+
+
+def registry_sources(database_url: str, env: Mapping[str, str] | None = None) -> list[GbChannelSource]:
+    """The GB source for a process's registry when ``XUELIANG_GB28181_ENABLED=1``, else none."""
+    import os
+
+    env = os.environ if env is None else env
+    if env.get("XUELIANG_GB28181_ENABLED", "").lower() not in ("1", "true", "yes"):
+        return []
+    from sqlalchemy import create_engine
+
+    return [GbChannelSource(create_engine(database_url), ChannelMapping.from_env(env))]
