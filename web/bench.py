@@ -5,7 +5,9 @@ One run, same machine, same camera, same gateway process:
 1. first frame — real headless Chromium opens a tile on a camera nobody watches (cold: the
    upstream RTSP connection is opened too) and then a second tile (warm);
 2. passthrough — N aiortc viewers offering H.264; the gateway relays the camera's packets;
-3. transcode — N aiortc viewers offering only VP8; the gateway decodes once and encodes per viewer.
+3. transcode — N aiortc viewers offering only VP8; the gateway decodes and encodes once per camera.
+4. a B-frame camera (H.264 High, 3 B-frames, 25 fps, D1) watched by 1 then 8 viewers: its one shared
+   transcode (``cpu_per_viewer_transcode_shared`` = cost of the 2nd..8th viewer, ``bframe_camera_client_fps``).
 
 Frame rates are what the gateway sent per viewer (its own counters, ``/api/live/stats``);
 the aiortc viewers' decoded rates are reported too but depend on this process keeping up.
@@ -88,6 +90,8 @@ def _print_table(r: dict) -> None:
               f"fps per viewer by viewers {fps}{note}")
     print(f"transcode / passthrough cost per viewer: {r['transcode_vs_passthrough']:.1f}x; "
           f"upstream RTSP connections at {r['viewers']} viewers: {r['upstream_connections']}")
+    print(f"B-frame camera (shared transcode): CPU per extra viewer {r['cpu_per_viewer_transcode_shared']:.2f} % of a core "
+          f"({r['cpu_bframe_camera_by_viewers']}); client fps {r['bframe_camera_client_fps']} of {r['bframe_camera_source_fps']}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,7 +180,7 @@ def _cpu_seconds(proc) -> float:
 
 
 async def _measure_mode(http, token: str, codec: str, levels: list[int], window: float, gateway,
-                        rtsp_port: int, settle: float, camera_fps: int) -> dict:
+                        rtsp_port: int, settle: float, camera_fps: int, camera_id: str = "cam01") -> dict:
     viewers: list[Viewer] = []
     cpu_by_level: dict[int, float] = {}
     fps_by_level: dict[int, float] = {}
@@ -187,7 +191,7 @@ async def _measure_mode(http, token: str, codec: str, levels: list[int], window:
         for level in levels:
             while len(viewers) < level:
                 v = Viewer(codec)
-                modes.add(await v.open(http, "cam01", token))
+                modes.add(await v.open(http, camera_id, token))
                 viewers.append(v)
             await asyncio.sleep(settle)  # ICE/DTLS done, encoders warmed up
             frames0 = [v.frames for v in viewers]
@@ -203,7 +207,7 @@ async def _measure_mode(http, token: str, codec: str, levels: list[int], window:
             upstreams = _upstream_connections(gateway, rtsp_port)
     finally:
         for v in viewers:
-            await v.close(http, "cam01", token)
+            await v.close(http, camera_id, token)
     # A level where viewers got < 90 % of the camera's frames is saturated (the box is shared):
     # its CPU says "all there was", not "what a viewer costs". Use the slope up to the last
     # level that kept up; if even 2+ viewers did not, scale the slope by the frames delivered.
@@ -249,11 +253,17 @@ async def _inner(viewers: int, window: float, fps: int, upstream: str, quick: bo
     sample = REPO_ROOT / "samples" / "vtest_640x360_g10.h264"
     token = secrets.token_urlsafe(24)
     workdir = Path(tempfile.mkdtemp(prefix="xl-bench-live-"))
-    rtsp = RtspSampleServer(mounts=[SampleMount("cam01", sample, fps=fps)], log_path=workdir / "rtsp.log")
+    from ingest.footage import H264_BF3_D1, camera_footage
+
+    # a camera as many really are: H.264 High with 3 B-frames, 25 fps, GOP 50, D1 — browsers cannot
+    # play it untouched, so every viewer watches the camera's one shared transcode
+    bframes = SampleMount("cambf", camera_footage(H264_BF3_D1), fps=H264_BF3_D1.fps, stamps="display")
+    rtsp = RtspSampleServer(mounts=[SampleMount("cam01", sample, fps=fps), bframes], log_path=workdir / "rtsp.log")
     rtsp.start()
     port = free_port()
     gateway_proc = spawn([sys.executable, "-m", "web.live.standalone", "--port", str(port), "--grace", "30",
-                          "--upstream", upstream, "--camera", f"cam01={rtsp.url('cam01')}"],
+                          "--upstream", upstream, "--camera", f"cam01={rtsp.url('cam01')}",
+                          "--camera", f"cambf={rtsp.url('cambf')}"],
                          env={TOKEN_ENV: token}, log_path=workdir / "gateway.log", cwd=REPO_ROOT)
     try:
         wait_for_port("127.0.0.1", port, 20, gateway_proc)
@@ -266,6 +276,10 @@ async def _inner(viewers: int, window: float, fps: int, upstream: str, quick: bo
             passthrough = await _measure_mode(http, token, "video/h264", levels, window, gateway, rtsp.port, settle, fps)
             await asyncio.sleep(1.0)
             transcode = await _measure_mode(http, token, "video/vp8", levels, window, gateway, rtsp.port, settle, fps)
+            await asyncio.sleep(1.0)
+            # the 2nd..8th viewer of one B-frame camera (browser offer order: H.264 first, as live.js sends it)
+            shared = await _measure_mode(http, token, "video/h264", [1, 8], window, gateway, rtsp.port, settle,
+                                         H264_BF3_D1.fps, camera_id="cambf")
         per_pt, per_tc = passthrough["cpu_per_viewer"], transcode["cpu_per_viewer"]
         return {
             "first_frame_s": round(cold, 3),
@@ -274,6 +288,11 @@ async def _inner(viewers: int, window: float, fps: int, upstream: str, quick: bo
             "cpu_per_viewer_passthrough": round(per_pt, 2),
             "cpu_per_viewer_transcode": round(per_tc, 2),
             "transcode_vs_passthrough": round(per_tc / per_pt, 1) if per_pt > 0 else None,
+            "cpu_per_viewer_transcode_shared": round(shared["cpu_per_viewer"], 2),
+            "bframe_camera_client_fps": shared["client_decoded_fps_by_viewers"]["8"],
+            "bframe_camera_source_fps": H264_BF3_D1.fps,
+            "bframe_camera_modes": shared["modes"],
+            "cpu_bframe_camera_by_viewers": shared["cpu_by_viewers"],
             "cpu_passthrough_by_viewers": passthrough["cpu_by_viewers"],
             "cpu_transcode_by_viewers": transcode["cpu_by_viewers"],
             "fps_per_viewer_passthrough": passthrough["fps_by_viewers"][str(viewers)],

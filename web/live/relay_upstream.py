@@ -15,7 +15,7 @@ import threading
 from fractions import Fraction
 from typing import Any
 
-from web.live.sources import VIDEO_TIME_BASE, PacketTrack, RawPacket, with_parameter_sets
+from web.live.sources import VIDEO_TIME_BASE, PacketTrack, RawPacket, StreamInfo, with_parameter_sets
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,23 @@ class RelayUpstream:
             return params.codec_name
         finally:
             probe.close()  # the viewer's own subscription follows at once, within the relay's linger
+
+    async def wait_info(self, timeout: float) -> StreamInfo | None:
+        """Codec, reordering and profile from the first keyframe that decoded (ingest verifies the
+        stream's parameter sets on it); the SDP's values if no keyframe came within ``timeout``."""
+        relay = self._owner.relay
+        probe = relay.subscribe(self.camera_id, callback=lambda _packet: None)
+        try:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while (params := relay.params(self.camera_id)) is None or not params.verified:
+                if asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            probe.close()
+        if params is None:
+            return None
+        return StreamInfo(params.codec_name, params.reorder, params.profile, params.fps, params.width or None)
 
     def subscribe(self) -> PacketTrack:
         relay = self._owner.relay

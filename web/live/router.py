@@ -49,8 +49,20 @@ class AnswerOut(BaseModel):
     sdp: str
     type: Literal["answer"] = "answer"
     session_id: str
-    mode: Mode = Field(description="passthrough: the camera's H.264 as is; transcode: VP8 fallback")
-    stream: Literal["main", "sub"] = Field(description="the camera stream being relayed")
+    mode: Mode = Field(description="passthrough: the camera's H.264 as is; transcode: decoded and re-encoded once per camera")
+    stream: Literal["main", "sub"] = Field(description="the camera stream asked for")
+    codec: str = Field(description="what the browser receives: h264 or vp8")
+    reason: str = Field(description="why this mode (e.g. the camera sends B-frames or H.265)")
+
+
+class ReportIn(BaseModel):
+    frames_received: int = Field(ge=0, description="inbound-rtp framesReceived from getStats()")
+    frames_decoded: int = Field(ge=0, description="inbound-rtp framesDecoded from getStats()")
+
+
+class ReportOut(BaseModel):
+    action: Literal["transcode"] | None = Field(
+        None, description="transcode: passthrough stalls in this browser; reconnect with mode=transcode")
 
 
 def _user_name(user: Any) -> str:
@@ -103,7 +115,8 @@ def make_router(
     async def offer(
         camera_id: str,
         body: OfferIn,
-        mode: Literal["auto", "transcode"] = Query("auto", description="transcode forces the VP8 fallback"),
+        mode: Literal["auto", "transcode", "passthrough"] = Query(
+            "auto", description="transcode forces the fallback; passthrough skips the stream checks (diagnosis)"),
         stream: Literal["main", "sub"] = Query(
             "main", description="sub: the camera's sub-stream (multi-tile walls); main where the camera has none"),
         user: Any = Depends(auth_dependency),
@@ -111,12 +124,26 @@ def make_router(
         if stream == "sub" and not lookup_takes_stream:
             stream = "main"  # this deployment's lookup knows main streams only
         camera = await _lookup(camera_lookup, camera_id, user, stream if stream != "main" else None)
+        fallback = None
+        if stream == "main" and lookup_takes_stream:
+            sub = await _lookup(camera_lookup, camera_id, user, "sub")
+            fallback = sub.url if sub.url != camera.url else None
         try:
             session, answer = await live.open(camera.id, camera.url, body.sdp, owner=_user_name(user),
-                                              force_transcode=mode == "transcode", stream=stream)
+                                              force_transcode=mode == "transcode", stream=stream,
+                                              fallback_url=fallback, force_passthrough=mode == "passthrough")
         except LiveError as exc:
             raise HTTPException(exc.status, str(exc)) from exc
-        return AnswerOut(sdp=answer.sdp, session_id=session.id, mode=session.mode, stream=stream)
+        return AnswerOut(sdp=answer.sdp, session_id=session.id, mode=session.mode, stream=stream,
+                         codec=session.codec, reason=session.reason)
+
+    @router.post("/{camera_id}/sessions/{session_id}/report", response_model=ReportOut,
+                 summary="A viewer's decode statistics; answers whether to switch to transcode")
+    async def report(camera_id: str, session_id: str, body: ReportIn, user: Any = Depends(auth_dependency)) -> ReportOut:
+        session = live.get(session_id)
+        if session is None or session.camera_id != camera_id or session.owner != _user_name(user):
+            raise HTTPException(404, "no such live session for this camera and user")
+        return ReportOut(action=live.report(session_id, body.frames_received, body.frames_decoded))
 
     @router.delete("/{camera_id}/sessions/{session_id}", status_code=204, summary="Stop a live view")
     async def close(camera_id: str, session_id: str, user: Any = Depends(auth_dependency)) -> None:

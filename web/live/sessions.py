@@ -19,15 +19,19 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.sdp import SessionDescription
 
-from web.live.sources import SourceRegistry, UnsupportedStream
-from web.live.transcode import TranscodeFeed
+from web.live.sources import SourceRegistry, StreamInfo, UnsupportedStream
+from web.live.transcode import OUTPUT_CODECS, SharedTranscode
 
 logger = logging.getLogger(__name__)
 
 
 class Mode(StrEnum):
     PASSTHROUGH = "passthrough"   # camera H.264 packetised as is
-    TRANSCODE = "transcode"       # decoded and re-encoded as VP8 (fallback)
+    TRANSCODE = "transcode"       # decoded once per camera, re-encoded once (VP8 or H.264), shared by viewers
+
+
+# H.264 profiles browsers' WebRTC decoders play (without frame reordering: see choose_mode)
+PASSTHROUGH_PROFILES = {"Baseline", "Constrained Baseline", "Main", "High", "Extended"}
 
 
 class LiveError(Exception):
@@ -46,9 +50,13 @@ class LiveConfig:
     max_sessions: int = 200
     # A viewer whose ICE never completes (closed tab before connecting) is reaped after this.
     connect_timeout_s: float = 20.0
-    transcode_max_width: int | None = 1280
-    # A cold camera: how long to wait for its upstream to report the codec before answering
-    # (passthrough needs H.264); after that H.264 is assumed.
+    transcode_max_width: int = 640
+    # Concurrent transcoded camera streams (each costs a decode + an encode, 10-50 % of a core);
+    # viewers of a camera already transcoded always fit.
+    max_transcodes: int = 4
+    transcode_bitrate: int = 800_000
+    # A cold camera: how long to wait for its upstream to report the codec and a decoded
+    # keyframe (reordering, profile) before answering.
     codec_wait_s: float = 3.0
 
 
@@ -83,10 +91,17 @@ class Session:
     created: float = field(default_factory=time.monotonic)
     closed: bool = False
     track: CountingTrack | None = field(default=None, repr=False)
+    codec: str = "h264"  # what the browser receives
+    reason: str = ""  # why this mode (shown in stats and the answer)
+    source_key: str = ""  # the upstream it holds
+    feed_key: tuple[str, str] | None = None  # the shared transcode it watches
+    reports: list[tuple[float, int, int]] = field(default_factory=list, repr=False)  # (t, received, decoded)
 
     def public_dict(self) -> dict:
         return {
             "mode": self.mode.value,
+            "codec": self.codec,
+            "reason": self.reason,
             "stream": self.stream,
             "state": self.pc.connectionState,
             "frames_sent": self.track.sent if self.track is not None else 0,
@@ -99,8 +114,9 @@ def source_key(camera_id: str, stream: str) -> str:
     return camera_id if stream == "main" else f"{camera_id}#{stream}"
 
 
-def offer_accepts_h264(sdp: str) -> bool:
-    """True when the offer's video section lists H.264 in packetization-mode 1 (what aiortc sends)."""
+def offer_codecs(sdp: str) -> list[str]:
+    """The video codecs the offer accepts that we can send, in the browser's order of preference
+    ("h264" only in packetization-mode 1, what aiortc sends)."""
     try:
         description = SessionDescription.parse(sdp)
     except Exception as exc:  # noqa: BLE001 — malformed SDP from a client
@@ -108,10 +124,40 @@ def offer_accepts_h264(sdp: str) -> bool:
     videos = [m for m in description.media if m.kind == "video"]
     if not videos:
         raise LiveError(400, "SDP offer has no video section: add a recvonly video transceiver")
+    found: list[str] = []
     for codec in videos[0].rtp.codecs:
-        if codec.mimeType.lower() == "video/h264" and str(codec.parameters.get("packetization-mode", "0")) == "1":
-            return True
-    return False
+        mime = codec.mimeType.lower()
+        name = "h264" if mime == "video/h264" and str(codec.parameters.get("packetization-mode", "0")) == "1" \
+            else "vp8" if mime == "video/vp8" else None
+        if name is not None and name not in found:
+            found.append(name)
+    return found
+
+
+def offer_accepts_h264(sdp: str) -> bool:
+    """True when the offer's video section lists H.264 in packetization-mode 1 (what aiortc sends)."""
+    return "h264" in offer_codecs(sdp)
+
+
+_CODEC_NAMES = {"hevc": "H.265", "mjpeg": "MJPEG", "mpeg4": "MPEG-4"}
+
+
+def choose_mode(info: StreamInfo, browser_codecs: list[str], *, force_transcode: bool = False,
+                stalled_before: bool = False) -> tuple[Mode, str]:
+    """Passthrough only for what the browser actually decodes; the reason either way (zh-CN: operators read it)."""
+    if force_transcode:
+        return Mode.TRANSCODE, "已要求转码"
+    if info.codec != "h264":
+        return Mode.TRANSCODE, f"摄像机为 {_CODEC_NAMES.get(info.codec, info.codec.upper())} 编码，浏览器无法直接解码"
+    if info.reorder:
+        return Mode.TRANSCODE, "摄像机使用 B 帧，浏览器直通只能解出关键帧"
+    if info.profile is not None and info.profile not in PASSTHROUGH_PROFILES:
+        return Mode.TRANSCODE, f"浏览器不支持 H.264 {info.profile} 档次"
+    if "h264" not in browser_codecs:
+        return Mode.TRANSCODE, "浏览器不支持 H.264"
+    if stalled_before:
+        return Mode.TRANSCODE, "该摄像机直通播放曾在浏览器中卡住"
+    return Mode.PASSTHROUGH, "浏览器直接解码摄像机的 H.264"
 
 
 def strip_mdns_candidates(sdp: str) -> str:
@@ -126,10 +172,16 @@ def strip_mdns_candidates(sdp: str) -> str:
     return "\r\n".join(kept) + "\r\n"
 
 
-def _codec_preferences(mode: Mode) -> list:
-    wanted = "video/h264" if mode is Mode.PASSTHROUGH else "video/vp8"
+def _codec_preferences(codec: str) -> list:
+    wanted = f"video/{codec}"
     caps = RTCRtpSender.getCapabilities("video").codecs
     return [c for c in caps if c.mimeType.lower() == wanted]
+
+
+# A passthrough viewer is stalled when the browser decodes less than this share of the frames
+# it receives, over at least STALL_WINDOW_S of client reports (B-frames: keyframes only).
+STALL_DECODED_SHARE = 0.5
+STALL_WINDOW_S = 2.0
 
 
 class LiveSessions:
@@ -139,7 +191,8 @@ class LiveSessions:
         self.sources = sources
         self.config = config or LiveConfig()
         self._sessions: dict[str, Session] = {}
-        self._transcoders: dict[str, TranscodeFeed] = {}
+        self._transcodes: dict[tuple[str, str], SharedTranscode] = {}
+        self._stalled: set[str] = set()  # cameras whose passthrough stalled in a browser: transcode from now on
         self._tasks: set[asyncio.Task] = set()
 
     def __len__(self) -> int:
@@ -151,45 +204,76 @@ class LiveSessions:
     def sessions_for(self, camera_id: str) -> list[Session]:
         return [s for s in self._sessions.values() if s.camera_id == camera_id]
 
+    @property
+    def transcodes(self) -> int:
+        return len(self._transcodes)
+
     async def open(self, camera_id: str, url: str, offer_sdp: str, *, owner: str,
-                   force_transcode: bool = False, stream: str = "main") -> tuple[Session, RTCSessionDescription]:
+                   force_transcode: bool = False, stream: str = "main",
+                   fallback_url: str | None = None, force_passthrough: bool = False,
+                   ) -> tuple[Session, RTCSessionDescription]:
+        """Answer a viewer's offer. ``fallback_url`` is the camera's sub-stream: a transcode reads it
+        (smaller, cheaper to decode) instead of the main stream. ``force_passthrough`` skips the
+        stream checks (tests and diagnosis: the stall watchdog still switches)."""
         if len(self._sessions) >= self.config.max_sessions:
             raise LiveError(503, f"live view is at its limit of {self.config.max_sessions} viewers; close a tile")
-        browser_h264 = offer_accepts_h264(offer_sdp)
+        browser = offer_codecs(offer_sdp)
+        if not browser:
+            raise LiveError(400, "SDP offer has neither H.264 (packetization-mode 1) nor VP8 video")
         key = source_key(camera_id, stream)
         source = self.sources.acquire(key, url)
         try:
-            codec = await source.wait_codec(self.config.codec_wait_s)
+            info = await source.wait_info(self.config.codec_wait_s)
         except UnsupportedStream as exc:
             self.sources.release(key)
             raise LiveError(409, str(exc)) from exc
-        if codec is None:
+        if info is None:
             self.sources.release(key)
             raise LiveError(503, f"camera {camera_id} is not streaming (upstream {source.status}); "
                                  "the tile retries by itself — check the camera's network and power")
-        # Passthrough whenever both ends speak H.264; otherwise decode + re-encode as VP8.
-        passthrough = codec == "h264" and browser_h264 and not force_transcode
-        mode = Mode.PASSTHROUGH if passthrough else Mode.TRANSCODE
+        mode, reason = choose_mode(info, browser, force_transcode=force_transcode, stalled_before=key in self._stalled)
+        if force_passthrough and "h264" in browser and info.codec == "h264":
+            mode, reason = Mode.PASSTHROUGH, "已要求直通"
+        out_codec = "h264" if mode is Mode.PASSTHROUGH else next(c for c in browser if c in OUTPUT_CODECS)
+        if mode is Mode.TRANSCODE and fallback_url and stream == "main":
+            # transcode the sub-stream: same picture, a fraction of the decode cost
+            self.sources.release(key)
+            key = source_key(camera_id, "sub")
+            source = self.sources.acquire(key, fallback_url)
+            sub_info = await source.wait_info(self.config.codec_wait_s)
+            if sub_info is None:  # no sub-stream after all: back to the main stream
+                self.sources.release(key)
+                key = source_key(camera_id, stream)
+                source = self.sources.acquire(key, url)
+            else:
+                info = sub_info
+        feed_key = (key, out_codec)
+        if mode is Mode.TRANSCODE and feed_key not in self._transcodes and len(self._transcodes) >= self.config.max_transcodes:
+            self.sources.release(key)
+            raise LiveError(503, f"转码路数已达上限（{self.config.max_transcodes} 路）：摄像机 {camera_id} 的视频"
+                                 f"（{reason}）需要服务器转码后才能在浏览器播放。请先关闭其他需要转码的画面，或请管理员"
+                                 "把摄像机改为 H.264 无 B 帧编码。")
         ice = [RTCIceServer(u) for u in self.config.ice_servers]
         pc = RTCPeerConnection(RTCConfiguration(iceServers=ice))
         session = Session(secrets.token_urlsafe(16), camera_id, owner, mode, pc)
-        session.stream = stream
+        session.stream, session.codec, session.reason, session.source_key = stream, out_codec, reason, key
         self._sessions[session.id] = session
         try:
             if mode is Mode.PASSTHROUGH:
                 track = source.subscribe()
             else:
-                feed = self._transcoders.get(key)
+                feed = self._transcodes.get(feed_key)
                 if feed is None:
-                    feed = self._transcoders[key] = TranscodeFeed(
-                        source, self.config.transcode_max_width, codec)
+                    feed = self._transcodes[feed_key] = SharedTranscode(
+                        source, info.codec, out_codec, max_width=self.config.transcode_max_width, fps=info.fps,
+                        bitrate=self.config.transcode_bitrate)
+                session.feed_key = feed_key
                 track = feed.subscribe()
             session.track = CountingTrack(track)
+            # The codec is chosen before the offer is applied: aiortc negotiates it in setRemoteDescription.
+            transceiver = pc.addTransceiver(session.track, direction="sendonly")
+            transceiver.setCodecPreferences(_codec_preferences(out_codec))
             await pc.setRemoteDescription(RTCSessionDescription(sdp=strip_mdns_candidates(offer_sdp), type="offer"))
-            sender = pc.addTrack(session.track)
-            transceiver = next(t for t in pc.getTransceivers() if t.sender is sender)
-            transceiver.direction = "sendonly"
-            transceiver.setCodecPreferences(_codec_preferences(mode))
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
         except LiveError:
@@ -205,9 +289,30 @@ class LiveSessions:
                 await self.close(session.id)
 
         self._spawn(self._reap_if_never_connected(session))
-        logger.info("live %s: session %s opened (%s) for %s; %d viewer(s) on this camera",
-                    camera_id, session.id[:6], mode.value, owner, self.sources.refs(key))
+        logger.info("live %s: session %s opened (%s %s: %s) for %s; %d viewer(s) on this stream",
+                    camera_id, session.id[:6], mode.value, out_codec, reason, owner, self.sources.refs(key))
         return session, pc.localDescription
+
+    def report(self, session_id: str, frames_received: int, frames_decoded: int) -> str | None:
+        """A viewer's receive statistics (``getStats``); returns ``"transcode"`` when its passthrough
+        stalls (frames arrive but are not decoded: B-frames the SPS did not announce, a profile the
+        browser cannot decode) — the viewer then reconnects and gets the transcoded stream."""
+        session = self._sessions.get(session_id)
+        if session is None or session.mode is not Mode.PASSTHROUGH:
+            return None
+        now = time.monotonic()
+        session.reports.append((now, frames_received, frames_decoded))
+        session.reports = [r for r in session.reports if now - r[0] <= STALL_WINDOW_S * 3]
+        first = next((r for r in session.reports if now - r[0] >= STALL_WINDOW_S), None)
+        if first is None:
+            return None
+        received, decoded = frames_received - first[1], frames_decoded - first[2]
+        if received >= 10 and decoded < received * STALL_DECODED_SHARE:
+            self._stalled.add(session.source_key)
+            logger.warning("live %s: passthrough stalled in the browser (%d of %d frames decoded); switching to transcode",
+                           session.camera_id, decoded, received)
+            return "transcode"
+        return None
 
     async def close(self, session_id: str) -> bool:
         session = self._sessions.pop(session_id, None)
@@ -216,19 +321,22 @@ class LiveSessions:
         session.closed = True
         if session.track is not None:
             session.track.stop()  # ends the viewer's subscription to the camera's upstream
-        if session.mode is Mode.TRANSCODE:
-            key = source_key(session.camera_id, session.stream)
-            feed = self._transcoders.get(key)
-            if feed is not None and feed.release():
-                del self._transcoders[key]
+        if session.feed_key is not None:
+            feed = self._transcodes.get(session.feed_key)
+            if feed is not None and feed.viewers == 0:
+                del self._transcodes[session.feed_key]
+                await feed.close()
         await session.pc.close()
-        self.sources.release(source_key(session.camera_id, session.stream))
+        self.sources.release(session.source_key or source_key(session.camera_id, session.stream))
         logger.info("live %s: session %s closed", session.camera_id, session.id[:6])
         return True
 
     async def close_all(self) -> None:
         for session_id in list(self._sessions):
             await self.close(session_id)
+        for feed in list(self._transcodes.values()):
+            await feed.close()
+        self._transcodes.clear()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

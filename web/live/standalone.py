@@ -21,6 +21,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from web.live.router import LiveCamera, make_router
+from web.live.sessions import LiveConfig
 from web.live.sources import SourceOptions
 
 TOKEN_ENV = "XL_LIVE_TOKEN"
@@ -51,7 +52,7 @@ def bearer_auth(token: str):
 
 def build_app(cameras: Mapping[str, str], token: str, *, grace_s: float = 10.0,
               source_options: SourceOptions | None = None, upstream: str = "relay",
-              sub_streams: Mapping[str, str] | None = None) -> FastAPI:
+              sub_streams: Mapping[str, str] | None = None, config: LiveConfig | None = None) -> FastAPI:
     if not token:
         raise ValueError(f"a bearer token is required: set {TOKEN_ENV}")
     urls = dict(cameras)
@@ -64,7 +65,7 @@ def build_app(cameras: Mapping[str, str], token: str, *, grace_s: float = 10.0,
         return LiveCamera(camera_id, url) if url else None
 
     router = make_router(bearer_auth(token), lookup, grace_s=grace_s, source_options=source_options,
-                         known_cameras=lambda _user: urls.keys(), upstream=upstream)
+                         known_cameras=lambda _user: urls.keys(), upstream=upstream, config=config)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -96,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grace", type=float, default=10.0, help="seconds an unused upstream stays open")
     parser.add_argument("--upstream", choices=("relay", "player"), default="relay",
                         help="relay: ingest.LiveRelay (default); player: aiortc MediaPlayer")
+    parser.add_argument("--max-transcodes", type=int, default=LiveConfig.max_transcodes,
+                        help="concurrent transcoded camera streams (B-frame/H.265 cameras)")
     args = parser.parse_args(argv)
     def parse(specs: list[str], option: str) -> dict[str, str]:
         out = {}
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     cameras, subs = parse(args.camera, "--camera"), parse(args.sub, "--sub")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = build_app(cameras, os.environ.get(TOKEN_ENV, ""), grace_s=args.grace, upstream=args.upstream,
-                    sub_streams=subs)
+                    sub_streams=subs, config=LiveConfig(max_transcodes=args.max_transcodes))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

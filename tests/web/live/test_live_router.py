@@ -54,7 +54,7 @@ class Camera:
     resolved: int = 0
 
     def stream_url(self, stream: str, resolve_secrets: bool = False) -> str:
-        assert stream == "main" and resolve_secrets
+        assert stream in ("main", "sub") and resolve_secrets  # "sub" falls back to main, like devices.Camera
         self.resolved += 1
         return self.secret_url
 
@@ -108,7 +108,7 @@ async def test_every_live_route_in_the_schema_requires_a_token(client) -> None:
             resp = await client.request(method.upper(), url, json={"sdp": CHROME_OFFER})
             assert resp.status_code == 401, (method, path, resp.status_code)
             checked += 1
-    assert checked == 3  # offer, delete, stats
+    assert checked == 4  # offer, delete, report, stats
 
 
 async def test_camera_outside_the_users_jurisdiction_is_not_found(client) -> None:

@@ -2,7 +2,10 @@
  *
  *   const handle = XLLive.play(videoElement, "cam01", token, {base: "/api/live"});
  *   await handle.ready;           // resolves once the answer is applied (rejects with the server's reason)
- *   handle.mode                   // "passthrough" (camera H.264 as is) or "transcode" (VP8 fallback)
+ *   handle.mode                   // "passthrough" (camera H.264 as is) or "transcode" (shared re-encode)
+ *   handle.codec, handle.reason   // what the browser receives (h264|vp8) and why this mode
+ *   onState: "playing" only once frames decode; "switching" when the server moves a stalled
+ *            passthrough tile to transcode (it reconnects by itself)
  *   await handle.stats()          // {framesDecoded, codec, ...} from getStats()
  *   handle.close();               // stops the viewer and tells the server (DELETE)
  *
@@ -52,7 +55,7 @@
   function play(video, cameraId, token, options) {
     var opts = Object.assign({
       base: "/api/live",
-      mode: "auto",            // "transcode" forces the VP8 fallback
+      mode: "auto",            // "transcode" forces the fallback; "passthrough" skips the server's stream checks
       stream: "main",          // "sub": the camera's sub-stream, for 9/16-tile layouts
       offerCodecs: null,       // e.g. ["video/VP8"]: offer only these (a browser whose H.264 decoder is broken)
       iceServers: [],          // none by default: never reach out to a public STUN server
@@ -86,21 +89,51 @@
       }
     }
 
-    // A connected tile whose camera stops sending shows a frozen picture; tell the page so it
-    // can show "signal lost" (the server reconnects to the camera by itself; frames resume).
+    // "playing" only once frames are *decoded* (a connected peer, or frames received but not
+    // decoded — B-frames in passthrough — is not playing). A tile whose camera stops sending
+    // shows a frozen picture: "stalled" (the server reconnects to the camera by itself).
+    // In passthrough the decode counts go to the server, which answers "transcode" when the
+    // browser cannot decode the camera's stream; the tile then reconnects transcoded.
     function watch() {
-      var last = -1, lastChange = performance.now(), stalled = false;
+      var last = 0, lastReceived = 0, lastChange = performance.now(), stalled = false, playing = false;
+      var pc = handle.pc;
       clearInterval(watchTimer);
       watchTimer = setInterval(async function () {
-        if (!handle.pc) return;
+        if (!handle.pc || handle.pc !== pc) return;
         var s = await handle.stats();
-        if (s.framesDecoded !== last) {
-          last = s.framesDecoded; lastChange = performance.now();
-          if (stalled) { stalled = false; state("playing", handle.mode); }
+        var decoded = s.framesDecoded - last, received = s.framesReceived - lastReceived;
+        last = s.framesDecoded; lastReceived = s.framesReceived;
+        // decoding: most received frames decode (keyframes only — B-frames in passthrough — is not playing)
+        if (decoded > 0 && decoded * 2 >= received) {
+          lastChange = performance.now();
+          if (!playing || stalled) { playing = true; stalled = false; state("playing", handle.mode); }
+        } else if (received > 2 && decoded * 2 < received) {
+          if (!stalled) { stalled = true; playing = false; state("stalled", "frames arrive but do not decode"); }
         } else if (!stalled && performance.now() - lastChange > opts.stallMs) {
-          stalled = true; state("stalled", "no video for " + Math.round(opts.stallMs / 1000) + " s");
+          stalled = true; playing = false; state("stalled", "no video for " + Math.round(opts.stallMs / 1000) + " s");
         }
+        if (handle.mode === "passthrough" && handle.sessionId) report(s);
       }, 1000);
+    }
+
+    async function report(s) {
+      var id = handle.sessionId;
+      try {
+        var resp = await fetch(base + "/" + encodeURIComponent(cameraId) + "/sessions/" + encodeURIComponent(id) + "/report", {
+          method: "POST", headers: headers(),
+          body: JSON.stringify({ frames_received: s.framesReceived, frames_decoded: s.framesDecoded })
+        });
+        if (!resp.ok) return;
+        var answer = await resp.json();
+        if (answer.action === "transcode" && handle.sessionId === id && !handle.closed) {
+          opts.mode = "transcode";
+          handle.switched = "transcode";
+          state("switching", "passthrough not decoding in this browser");
+          retryMs = 0;
+          scheduleRetry("switching to transcode");
+          retryMs = 1000;
+        }
+      } catch (e) { /* the next report will tell */ }
     }
 
     function scheduleRetry(reason) {
@@ -131,14 +164,14 @@
       };
       pc.onconnectionstatechange = function () {
         if (pc !== handle.pc) return;
-        if (pc.connectionState === "connected") { mark("connected"); retryMs = 1000; state("playing", handle.mode); watch(); }
+        if (pc.connectionState === "connected") { mark("connected"); retryMs = 1000; watch(); }
         if (pc.connectionState === "failed") scheduleRetry("connection failed");
       };
       await pc.setLocalDescription(await pc.createOffer());
       await waitIceComplete(pc, opts.gatherTimeoutMs);
       mark("gathered");
       var query = [];
-      if (opts.mode === "transcode") query.push("mode=transcode");
+      if (opts.mode === "transcode" || opts.mode === "passthrough") query.push("mode=" + opts.mode);
       if (opts.stream && opts.stream !== "main") query.push("stream=" + encodeURIComponent(opts.stream));
       var url = base + "/" + encodeURIComponent(cameraId) + "/offer" + (query.length ? "?" + query.join("&") : "");
       var resp = await fetch(url, {
@@ -159,6 +192,8 @@
       }
       handle.sessionId = answer.session_id;
       handle.mode = answer.mode;
+      handle.codec = answer.codec;
+      handle.reason = answer.reason;
       handle.stream = answer.stream;
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     }
