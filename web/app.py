@@ -175,45 +175,41 @@ def _add_openapi_route(app: FastAPI) -> None:
 
 
 def _include_routers(app: FastAPI, cameras) -> None:
-    from web.routes import auth, incidents, mobile, system, ws
+    # Every API surface is imported here by name: a missing module fails the start, loudly.
+    from web.routes import (
+        actions,
+        alarms,
+        auth,
+        devices,
+        handover,
+        incidents,
+        intake,
+        jurisdictions,
+        mobile,
+        reports,
+        responders,
+        risk,
+        search,
+        system,
+        users,
+        ws,
+    )
+    from web.routes import cameras as camera_routes
 
-    for module in (system, auth, incidents, ws):
+    for module in (system, auth, incidents, ws, mobile, actions, camera_routes, responders, jurisdictions, reports,
+                   devices, users, intake, risk, search, handover, alarms):
         app.include_router(module.router)
     app.include_router(system.metrics_router)
-    app.include_router(mobile.router)
-    for name in ("actions", "cameras", "responders", "jurisdictions", "reports", "devices", "users", "intake", "risk",
-                 "search", "handover", "alarms"):
-        module = _optional_route_module(name)
-        if module is not None:
-            app.include_router(module.router)
     live = _live_router(cameras)
-    if live is not None:
-        app.include_router(live, prefix="/api/live", tags=["live"])
-        app.state.live_router = live
-
-
-def _optional_route_module(name: str):
-    import importlib
-
-    try:
-        return importlib.import_module(f"web.routes.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"web.routes.{name}":
-            raise
-        return None
+    app.include_router(live, prefix="/api/live", tags=["live"])
+    app.state.live_router = live
 
 
 def _live_router(cameras):
-    """The WebRTC engineer's live-view router (``web.live.make_router``) at /api/live, when present."""
-    try:
-        import web.live as live
-    except ModuleNotFoundError as exc:
-        if exc.name != "web.live":
-            log.warning("web.live could not be imported (%s); live view disabled", exc)
-        return None
-    make_router = getattr(live, "make_router", None)
-    if make_router is None:
-        return getattr(live, "router", None)
+    """The live-view router (``web.live.make_router``: WebRTC signalling, stats) at /api/live, scoped by camera."""
+    import web.live as live
+
+    make_router = live.make_router
     from web.deps import current_user
 
     resolve = live.registry_lookup(cameras.get, lambda user, camera: user.covers(camera.jurisdiction))
