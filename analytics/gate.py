@@ -60,7 +60,9 @@ class MotionGate:
             for poly in self._mask_polys:
                 cv2.fillPoly(keep, [(poly * [sw, sh]).astype(np.int32).reshape(-1, 1, 2)], 0)
             self._keep = keep
-        grey = cv2.cvtColor(cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        small = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA)
+        # a single-channel frame is the decoder's luma (Y) plane: already grey, no BGR conversion needed
+        grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         # Gain compensation: scale every frame to the first frame's mean brightness, so a cloud or
         # the camera's auto-exposure (a global gain change) is not "motion" in bright areas.
         mean = float(grey.mean()) or 1.0
@@ -72,7 +74,7 @@ class MotionGate:
         return cv2.GaussianBlur(grey, (3, 3), 0)
 
     def check(self, frame: np.ndarray, ts: float) -> GateResult:
-        """Update the background with ``frame`` and report where it moved."""
+        """Update the background with ``frame`` (BGR, or the decoder's HxW luma plane) and report where it moved."""
         small = self._prepare(frame)
         fg = self._bg.apply(small)
         self._frames += 1

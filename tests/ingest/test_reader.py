@@ -167,3 +167,41 @@ def test_skip_loop_filter_option_changes_the_decoder():
     normal, fast = first_frame(ReaderOptions()), first_frame(ReaderOptions(skip_loop_filter=True))
     diff = np.abs(normal.astype(int) - fast).mean()
     assert 0 < diff < 3, diff
+
+
+def test_gate_sees_the_luma_plane_and_output_size_converts_in_one_pass(rtsp_server):
+    """The gate gets the Y plane (no BGR conversion); gated frames are never converted; the rest
+    arrive at the detector's size."""
+    seen: list[tuple[tuple[int, ...], str]] = []
+
+    def gate(luma: np.ndarray, pts_s: float | None) -> bool:
+        seen.append((luma.shape, str(luma.dtype)))
+        return len(seen) % 2 == 0  # every other due frame "has motion"
+
+    frames: list[Frame] = []
+    reader = StreamReader(ChannelSpec("cam03", rtsp_server.url("cam03"), fps=5), on_frame=frames.append,
+                          options=ReaderOptions(output_size=(320, 180)), gate=gate)
+    with reader:
+        assert wait_until(lambda: len(frames) >= 6, 10)
+    assert seen[0] == ((360, 480), "uint8")
+    assert all(f.image.shape == (180, 320, 3) for f in frames)
+    assert reader.stats.gated >= len(frames) - 1 and reader.stats.gated + reader.stats.frames_delivered == len(seen)
+
+
+def test_motion_gate_works_on_the_luma_plane_like_on_bgr():
+    from analytics.gate import MotionGate
+
+    import cv2
+
+    rng = np.random.default_rng(1)
+    base = rng.integers(60, 90, (360, 480, 3), dtype=np.uint8)
+    moved = base.copy()
+    moved[100:200, 150:260] = 230
+    bgr_gate, luma_gate = MotionGate(), MotionGate()
+    for i in range(8):
+        for gate, conv in ((bgr_gate, lambda f: f), (luma_gate, lambda f: cv2.cvtColor(f, cv2.COLOR_BGR2GRAY))):
+            gate.check(conv(base), float(i))
+    r_bgr = bgr_gate.check(moved, 8.0)
+    r_luma = luma_gate.check(cv2.cvtColor(moved, cv2.COLOR_BGR2GRAY), 8.0)
+    assert r_bgr.motion and r_luma.motion
+    assert r_luma.regions and abs(r_luma.regions[0][0] - 150) <= 8 and abs(r_luma.regions[0][2] - 260) <= 8
