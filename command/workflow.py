@@ -15,10 +15,12 @@ STATES = (
     "received", "classified", "dispatched", "acknowledged", "on_scene", "resolved",
     "evaluated", "revisited", "closed", "false_alarm", "rejected", "reopened", "escalated",
 )
+# The one glossary of status names: desk (web/static/i18n/zh-CN.json "status.*"), reports, CSV and
+# PDF all say these words (tests/web/test_glossary.py keeps the desk's file equal to them).
 STATE_LABELS = {
-    "received": "受理", "classified": "分类登记", "dispatched": "分流转办", "acknowledged": "已签收",
-    "on_scene": "到场处置", "resolved": "办结", "evaluated": "群众评价", "revisited": "回访",
-    "closed": "结案", "false_alarm": "误报", "rejected": "退回", "reopened": "重新打开", "escalated": "上报上级",
+    "received": "已受理", "classified": "已分类", "dispatched": "已派单", "acknowledged": "已签收",
+    "on_scene": "已到场", "resolved": "已办结", "evaluated": "已评价", "revisited": "已回访",
+    "closed": "已结案", "false_alarm": "误报", "rejected": "已退回", "reopened": "重新打开", "escalated": "已上报",
 }
 CLOSED_STATES = frozenset({"closed", "false_alarm"})
 # Open = still needs work from someone; resolved/evaluated/revisited wait only on the citizen/centre.

@@ -14,7 +14,7 @@ export YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0 YOLO_CONFIG_DIR="$ROOT/data/ultralytics
 APT_PACKAGES=(
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  ffmpeg chromium iproute2 fonts-wqy-zenhei
+  ffmpeg chromium iproute2 fonts-wqy-zenhei poppler-utils
   sip-tester  # GB/T 28181 tests: SIPp plays devices and the upper platform
   postgresql mosquitto  # tests: the PostgreSQL half and MQTT telemetry (fixtures start their own when none runs)
 )
