@@ -652,7 +652,8 @@ def timeline_entries(session: Session, incident_id: int) -> list[dict[str, Any]]
     if count:
         first_at = first_at if first_at.tzinfo else first_at.replace(tzinfo=UTC)
         latest_at = latest_at if latest_at.tzinfo else latest_at.replace(tzinfo=UTC)
-        merged = {"id": first_id, "at": _iso(first_at), "actor": "system", "actor_role": "system", "action": "merge",
+        merged = {"id": first_id, "at": _iso(first_at), "actor": "system", "actor_name": "system", "actor_role": "system",
+                  "action": "merge",
                   "from_status": None, "to_status": None, "count": int(count), "first_at": _iso(first_at),
                   "latest_at": _iso(latest_at), "detail": {"count": int(count), "latest_at": _iso(latest_at)}}
         out.append(merged)
