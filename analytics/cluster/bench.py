@@ -39,6 +39,7 @@ from xueliang.settings import REPO_ROOT
 
 SAMPLE = REPO_ROOT / "samples" / "vtest_480x360_g10.h264"
 FPS = 5.0
+BATCH_WAIT_MS = 250.0  # > one frame interval at FPS: every batch holds a frame of each camera
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -168,8 +169,10 @@ class Standalone:
 
         cams = list(load_registry(cameras_file).cameras.values())
         self.client = redis.Redis.from_url(redis_url)
-        self.worker = AnalyticsWorker(cams, WorkerConfig(model_path=model, media_dir=media, clips=False),
-                                      AlertPublisher(self.client))
+        # Batches of one frame per camera on both sides (max_batch = cameras, a wait longer than a frame
+        # interval): the per-frame cost then does not depend on how loaded the shared box happens to be.
+        config = WorkerConfig(model_path=model, media_dir=media, clips=False, max_batch=len(cams), max_wait_ms=BATCH_WAIT_MS)
+        self.worker = AnalyticsWorker(cams, config, AlertPublisher(self.client))
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.worker.run, args=(self.stop,), daemon=True)
         self.thread.start()
@@ -238,7 +241,8 @@ def run_live(plan: Plan) -> dict[str, Any]:
         stack.callback(actors.stop)
         cluster_start_s = time.monotonic() - t0
         cfg = ControllerConfig(cameras_file=str(cameras_file), redis_url=rds.url, media_dir=str(tmp / "media"),
-                               model_path=str(model), shards_per_node=1, lease_s=6.0, tick_s=0.5)
+                               model_path=str(model), shards_per_node=1, lease_s=6.0, tick_s=0.5,
+                               max_batch=plan.cameras, max_wait_ms=BATCH_WAIT_MS)
         ctl = actors.start(cfg)
 
         def views() -> dict[str, dict]:
@@ -259,6 +263,8 @@ def run_live(plan: Plan) -> dict[str, Any]:
         shard_pids = [v["pid"] for v in views().values() if "pid" in v]
         raylet_a = node_a.all_processes["raylet"][0].process.pid
         ray_pids = shard_pids + [det["pid"], raylet_a]
+        ray_parts = {"shards": shard_pids, "detector": [det["pid"]], "raylet": [raylet_a]}
+        cpu_parts = dict.fromkeys(ray_parts, 0.0)
         for round_no in range(plan.rounds):
             if round_no:  # alternate: the tier idles (no cameras) while the standalone worker runs
                 cameras_file.write_text("version: 1\ncameras: []\n", encoding="utf-8")
@@ -267,7 +273,10 @@ def run_live(plan: Plan) -> dict[str, Any]:
                 cameras_file.write_text(full_text, encoding="utf-8")
                 actors.wait_for(all_analysed, 60)
             time.sleep(plan.warm_s)
+            parts0 = {k: _cpu_s(v) for k, v in ray_parts.items()}
             f, c, _ = _window(lambda: sum(ray_frames().values()), lambda: _cpu_s(ray_pids), plan.window_s)
+            for k, v in ray_parts.items():
+                cpu_parts[k] += _cpu_s(v) - parts0[k]
             per_core["ray"].append(f / FPS / max(c, 1e-6))
         ratios = [r / a for r, a in zip(per_core["ray"], per_core["standalone"]) if a]
         overhead = statistics.median(ratios)
@@ -296,6 +305,7 @@ def run_live(plan: Plan) -> dict[str, Any]:
         "overhead_vs_standalone": round(overhead, 3),
         "channels_per_core_ray": [round(x, 2) for x in per_core["ray"]],
         "channels_per_core_standalone": [round(x, 2) for x in per_core["standalone"]],
+        "ray_cpu_share": {k: round(v / max(sum(cpu_parts.values()), 1e-6), 3) for k, v in cpu_parts.items()},
         "failover_s": round(failover_s, 2) if failover_s is not None else None,
         "live_moved_on_node_add": moved_on_add,
         "live_moved_on_node_loss": moved_on_loss,
