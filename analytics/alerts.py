@@ -7,6 +7,7 @@ thread does the XADD; while Redis is unreachable alerts go to a spool on local d
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -129,14 +130,14 @@ class AlertPublisher:
                     self._cond.wait(0.5)
                 client = self._redis
                 replaying = self.spool is not None and len(self.spool) > 0
-                head = None if replaying or not self._pending else self._pending[0]
-            if not replaying and head is None:
+                batch = [] if replaying else list(itertools.islice(self._pending, self._replay_batch))
+            if not replaying and not batch:
                 continue
             try:
                 if replaying:
                     self._replay(client)
                 else:
-                    self._publish(client, head[0], head[1])
+                    self._publish_batch(client, batch)
             except Exception as exc:  # redis.ConnectionError, TimeoutError, ...
                 with self._cond:
                     if self.spool is not None:
@@ -148,28 +149,33 @@ class AlertPublisher:
                     self._cond.wait(delay)  # woken early by set_client / close
                 delay = min(self.max_retry_s, delay * 2)
                 continue
-            if head is not None:
+            if batch:
                 with self._cond:
-                    if self._pending and self._pending[0] is head:
-                        self._pending.popleft()
-                    self.published += 1
+                    # Spilled to the spool meanwhile (queue full)? Then they are published again from
+                    # there, which the intake absorbs by alert_id.
+                    if self._pending and self._pending[0] is batch[0]:
+                        for _ in batch:
+                            self._pending.popleft()
+                    self.published += len(batch)
             if failing:
                 log.info("alert publishing recovered; %d still to replay", self.pending)
             failing, delay = False, 0.5
 
+    def _publish_batch(self, client: Any, batch: list[tuple[Any, bytes]]) -> None:
+        """One round trip for the batch (a pipeline): replaying a long outage's spool keeps up with new alerts."""
+        pipe = client.pipeline(transaction=False)
+        for alert, jpeg in batch:
+            self._publish(pipe, alert, jpeg)
+        pipe.execute()
+
     def _replay(self, client: Any) -> None:
-        """Publish one batch from the spool, oldest first, recording progress even when it fails midway."""
+        """Publish one batch from the spool, oldest first; recorded as replayed once Redis took all of it."""
         assert self.spool is not None
         records = self.spool.read(self._replay_batch)
-        done = 0
-        try:
-            for record in records:
-                self._publish(client, self._decode(record.alert), record.jpeg)
-                done += 1
-        finally:
-            self.spool.commit(records[:done])
-            with self._cond:
-                self.published += done
+        self._publish_batch(client, [(self._decode(r.alert), r.jpeg) for r in records])
+        self.spool.commit(records)
+        with self._cond:
+            self.published += len(records)
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until nothing waits in memory or in the spool (or ``timeout``); True if everything was published."""

@@ -176,6 +176,10 @@ class DeviceFaultConsumer:
                     log.error("dropping unreadable state of camera %r in %s: %s", key, STATE_KEY, exc)
         return self._cameras
 
+    def resume(self) -> None:
+        """Start again from what Redis holds — the saved state and the pending entries (after a takeover)."""
+        self._forget()
+
     def _forget(self) -> None:
         """Drop the in-memory state after a failed commit: the next call reloads what Redis holds."""
         self._cameras = None

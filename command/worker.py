@@ -280,6 +280,8 @@ class AlertConsumer:
             had = lease.held
             if lease.try_hold() and not had:
                 self._last_timers = 0.0  # just took over: run the timers now, not an interval later
+                if self.device_faults is not None:
+                    self.device_faults.resume()  # the previous holder's state and pending entries
         if lease is not None and not lease.held:
             return
         if now - self._last_timers >= self.timer_interval_s:
@@ -301,6 +303,8 @@ class AlertConsumer:
         faults = self.device_faults
         if faults is None or now - self._last_device_poll < self.device_poll_s:
             return
+        if self.timer_lease is not None and not self.timer_lease.held:
+            return  # its per-camera state lives in one process: the lease holder's
         self._last_device_poll = now
         try:
             if faults.step() >= faults.batch_size:
@@ -316,19 +320,38 @@ class AlertConsumer:
     # ---- loop -----------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        """Until ``stop``: timers (if ours), intake, device faults — each outage only pauses what needs it.
+        """Until ``stop``: the intake here, and in a second thread the lease holder's work.
 
-        The timers and the outbox sweep need only the database, so a Redis outage does not stall
-        the SLA clock; the intake waits for both and backs off at most 2 s on Redis, 10 s on the database.
+        The timers, the outbox sweep and device faults run beside the intake, so a long batch
+        (or a Redis outage: they need only the database) never holds up the SLA clock or a
+        lease takeover. The intake waits for both stores and backs off at most 2 s on Redis,
+        10 s on the database.
         """
-        started = False
-        backoff = 0.5
+        singletons = threading.Thread(target=self._run_singletons_loop, args=(stop,), name="command-timers", daemon=True)
+        singletons.start()
+        try:
+            self._run_intake_loop(stop)
+        finally:
+            stop.set()
+            singletons.join(30)
+
+    def _run_singletons_loop(self, stop: threading.Event, tick_s: float = 0.25) -> None:
         while not stop.is_set():
             now = time.monotonic()
             try:
                 self.run_singletons(now)
             except (OperationalError, DBAPIError) as exc:
                 log.warning("timers delayed: database unavailable (%s)", exc.__class__.__name__)
+            except Exception:  # noqa: BLE001 - a timer bug must not stop the intake; logged, retried next tick
+                log.exception("timer pass failed; retrying")
+            self.run_device_faults(now)
+            stop.wait(tick_s)
+
+    def _run_intake_loop(self, stop: threading.Event) -> None:
+        started = False
+        backoff = 0.5
+        while not stop.is_set():
+            now = time.monotonic()
             try:
                 if not started:
                     self.ensure_group()
@@ -341,7 +364,6 @@ class AlertConsumer:
                     self._last_claim = now
                     self.reclaim()
                     self.trim()
-                self.run_device_faults(now)
                 self.step()
                 backoff = 0.5
             except DatabaseUnavailable:
@@ -395,7 +417,9 @@ def run_worker(
     )
     consumer.timer_lease = Lease(database, TIMERS_LEASE, consumer.consumer_name)
     consumer.device_faults = DeviceFaultConsumer(
-        database=database, redis_client=client, consumer_name=f"{consumer.consumer_name}-device-faults",
+        # One name for all workers: only the lease holder consumes, and a new holder re-reads the pending
+        # entries its predecessor left.
+        database=database, redis_client=client, consumer_name="lease-holder",
         grace=timedelta(seconds=grace_s),
     )
     log.info("command worker %s consuming %s (group %s) and device.status from %s (group %s, grace %.0f s)",
