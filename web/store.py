@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from command import scope_filter
 from command import incident_payload
-from command import Assignment, AuditEvent, Incident, Jurisdiction, Responder, User
+from command import Assignment, AuditEvent, Incident, IncidentSource, Jurisdiction, Responder, User
 
 COLOUR_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
+DETAIL_SOURCES = 50  # merged sources listed in an incident's detail (the first one plus the latest)
 
 
 @dataclass(frozen=True)
@@ -197,12 +198,19 @@ class Store:
         q = (
             select(Incident)
             .where(Incident.id == incident_id)
-            .options(selectinload(Incident.sources), selectinload(Incident.assignments))
+            .options(selectinload(Incident.assignments))
         )
         with self.session() as s:
             inc = s.scalar(q)
             if inc is None:
                 return None
+            # A busy camera's incident merges thousands of alerts: the detail lists the first source and
+            # the latest DETAIL_SOURCES ones (sources_total says how many; evidence: /evidence).
+            latest = list(s.scalars(select(IncidentSource).where(IncidentSource.incident_id == incident_id)
+                                    .order_by(IncidentSource.id.desc()).limit(DETAIL_SOURCES)))
+            first = s.scalar(select(IncidentSource).where(IncidentSource.incident_id == incident_id)
+                             .order_by(IncidentSource.id).limit(1))
+            shown = ([first] if first is not None and all(src.id != first.id for src in latest) else []) + latest[::-1]
             out = incident_summary(inc, s)
             out["description"] = inc.description
             out["reporter_name"] = inc.reporter_name
@@ -210,8 +218,9 @@ class Store:
             out["sources"] = [
                 {"id": src.id, "kind": src.kind, "ref": src.ref, "received_at": _iso(src.received_at),
                  "reported_at": _iso(src.reported_at), "summary": src.summary, "has_snapshot": bool(src.snapshot_path)}
-                for src in inc.sources
+                for src in shown
             ]
+            out["sources_total"] = inc.source_count
             out["assignments"] = [
                 {"id": a.id, "responder_id": a.responder_id, "responder_name": a.responder.name if a.responder else None,
                  "department": a.department, "lead": a.lead,
@@ -219,7 +228,7 @@ class Store:
                  "acknowledged_at": _iso(a.acknowledged_at), "finished_at": _iso(a.finished_at), "note": a.note}
                 for a in inc.assignments
             ]
-            clip = next((src.payload.get("clip_path") for src in inc.sources if src.payload), None)
+            clip = next((src.payload.get("clip_path") for src in shown if src.payload and src.payload.get("clip_path")), None)
             out["has_clip"] = bool(clip)
             return out
 

@@ -44,6 +44,8 @@ def test_merged_alerts_fold_into_one_row_and_evidence_is_reachable(web_server) -
         [incident] = [i for i in http.get("/api/incidents", params={"camera_id": camera}).json()["items"]]
         assert incident["source_count"] == 6
         assert incident["last_source_at"].startswith((t0 + timedelta(seconds=100)).isoformat()[:19])
+        detail = http.get(f"/api/incidents/{incident['id']}").json()
+        assert detail["sources_total"] == 6 and len(detail["sources"]) == 6 and detail["has_clip"] is True
         timeline = http.get(f"/api/incidents/{incident['id']}/timeline").json()["items"]
         merges = [row for row in timeline if row["action"] == "merge"]
         assert len(merges) == 1 and merges[0]["count"] == 5, timeline
@@ -63,3 +65,22 @@ def test_merged_alerts_fold_into_one_row_and_evidence_is_reachable(web_server) -
     with web_server.client("op_b") as http:  # another township sees none of it
         assert http.get(f"/api/incidents/{incident['id']}/evidence").status_code == 404
         assert http.get(snaps["best"]["url"]).status_code == 404
+
+
+def test_a_busy_incidents_detail_lists_the_first_and_latest_sources_only(web_server) -> None:
+    from command import intake_alerts
+
+    camera = f"camBusy{uuid.uuid4().hex[:6]}"
+    t0 = datetime.now(UTC) - timedelta(minutes=5)
+    alerts = [make_alert("camA1").model_copy(update={"camera_id": camera, "ts": t0 + timedelta(seconds=i)})
+              for i in range(80)]
+    with web_server.database.session() as session:
+        results = intake_alerts(session, [(a, None) for a in alerts])
+    incident_id = results[0].incident.id
+    with web_server.client("op_a") as http:
+        detail = http.get(f"/api/incidents/{incident_id}").json()
+        assert detail["sources_total"] == 80 and len(detail["sources"]) == 51
+        refs = [s["ref"] for s in detail["sources"]]
+        assert refs[0] == alerts[0].alert_id and refs[1:] == [a.alert_id for a in alerts[30:]]
+        timeline = http.get(f"/api/incidents/{incident_id}/timeline").json()["items"]
+        assert [(r["action"], r.get("count")) for r in timeline] == [("receive", None), ("classify", None), ("merge", 79)]
