@@ -517,7 +517,9 @@ class Scenario:
         # both operators press 评价 at the same moment
         desk.evaluate("() => document.querySelector('.action-form[data-action=evaluate] button[type=submit]').click()")
         county.evaluate("() => document.querySelector('.action-form[data-action=evaluate] button[type=submit]').click()")
-        wait_until(lambda: any("已被他人处理" in p.inner_text("body") for p in (desk, county)), 10, "已被他人处理 on the second desk")
+        loser = wait_until(lambda: next((p for p in (desk, county) if "已被他人处理" in p.inner_text("body")), None), 10, "已被他人处理 on the second desk")
+        loser.locator("#action-error").scroll_into_view_if_needed()
+        loser.screenshot(path=str(self.shots / "double-submit-second-desk.png"))
         self.status_is(desk, "已评价")
         time.sleep(1.0)
         rows = wait_until(lambda: desk.locator('ol.timeline li[data-action="evaluate"]').count(), 10, "the 评价 row in the timeline")
