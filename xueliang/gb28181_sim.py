@@ -115,19 +115,23 @@ class DeviceSim:
         sock.transport.sendto(msg, self.server)  # type: ignore[union-attr]
         return call_id
 
-    async def _ask(self, sock: _Sock, dev: str, method: str, timeout: float = 5.0, retries: int = 3, **kw: object) -> tuple[str, dict[str, str]]:
+    async def _ask(self, sock: _Sock, dev: str, method: str, timeout: float = 16.0, **kw: object) -> tuple[str, dict[str, str]]:
+        """Send and wait for the final response, retransmitting like a SIP UAC over UDP (0.5 s, doubling, cap 4 s)."""
         call_id = secrets.token_hex(8)
         fut = asyncio.get_running_loop().create_future()
         self._pending[call_id] = fut
+        loop = asyncio.get_running_loop()
+        deadline, interval = loop.time() + timeout, 0.5
         try:
-            for attempt in range(retries):
+            while True:
                 self._request(sock, dev, method, call_id=call_id, **kw)  # type: ignore[arg-type]
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError
                 try:
-                    return await asyncio.wait_for(asyncio.shield(fut), timeout / retries)
+                    return await asyncio.wait_for(asyncio.shield(fut), min(interval, remaining))
                 except TimeoutError:
-                    if attempt == retries - 1:
-                        raise
-            raise TimeoutError
+                    interval = min(interval * 2, 4.0)
         finally:
             self._pending.pop(call_id, None)
 
@@ -207,7 +211,7 @@ class DeviceSim:
                     "</Response>").encode("gb18030")
             for _ in range(3):
                 try:
-                    await self._ask(sock, dev, "MESSAGE", body=body, timeout=6.0, retries=3)
+                    await self._ask(sock, dev, "MESSAGE", body=body, timeout=16.0)
                     self.stats.catalog_parts += 1
                     break
                 except TimeoutError:

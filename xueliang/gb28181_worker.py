@@ -141,6 +141,31 @@ class GbWorker:
 
     def _on_position(self, pos: Position) -> None:
         self.sinks.positions[pos.device_id] = pos
+        self._later(self._publish_position, pos)
+
+    def _publish_position(self, pos: Position) -> None:
+        """MobilePosition → ``device.position`` (the map and "who is within R m" follow those events)."""
+        camera = self._camera_for(pos.device_id, pos.device_id)
+        if camera is None or self.sinks.redis is None:
+            log.info("GB28181: position of %s not published (no channel in the registry yet or no Redis)", pos.device_id)
+            return
+        from devices import Telemetry
+        from devices.mobile.events import publish_position
+
+        try:
+            ts = dt.datetime.fromisoformat(pos.time) if pos.time else dt.datetime.fromtimestamp(pos.received_at)
+        except ValueError:
+            ts = dt.datetime.fromtimestamp(pos.received_at)
+        if ts.tzinfo is None:  # devices send local time without an offset (GB/T 28181 times are local)
+            ts = ts.astimezone()
+        try:
+            report = Telemetry(unit_id=camera.id, ts=ts, lat=pos.lat, lon=pos.lon,
+                               heading_deg=pos.direction if pos.direction is not None and 0 <= pos.direction <= 360 else None,
+                               speed_mps=round(pos.speed / 3.6, 3) if pos.speed is not None and 0 <= pos.speed < 720 else None)
+        except ValueError as exc:
+            log.warning("GB28181: MobilePosition of %s not usable: %s", pos.device_id, exc)
+            return
+        publish_position(self.sinks.redis, report, camera)
 
 
 def run_worker(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import logging
 import secrets
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -27,6 +28,7 @@ Proto = Literal["udp", "tcp"]
 Addr = tuple[str, int]
 T1 = 0.5
 USER_AGENT = "Xueliang GB28181"
+UDP_RCVBUF = 8 * 1024 * 1024  # the kernel caps it at net.core.rmem_max (see docs/gb28181.md)
 
 
 @dataclass
@@ -101,6 +103,11 @@ class _Udp(UdpSipTransport):
                 log.debug("GB28181 UDP error: %s", exc)
 
         transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(_Proto, local_addr=self.local_addr)
+        sock = transport.get_extra_info("socket")
+        try:  # thousands of devices keepalive into one socket: absorb bursts while the loop is busy
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
+        except OSError as exc:
+            log.info("GB28181: cannot enlarge the UDP receive buffer: %s", exc)
         self._udp_transport = transport  # type: ignore[assignment]
 
 

@@ -39,7 +39,7 @@ async def test_device_alarm_becomes_an_incident_and_status_follows_registration(
     client = redis.Redis.from_url(redis_url)
     cameras = tmp_path / "cameras.yaml"
     cameras.write_text(YAML)
-    mapping = ChannelMapping(media_url="http://127.0.0.1:15999", default_jurisdiction="330381")
+    mapping = ChannelMapping(media_url="http://127.0.0.1:15999", default_jurisdiction="330381", device_kinds={DEVICE: "drone"})
     watcher = RegistryWatcher(cameras, sources=[GbChannelSource(db.engine, mapping)])
     worker = await GbWorker(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw"),
                             GbSinks(db.engine, client, lambda: watcher.current, mapping), media_port=0).start()
@@ -68,6 +68,21 @@ async def test_device_alarm_becomes_an_incident_and_status_follows_registration(
         status = [e for e in events if e["type"] == "device.status"]
         assert {e["payload"]["camera_id"] for e in status} == {CH1, CH2, CH3}
         assert all(e["payload"]["status"] == "offline" and e["payload"]["reason"] == "设备注销" for e in status)
+
+        # the drone's MobilePosition notifies move its unit on the map (what web's PositionBoard keeps)
+        from devices import MobileTracker, telemetry_from_event
+        moves = [e for e in events if e["type"] == "device.position"]
+        assert len(moves) == 2
+        tracker = MobileTracker(lambda: watcher.current)
+        for e in moves:
+            tracker.update(telemetry_from_event(e))
+        unit = moves[0]["payload"]["unit_id"]
+        assert unit in {CH1, CH2, CH3} and watcher.current[unit].kind.value == "drone"
+        track = tracker.history(unit)
+        assert [(t.lat, t.lon) for t in track] == [(27.9, 120.65), (27.901, 120.651)]
+        assert abs(track[0].speed_mps - 12.5 / 3.6) < 0.01 and track[0].heading_deg == 90
+        near = tracker.within_radius(27.901, 120.651, 50, now=track[-1].ts)  # the scenario's reports carry fixed times
+        assert [n["id"] if isinstance(n, dict) else n.id for n in near] == [unit]
     finally:
         await worker.stop()
         client.close()

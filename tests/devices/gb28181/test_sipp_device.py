@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from devices.gb28181 import GbConfig, GbEvents, GbPlatform
+from devices.gb28181 import GbConfig, GbEvents, GbPlatform, ptz
 from tests.devices.gb28181.sipp import needs_sipp, start_sipp
 
 pytestmark = [needs_sipp, pytest.mark.timeout(90)]
@@ -60,8 +60,16 @@ async def test_device_registers_reports_catalog_alarm_position_and_answers_invit
         assert (invite.answer.host, invite.answer.port) == ("127.0.0.1", 40000)
         assert (await platform.endpoint.bye(invite.dialog)).status_code == 200
 
+        records = await platform.query_record_info(CH1, "2026-12-04T00:00:00", "2026-12-04T23:59:59")
+        assert [(r["StartTime"], r["Type"]) for r in records] == [
+            ("2026-12-04T07:00:00", "time"), ("2026-12-04T08:00:00", "time"), ("2026-12-04T09:00:00", "alarm")]
+        await platform.ptz(CH1, ptz.PtzMove(pan=0x40).command())
+
         code, log = await run.wait()
         assert code == 0, log
+        sipp_saw = (tmp_path / "sipp" / "messages.log").read_text(errors="replace")
+        assert "<PTZCmd>A50F0001400000F5</PTZCmd>" in sipp_saw  # right 0x01, pan speed 0x40; sum 0x1F5
+        assert "<Type>all</Type>" in sipp_saw  # RecordInfo asks for all types (Dahua requires it)
         assert (DEVICE, "registered") in seen["device"] and (DEVICE, "unregistered") in seen["device"]
         assert not platform.store.devices[DEVICE].online
     finally:
