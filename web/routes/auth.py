@@ -92,6 +92,12 @@ async def logout(request: Request, response: Response, user: Principal = Depends
     return response
 
 
-@router.get("/me", summary="The logged-in user, role, scope and permissions")
-def me(user: Principal = Depends(current_user)) -> dict:
-    return user.public_dict()
+@router.get("/me", summary="The logged-in user, role, scope (code and name) and permissions")
+def me(request: Request, user: Principal = Depends(current_user)) -> dict:
+    from command import name_of
+
+    out = user.public_dict()
+    # names, not codes, where operators read them (the nav bar shows 县/乡镇 names)
+    with get_ctx(request).database.session() as session:
+        out["jurisdiction_name"] = name_of(session, user.jurisdiction_code) if user.jurisdiction_code else ""
+    return out

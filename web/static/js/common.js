@@ -145,7 +145,7 @@ export function renderNav(current) {
     h("span", { class: "links" }, NAV.map(([href, key]) =>
       h("a", { href, class: href === current ? "active" : null }, t(key)))),
     h("span", { class: "conn", id: "conn-state" }),
-    user ? h("span", { class: "who" }, `${user.display_name}（${user.jurisdiction_code}）`) : null,
+    user ? h("span", { class: "who", title: t(`role.${user.role}`) }, `${user.display_name}（${user.jurisdiction_name || user.jurisdiction_code}）`) : null,
     user ? h("button", { class: "link", id: "logout", onclick: logout }, t("nav.logout")) : null,
   );
   document.body.prepend(nav);
@@ -165,11 +165,14 @@ export async function requireLogin() {
   catch { location.href = `/?next=${encodeURIComponent(location.pathname)}`; return false; }
 }
 
+// Times as the centre reads them: Beijing time (Asia/Shanghai), whatever the browser's own zone.
+const BEIJING_PARTS = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", month: "numeric", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
 export function fmtTime(iso) {
   if (!iso) return "";
-  const d = new Date(iso);
-  const p = (n) => String(n).padStart(2, "0");
-  return `${d.getMonth() + 1}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  const p = {};
+  for (const part of BEIJING_PARTS.formatToParts(new Date(iso))) p[part.type] = part.value;
+  return `${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
 }
 
 export function deadlineText(iso, now = Date.now()) {
@@ -202,7 +205,18 @@ export function errorText(e) {
     const conflict = t("action.conflict");
     return !reason || reason === conflict || d?.kind === "conflict" ? conflict : `${conflict}（${reason}）`;
   }
-  return t("action.failed", { msg: field ? `${field.field}: ${field.message}` : reason });
+  return t("action.failed", { msg: field ? fieldText(field) : reason });
+}
+
+// "事件标题：必填" rather than "body.title: Field required": the field's name and the problem from the
+// glossary (field.* and error_type.* in zh-CN.json); a message already in Chinese is kept as it is.
+const CJK = /[\u4e00-\u9fff]/;
+export function fieldText(field) {
+  const name = String(field.field || "").split(".").filter((x) => !["body", "query", "path", "form"].includes(x)).pop() || "";
+  const label = t(`field.${name}`) !== `field.${name}` ? t(`field.${name}`) : "";
+  const problem = CJK.test(field.message || "") ? field.message
+    : (t(`error_type.${field.type}`) !== `error_type.${field.type}` ? t(`error_type.${field.type}`) : t("error_type.invalid"));
+  return label && !problem.startsWith(label) ? `${label}：${problem}` : problem;
 }
 
 // A short alert tone synthesised on the device: no audio file, no network. Browsers allow it after

@@ -28,9 +28,12 @@ export const SnapshotBoxes = {
 };
 
 // A live-view state for people: "retrying" → 重连中.
+// The live helper reports states like "playing", "playing: passthrough" or a raw error ("Connection
+// refused"): operators read the state's Chinese name, and a raw error as 视频错误.
 export function liveStateText(state) {
-  const key = `live.${state}`;
-  return t(key) === key ? state : t(key);
+  const base = String(state ?? "").split(/[:\s]/)[0];
+  for (const key of [`live.${state}`, `live.${base}`]) if (t(key) !== key) return t(key);
+  return t("live.error");
 }
 
 // Live view through the WebRTC helper (/api/live/static/live.js) when it is mounted.

@@ -166,7 +166,7 @@ const Tile = {
         alarms.length ? h("span", { class: "tile-badge", title: t("wall.alarm"), onClick: (ev) => { ev.stopPropagation(); alarms.forEach(confirmAlarm); } }, `⚠ ${count}`) : null,
         h("div", { class: "tile-bar" }, [
           h("span", { class: "tile-name" }, cam.name),
-          h("span", { class: "tile-state", title: tile.live }, tile.live === "playing" ? "" : tile.live === "unavailable" ? t("wall.no_live") : tile.live ? liveStateText(tile.live) : t("live.connecting")),
+          h("span", { class: "tile-state", title: tile.live === "unavailable" ? t("wall.no_live") : tile.live ? liveStateText(tile.live) : "" }, tile.live === "playing" ? "" : tile.live === "unavailable" ? t("wall.no_live") : tile.live ? liveStateText(tile.live) : t("live.connecting")),
           h("button", { class: "link", title: t("wall.close_tile"), onClick: (ev) => { ev.stopPropagation(); Object.assign(tile, { cameraId: null, pinned: false, live: "" }); saveState(); } }, "×"),
         ]),
         cam.ptz ? h(PtzControls, { cameraId: cam.id }) : null,
@@ -206,7 +206,7 @@ const WallApp = {
             h("span", { id: "layouts", class: "seg" }, LAYOUTS.map((k) => h("button", { class: ["secondary", { active: k === wall.layout }], "data-n": k, onClick: () => setLayout(k) }, String(k))))]),
           h("div", { class: "wall-tools" }, [
             h("span", {}, t("wall.tour")),
-            h("select", { id: "tour-groups", "aria-label": "tour groups", value: wall.tour.mode, onChange: (e) => { wall.tour.mode = e.target.value; } },
+            h("select", { id: "tour-groups", "aria-label": t("wall.tour_groups"), value: wall.tour.mode, onChange: (e) => { wall.tour.mode = e.target.value; } },
               ["all", "township", "tag"].map((m) => h("option", { value: m }, t(`wall.groups_${m}`)))),
             h("label", { class: "inline" }, [t("wall.tour_interval"), h("input", { id: "tour-interval", type: "number", min: 5, max: 600, class: "num", value: wall.tour.seconds, onInput: (e) => { wall.tour.seconds = e.target.value; } })]),
             h("button", { id: "tour-toggle", class: "secondary", onClick: toggleTour }, wall.tour.on ? t("wall.tour_stop") : t("wall.tour_start")),
@@ -217,7 +217,7 @@ const WallApp = {
           h("ul", { id: "camera-list", class: "camera-list" }, wall.cameras.map((c) => h("li", { key: c.id, "data-camera": c.id, onClick: () => assign(c.id) },
             [h("span", { class: `kind kind-${c.kind}` }, t(`kind.${c.kind}`)), " ", c.name]))),
         ]),
-        h("section", { id: "wall", class: "wall", "aria-label": "video wall", style: { gridTemplateColumns: `repeat(${n}, 1fr)`, gridTemplateRows: `repeat(${n}, 1fr)` } },
+        h("section", { id: "wall", class: "wall", "aria-label": t("nav.wall"), style: { gridTemplateColumns: `repeat(${n}, 1fr)`, gridTemplateRows: `repeat(${n}, 1fr)` } },
           wall.tiles.map((_, i) => h(Tile, { key: i, index: i }))),
       ]);
     };
