@@ -37,7 +37,7 @@ def test_onnx_batch_matches_ultralytics_predict(detector: Detector, ultralytics_
         a_xyxy, a_cls = _sorted(det.xyxy, det.cls)
         b_xyxy, b_cls = _sorted(ref_xyxy, ref_cls)
         assert (a_cls == b_cls).all(), "classes differ from ultralytics"
-        assert np.abs(a_xyxy - b_xyxy).max(initial=0) <= 2.0, "boxes differ from ultralytics by more than 2 px"
+        assert np.abs(a_xyxy - b_xyxy).max(initial=0) <= 0.01, "boxes differ from ultralytics by more than 0.01 px"
         np.testing.assert_allclose(np.sort(det.conf), np.sort(ref.conf.numpy()), atol=0.01)
         total += len(det)
     assert total >= 6 * 3, "the sample footage has pedestrians in every frame; too few detections"
