@@ -1,7 +1,7 @@
 // 警情处置台: the queue (colour, then deadline) and the selected incident's detail and actions.
 // Vue 3, render functions: a push patches the incident in the store and Vue patches the DOM, so an
 // open form, typed text, a playing clip or a live view survive any number of pushes.
-import { api, beep, COLOUR_ORDER, distanceText, errorText, fmtTime, levelOf, LiveEvents, loadI18n, renderNav, requireLogin, session, setConnState, t, toast, Vue } from "./common.js";
+import { api, beep, fieldText, COLOUR_ORDER, distanceText, errorText, fmtTime, levelOf, LiveEvents, loadI18n, renderNav, requireLogin, session, setConnState, t, toast, Vue } from "./common.js";
 import { deskSlots, deskStore } from "./desk-slots.js";
 import { LiveVideo, liveStateText, SnapshotBoxes, slaCountdowns } from "./incident-view.js";
 import { ACTION_FORMS, DispatchForm, ScheduleEditor } from "./desk-forms.js";
@@ -214,7 +214,7 @@ async function importFile(ev) {
   try {
     const r = await api(`/api/intake/import?format=${format}`, { method: "POST", form: data });
     toast(t("intake.imported", { created: r.created, merged: r.merged, duplicates: r.duplicates, problems: r.problems.length }), r.problems.length ? "error" : "ok");
-    for (const p of r.problems.slice(0, 5)) toast(`line ${p.line}: ${p.field}: ${p.message}`, "error");
+    for (const p of r.problems.slice(0, 5)) toast(t("intake.problem", { line: p.line, msg: fieldText({ field: p.field, message: p.message, type: "" }) }), "error");
   } catch (e) { toast(errorText(e), "error"); }
   ev.target.value = "";
 }
