@@ -3,7 +3,8 @@
 A camera whose rule fires every few seconds (people crossing a square) must not write a clip
 and a JPEG per alert: that was ~11 GB/hour for the four demo cameras. Alerts of one
 (camera, rule) form a *window*: the first alert opens it (a snapshot and a clip from
-``pre_s`` before it); later alerts extend the clip's end (up to ``max_clip_s``) and carry a
+``pre_s`` before it); later alerts extend the clip's end (up to ``max_clip_s``; the clip is cut
+``hold_s`` after the last alert, so a short lull does not end it) and carry a
 snapshot only when it is clearly better (confidence up by ``better_by``) or the last one is
 ``snapshot_every_s`` old. The window closes after ``quiet_s`` without an alert or ``renew_s``
 after it opened; the next alert opens a new one (a new clip). Command merges the alerts of
@@ -54,11 +55,12 @@ class EvidencePolicy:
     renew_s: float = 300.0
     snapshot_every_s: float = 30.0
     better_by: float = 0.05
+    hold_s: float = 15.0  # a clip is cut this long after its last alert: a short lull does not end it
 
     @property
     def ring_s(self) -> float:
-        """Seconds of packets a camera's ring must hold to cut the longest clip."""
-        return self.pre_s + self.max_clip_s + self.post_s + 5.0
+        """Seconds of packets a camera's ring must hold to cut the longest clip when it is due."""
+        return self.pre_s + self.max_clip_s + self.hold_s + 5.0
 
 
 class EvidenceWindows:
@@ -81,7 +83,7 @@ class EvidenceWindows:
         if window is None or t - window.last > p.quiet_s or t - window.opened > p.renew_s:
             pending = None
             if clip:
-                pending = PendingClip(t + p.post_s, camera_id, t - p.pre_s, t + p.post_s,
+                pending = PendingClip(t + max(p.hold_s, p.post_s), camera_id, t - p.pre_s, t + p.post_s,
                                       clip_path_for(self.media_dir, camera_id, alert_id, ts_wall))
                 self._clips.append(pending)
             self._windows[key] = _Window(opened=t, last=t, best=confidence, last_snapshot=t, clip=pending)
@@ -91,7 +93,7 @@ class EvidenceWindows:
         window.last = t
         if window.clip is not None and any(c is window.clip for c in self._clips):  # not cut yet: extend it
             window.clip.until = min(t + p.post_s, window.clip.since + p.max_clip_s)
-            window.clip.due = window.clip.until
+            window.clip.due = min(t, window.clip.since + p.max_clip_s) + max(p.hold_s, p.post_s)
         snapshot = confidence >= window.best + p.better_by or t - window.last_snapshot >= p.snapshot_every_s
         if snapshot:
             window.best = max(window.best, confidence)

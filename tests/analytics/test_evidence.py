@@ -20,10 +20,21 @@ def test_alerts_of_one_rule_share_one_clip_that_grows_up_to_the_cap(tmp_path: Pa
     assert plans[0].clip_path is not None and plans[0].clip_path.name == "a0.mp4"
     assert all(p.clip_path is None for p in plans[1:])  # one clip for the window, not one per alert
     assert windows.due(now=150.0) == []  # still growing
+    assert windows.due(now=169.0) == []  # capped at 155, cut 15 s later (hold_s)
     [clip] = windows.due(now=1e9)
     assert (clip.since, clip.until) == (95.0, 155.0)  # pre-roll, then capped at 60 s
     # snapshots: the first, then one every 30 s (same confidence): 0 s, 32 s, 64 s, 96 s
     assert [i for i, p in enumerate(plans) if p.snapshot] == [0, 8, 16, 24]
+
+
+def test_a_lull_shorter_than_the_hold_does_not_cut_the_clip(tmp_path: Path) -> None:
+    windows = EvidenceWindows(tmp_path, EvidencePolicy(pre_s=5, post_s=5, max_clip_s=30, hold_s=15))
+    windows.on_alert("c", "r", "a", t=0, ts_wall=0, confidence=0.5, clip=True)
+    assert windows.due(now=9.0) == []  # 9 s without an alert: still waiting
+    windows.on_alert("c", "r", "b", t=10, ts_wall=10, confidence=0.5, clip=True)
+    assert windows.due(now=24.0) == []
+    [clip] = windows.due(now=25.0)
+    assert (clip.since, clip.until) == (-5, 15)
 
 
 def test_a_better_detection_and_a_quiet_gap_and_another_rule(tmp_path: Path) -> None:
