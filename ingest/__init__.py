@@ -16,12 +16,16 @@ Public API (other packages import only from here):
   (``create``/``attach``, ``put``/``read``/``latest_view``, drop counters).
 - :class:`LiveRelay` — one upstream per camera, asyncio fan-out of encoded packets to N viewers
   (``async with relay.subscribe(id) as sub: async for pkt in sub``) plus a per-camera :class:`PacketRing`.
+- :func:`camera_footage` / :class:`Footage` (``H264_BF3_1080P``, ``H264_BF3_D1``, ``H264_MAIN_D1``, ``H265_1080P``) —
+  the sample clip re-encoded the way cameras send it (25 fps, GOP 50, B-frames, H.265), for the sample
+  RTSP server in tests and benchmarks.
 - :class:`IngestPool` — a few ingest processes per machine: channels sharded by id, frames in each
   child's FrameStore (``pool.read(id)``), status events, promotions, dead children restarted.
 """
 
 from ingest.channel import ChannelSpec, redact_url, spec_from_camera
 from ingest.events import EncodedPacket, Frame, StatusEvent, StreamParams
+from ingest.footage import H264_BF3_1080P, H264_BF3_D1, H264_MAIN_D1, H265_1080P, Footage, camera_footage
 from ingest.packets import PacketRing, write_mp4
 from ingest.reader import ReaderOptions, ReaderStats, StreamReader, grab_keyframe
 from ingest.pool import IngestPool, shard_of
@@ -34,6 +38,11 @@ __all__ = [
     "ChannelScheduler",
     "ChannelSpec",
     "EncodedPacket",
+    "Footage",
+    "H264_BF3_1080P",
+    "H264_BF3_D1",
+    "H264_MAIN_D1",
+    "H265_1080P",
     "Frame",
     "FrameStore",
     "IngestPool",
@@ -53,6 +62,7 @@ __all__ = [
     "redact_url",
     "shard_of",
     "spec_from_camera",
+    "camera_footage",
     "grab_keyframe",
     "write_mp4",
 ]

@@ -9,7 +9,12 @@ load in its own child process so CPU and RSS are its own:
    CPU per channel is compared at the largest count both sustained;
 2. the same at 1 analysed fps (slower than the GOP: ours decodes keyframes only);
 3. patrol: N channels visited round-robin in keyframe mode; revisit period and CPU per visit;
-4. memory of a connected channel that is only demuxed (no decode).
+4. memory of a connected channel that is only demuxed (no decode);
+5. 5 analysed fps of a 25 fps H.264 High stream with 3 B-frames (D1, GOP 50): CPU and the
+   sampling error (each step between delivered frames against the ideal 5 source frames);
+6. the decode limit: single-thread libavcodec CPU per keyframe and per other frame over the
+   same files, times the frames the reader decoded per channel-second in steps 1, 2 and 5
+   (``ingest_vs_decode_limit``: what the reader costs on top of the decode it cannot avoid).
 
 The server's own CPU is measured separately (it shares the box).
 """
@@ -26,6 +31,7 @@ from pathlib import Path
 
 import psutil
 
+from ingest.footage import H264_BF3_D1, camera_footage
 from xueliang.runtime import RtspSampleServer, SampleMount
 from xueliang.settings import REPO_ROOT
 
@@ -77,14 +83,14 @@ def _worker(job: dict, timeout: float) -> dict:
 
 
 def _stream_step(server: RtspSampleServer, impl: str, n: int, fps: float, seconds: float, quick: bool,
-                 skip_loop_filter: bool = False) -> dict:
+                 skip_loop_filter: bool = False, prefix: str = "ch", source_fps: float = SOURCE_FPS) -> dict:
     job = {
-        "impl": impl, "skip_loop_filter": skip_loop_filter, "fps": fps, "source_fps": SOURCE_FPS, "seconds": seconds,
+        "impl": impl, "skip_loop_filter": skip_loop_filter, "fps": fps, "source_fps": source_fps, "seconds": seconds,
         "warmup_s": 1.5 if quick else 3.0, "stagger_s": 0.02,
         # cv2.VideoCapture opens hold the GIL (~3 s of probing each): the baseline connects
         # its channels one after the other. Give it the time; report connect_s.
         "connect_timeout_s": 30 + 4 * n,
-        "late_s": 0.5, "urls": {f"ch{i:04d}": server.url(f"ch{i:04d}") for i in range(n)},
+        "late_s": 0.5, "urls": {f"{prefix}{i:04d}": server.url(f"{prefix}{i:04d}") for i in range(n)},
     }
     srv = _ServerCpu(server.pid)
     c0, t0 = srv.cpu_s(), time.monotonic()
@@ -153,6 +159,18 @@ def _ramp(server: RtspSampleServer, impl: str, fps: float, counts: list[int], se
     return best, steps
 
 
+def _decode_limit_pct(step: dict, limit: dict) -> float | None:
+    """% of a core per channel that decoding exactly the frames the reader decoded costs."""
+    d = step.get("decoded_per_s_per_channel")
+    if not d:
+        return None
+    return round((d["key"] * limit["ms_per_keyframe"] + d["other"] * limit["ms_per_other_frame"]) / 10, 3)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
 def _per_core(step: dict) -> float:
     return round(step["channels"] / step["cpu_cores"], 1) if step["cpu_cores"] > 0 else float("inf")
 
@@ -176,6 +194,10 @@ def run(quick: bool = False, max_channels: int | None = None, patrol_channels: i
         base_counts = [c for c in base_counts if c <= max_channels] or [max_channels]
     mounts_needed = max(max(counts), n_patrol)
     mounts = [SampleMount(f"ch{i:04d}", SAMPLE, fps=SOURCE_FPS) for i in range(mounts_needed)]
+    # cameras as many really are: H.264 High, 3 B-frames, 25 fps, GOP 50, D1 (re-encoded from the sample)
+    bf_file = camera_footage(H264_BF3_D1)
+    n_bf = 4 if quick else 8
+    mounts += [SampleMount(f"bf{i:04d}", bf_file, fps=H264_BF3_D1.fps, stamps="display") for i in range(n_bf)]
     started = time.monotonic()
     logdir = Path(tempfile.mkdtemp(prefix="xl-bench-ingest-"))
     # the server's stdout must not mix with --json output
@@ -209,6 +231,11 @@ def run(quick: bool = False, max_channels: int | None = None, patrol_channels: i
         ours_slf = None if quick else _stream_step(server, "ours", common, 5, seconds, quick, skip_loop_filter=True)
         idle = _stream_step(server, "connected", common, 5, seconds / 2, quick)
 
+        ours_bf = _stream_step(server, "ours", n_bf, 5, seconds, quick, prefix="bf", source_fps=H264_BF3_D1.fps)
+        # the decode limit: single-thread libavcodec over the same footage, in this run
+        limit_sample = _worker({"impl": "decode_limit", "file": str(SAMPLE), "format": "h264"}, timeout=300)
+        limit_bf = _worker({"impl": "decode_limit", "file": str(bf_file), "format": "h264"}, timeout=300)
+
         srv = _ServerCpu(server.pid)
         c0, t0 = srv.cpu_s(), time.monotonic()
         patrol = _worker({"impl": "patrol", "workers": workers, "rounds": 3, "max_seconds": 30 if quick else 240,
@@ -220,7 +247,22 @@ def run(quick: bool = False, max_channels: int | None = None, patrol_channels: i
     paired_ok = ours_at["late_fraction"] < LATE_LIMIT and base_at["late_fraction"] < LATE_LIMIT
     ours_cmp, base_cmp = (ours_at, base_at) if paired_ok else (ours_alone, base_alone)
     ratio = round(_per_core(ours_cmp) / _per_core(base_cmp), 2)
+    limit_5 = _decode_limit_pct(ours_cmp, limit_sample)
+    limit_1 = _decode_limit_pct(ours_1, limit_sample)
+    limit_bf_pct = _decode_limit_pct(ours_bf, limit_bf)
     return {
+        "decode_limit_cpu_pct_per_channel": limit_5,
+        "ingest_vs_decode_limit": _ratio(ours_cmp["cpu_pct_per_channel"], limit_5),
+        "ingest_vs_decode_limit_5_of_25fps_bframes": _ratio(ours_bf["cpu_pct_per_channel"], limit_bf_pct),
+        "decode_limit_cpu_pct_per_channel_5_of_25fps_bframes": limit_bf_pct,
+        "keyframe_only_vs_decode_limit": _ratio(ours_1["cpu_pct_per_channel"], limit_1),
+        "decode_limit_cpu_pct_per_channel_keyframe_only": limit_1,
+        "sampling_max_step_error_frames": ours_bf.get("max_step_error_frames"),
+        "sampling_max_step_error_frames_no_bframes": ours_cmp.get("max_step_error_frames"),
+        "decode_limit_basis": ("single-thread libavcodec CPU per keyframe / other frame over the same file, best of 2, "
+                               "x the frames the reader decoded per channel-second in the run"),
+        "decode_cost_ms": {"sample_keyframe": limit_sample["ms_per_keyframe"], "sample_other": limit_sample["ms_per_other_frame"],
+                           "bframes_d1_keyframe": limit_bf["ms_per_keyframe"], "bframes_d1_other": limit_bf["ms_per_other_frame"]},
         "continuous_channels": ours_best,
         "baseline_channels": base_best,
         "ratio_vs_baseline": ratio,
@@ -258,6 +300,7 @@ def run(quick: bool = False, max_channels: int | None = None, patrol_channels: i
         "late_definition": "analysed frame > 0.5 s behind the stream clock, or missing",
         "elapsed_s": round(time.monotonic() - started, 1),
         "steps": {"ours": ours_steps, "baseline": base_steps, "ours_1fps": ours_1, "baseline_1fps": base_1,
-                  "connected": idle, "patrol": patrol, "ours_skip_loop_filter": ours_slf,
+                  "connected": idle, "patrol": patrol, "ours_skip_loop_filter": ours_slf, "ours_bframes_25fps": ours_bf,
+                  "decode_limit": {"sample": limit_sample, "bframes_d1": limit_bf},
                   "paired": {"ours": ours_at, "baseline": base_at}},
     }

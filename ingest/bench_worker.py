@@ -147,9 +147,16 @@ def run_stream_job(job: dict) -> dict:
         time.sleep(max(0.0, job["measure_at"] - time.time()))
     else:
         time.sleep(job["warmup_s"])
+    def decoded() -> tuple[int, int]:
+        if job["impl"] != "ours":
+            return 0, 0
+        return sum(r.stats.packets_decoded for r in handles), sum(r.stats.keyframes_decoded for r in handles)
+
+    d0 = decoded()
     t0, c0 = time.monotonic(), _cpu_s()
     time.sleep(job["seconds"])
     t1, c1 = time.monotonic(), _cpu_s()
+    d1 = decoded()
     rss1 = _rss_mb()
     result = {
         "impl": job["impl"], "channels": len(job["urls"]), "fps": job["fps"],
@@ -164,6 +171,11 @@ def run_stream_job(job: dict) -> dict:
     }
     if job["impl"] != "connected":
         result.update(_lateness(track, list(job["urls"]), t0, t1, job["fps"], job["late_s"]))
+    if job["impl"] == "ours":
+        n, span = len(job["urls"]), t1 - t0
+        keys = (d1[1] - d0[1]) / n / span
+        result["decoded_per_s_per_channel"] = {"key": round(keys, 3), "other": round((d1[0] - d0[0]) / n / span - keys, 3)}
+        result["max_step_error_frames"] = _max_step_error(track, job["source_fps"] / job["fps"], job["source_fps"])
     stop.set()
     if job["impl"] == "baseline":
         for t in handles:
@@ -174,6 +186,55 @@ def run_stream_job(job: dict) -> dict:
         for r in handles:
             r.join(5)
     return result
+
+
+def _max_step_error(track: _Track, ideal_frames: float, source_fps: float) -> float | None:
+    """Largest |step between delivered frames - ideal step|, in source frames (from the frames' pts)."""
+    worst = None
+    with track.lock:
+        for samples in track.samples.values():
+            pts = [p for p, _ in samples]
+            for a, b in zip(pts, pts[1:]):
+                step = (b - a) * source_fps
+                if 0 < step < 3 * ideal_frames:  # a reconnect or a catch-up skip is not a sampling step
+                    err = abs(step - ideal_frames)
+                    worst = err if worst is None else max(worst, err)
+    return round(worst, 2) if worst is not None else None
+
+
+def run_decode_limit_job(job: dict) -> dict:
+    """Single-thread libavcodec over the footage: CPU per keyframe and per other frame.
+
+    Multiplied by the frames the reader had to decode per second, this is the decode limit
+    an ingest channel cannot go below (demux, conversion and Python are all on top).
+    """
+    import av
+
+    def decode_cpu(keyframes_only: bool) -> tuple[float, int]:
+        with av.open(job["file"], format=job["format"]) as c:
+            stream = c.streams.video[0]
+            cc = stream.codec_context
+            cc.thread_count = 1
+            if keyframes_only:
+                cc.skip_frame = "NONKEY"
+            packets = [p for p in c.demux(stream) if p.size and (p.is_keyframe or not keyframes_only)]
+            c0 = _cpu_s()
+            n = 0
+            for p in packets:
+                n += len(cc.decode(p))
+            n += len(cc.decode(None))
+            return _cpu_s() - c0, n
+
+    best_all, best_keys = None, None
+    for _ in range(job.get("repeat", 2)):  # best of a few: the box is shared
+        cpu_all, frames = decode_cpu(False)
+        cpu_keys, keys = decode_cpu(True)
+        best_all = cpu_all if best_all is None else min(best_all, cpu_all)
+        best_keys = cpu_keys if best_keys is None else min(best_keys, cpu_keys)
+    key_s = best_keys / keys
+    other_s = max(0.0, (best_all - best_keys) / max(1, frames - keys))
+    return {"impl": "decode_limit", "file": job["file"], "frames": frames, "keyframes": keys,
+            "ms_per_keyframe": round(1000 * key_s, 3), "ms_per_other_frame": round(1000 * other_s, 3)}
 
 
 def run_patrol_job(job: dict) -> dict:
@@ -224,7 +285,8 @@ def main() -> None:
     import cv2  # noqa: F401
 
     import ingest  # noqa: F401
-    result = run_patrol_job(job) if job["impl"] == "patrol" else run_stream_job(job)
+    result = (run_patrol_job(job) if job["impl"] == "patrol" else run_decode_limit_job(job) if job["impl"] == "decode_limit"
+              else run_stream_job(job))
     print(json.dumps(result), flush=True)
 
 

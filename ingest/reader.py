@@ -84,6 +84,7 @@ class ReaderStats:
     packets: int = 0
     bytes: int = 0
     packets_decoded: int = 0
+    keyframes_decoded: int = 0
     frames_decoded: int = 0
     frames_delivered: int = 0
     decode_errors: int = 0  # packets the decoder rejected
@@ -329,7 +330,7 @@ class StreamReader:
             stats.last_packet_monotonic = now
             pts = packet.pts if packet.pts is not None else packet.dts
             is_key = packet.is_keyframe
-            data = bytes(packet) if is_key else None
+            data = bytes(packet) if is_key and (taps or not tracker.params.verified) else None
             if is_key and not tracker.params.verified:
                 changed = tracker.update(data, None, False)
                 if changed is not None:
@@ -417,6 +418,7 @@ class StreamReader:
             need_key = False
             try:
                 stats.packets_decoded += 1
+                stats.keyframes_decoded += is_key
                 clock.fed(pts)
                 frames = cc.decode(packet)
                 if keyonly:

@@ -253,7 +253,7 @@ async def _inner(viewers: int, window: float, fps: int, upstream: str, quick: bo
     sample = REPO_ROOT / "samples" / "vtest_640x360_g10.h264"
     token = secrets.token_urlsafe(24)
     workdir = Path(tempfile.mkdtemp(prefix="xl-bench-live-"))
-    from ingest.footage import H264_BF3_D1, camera_footage
+    from ingest import H264_BF3_D1, camera_footage
 
     # a camera as many really are: H.264 High with 3 B-frames, 25 fps, GOP 50, D1 — browsers cannot
     # play it untouched, so every viewer watches the camera's one shared transcode

@@ -40,7 +40,11 @@ def test_bench_ingest_quick_prints_the_issue_keys(capsys):
     assert main(["bench", "ingest", "--json", "--quick"]) == 0
     result = json.loads(capsys.readouterr().out)
     for key in ("continuous_channels", "baseline_channels", "ratio_vs_baseline", "patrol_channels",
-                "patrol_revisit_s", "rss_mb_per_channel"):
+                "patrol_revisit_s", "rss_mb_per_channel", "decode_limit_cpu_pct_per_channel", "ingest_vs_decode_limit",
+                "ingest_vs_decode_limit_5_of_25fps_bframes", "keyframe_only_vs_decode_limit",
+                "sampling_max_step_error_frames"):
         assert key in result and result[key] is not None, key
+    assert result["sampling_max_step_error_frames"] <= 1.0  # 5 of 25 fps with 3 B-frames, by the frames' own pts
+    assert result["ingest_vs_decode_limit"] >= 1.0  # nothing decodes for less than decoding
     assert result["continuous_channels"] >= 6 and result["patrol_channels"] == 40
     assert result["patrol_failures"] == 0
