@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from command import Actor, allowed_actions
 
-from web.scope import Principal, Role
+from web.scope import Permission, Principal, Role
 
 
 def actor_for(user: Principal, origin: str | None = None) -> Actor:
@@ -17,4 +17,7 @@ def allowed_actions_for(user: Principal, incident: dict) -> list[str]:
                               incident.get("handling_level"))
     if user.role == Role.RESPONDER and user.responder_id not in (incident.get("assigned_responder_ids") or []):
         return []
+    # 屏蔽 (mute the camera rule) is not a state change: offered on video incidents to operators in scope.
+    if incident.get("camera_id") and user.can(Permission.HANDLE_INCIDENTS) and user.covers(incident["jurisdiction_code"]):
+        actions.append("mute")
     return actions

@@ -68,6 +68,8 @@ def test_mute_keeps_the_incident_open_and_applies_to_video_only(web_server) -> N
                                                   jurisdiction_code="330381101201"), Actor.system()).incident
         ids = video.incident.id, hotline.id
     with web_server.client("op_a") as http:
+        assert "mute" in http.get(f"/api/incidents/{ids[0]}").json()["allowed_actions"]
+        assert "mute" not in http.get(f"/api/incidents/{ids[1]}").json()["allowed_actions"]
         r = http.post(f"/api/incidents/{ids[0]}/mute", json={"minutes": 15, "reason": "施工期间"})
         assert r.status_code == 200 and r.json()["status"] == "classified"  # 屏蔽 does not close the case
         refused = http.post(f"/api/incidents/{ids[1]}/mute", json={"minutes": 10})
