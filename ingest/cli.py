@@ -94,19 +94,23 @@ def probe(args: argparse.Namespace) -> int:
             print(f"{k:>20}: {v}")
     if not frames:
         reasons = [f"{e.state}: {e.reason}" for e in events if e.reason]
-        print(f"no frame from {redact_url(args.url)}: {reasons[-1] if reasons else 'no answer'}", file=sys.stderr)
+        reason = reasons[-1] if reasons else "the camera did not answer"
+        print(f"No frame from {redact_url(args.url)} in {args.seconds:g} s ({reason.rstrip('.')}).", file=sys.stderr)
         return 1
     return 0
 
 
 def clip(args: argparse.Namespace) -> int:
     ring = PacketRing(seconds=args.seconds + 30)
-    reader = StreamReader(ChannelSpec("clip", args.url), packet_ring=ring)
+    events: list[StatusEvent] = []
+    reader = StreamReader(ChannelSpec("clip", args.url), packet_ring=ring, on_status=events.append)
     with reader:
         time.sleep(args.seconds)
     packets = ring.snapshot()
     if not packets or ring.params is None:
-        print(f"No video arrived from {redact_url(args.url)} in {args.seconds:g} s ({reader.reason or reader.state}).", file=sys.stderr)
+        reasons = [e.reason for e in events if e.reason]
+        reason = reasons[-1] if reasons else "the camera did not answer"
+        print(f"No video arrived from {redact_url(args.url)} in {args.seconds:g} s ({reason.rstrip('.')}).", file=sys.stderr)
         return 1
     try:
         path = write_mp4(packets, ring.params, args.out)
