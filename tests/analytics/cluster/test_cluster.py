@@ -31,7 +31,7 @@ from command import AlertIn, publish_alert  # noqa: E402
 from command.db import open_database  # noqa: E402
 from command.models import IncidentSource  # noqa: E402
 from command.worker import DEAD_LETTER_STREAM, AlertConsumer  # noqa: E402
-from tests.analytics.test_worker import write_cameras  # noqa: E402
+from tests.analytics.test_worker import FACADE, write_cameras  # noqa: E402
 from xueliang.settings import REPO_ROOT  # noqa: E402
 
 FAILOVER_BOUND_S = 30.0
@@ -164,6 +164,20 @@ def test_cluster_failover_rebalance_and_stale_epoch(ray_cluster, rtsp_server, re
     node_moves = {c for c in cams if grown[c]["node"] != after[c]["node"]}
     assert node_moves == on_n3() and 5 <= len(node_moves) <= 6, node_moves
     _poll(lambda: analysing(node_moves, on_node=n3.node_id), 60, "moved cameras analysed on the new node")
+
+    # 4b. A registry edit reaches only the owning shards: c00's zone moves (rules swapped in place, same
+    # epoch), c11 is removed, c12 added; no other camera is restarted (frame counters keep counting).
+    frames0 = {c: n for v in views().values() for c, n in v.get("frames", {}).items()}
+    epochs0 = ray.get(ctl.status.remote())["assignment"]
+    cams = {**{k: v for k, v in cams.items() if k != "c11"}, "c12": rtsp_server.url("cam01")}
+    write_cameras(cameras_file, cams, {"c00": FACADE})
+    cameras_file.write_text(cameras_file.read_text().replace("fps: 5", "fps: 2"), encoding="utf-8")
+    _poll(lambda: analysing({"c12"}) and "c11" not in holders(), 30, "c12 analysed and c11 dropped")
+    frames1 = {c: n for v in views().values() for c, n in v.get("frames", {}).items()}
+    assert all(frames1[c] >= frames0[c] for c in cams if c != "c12"), (frames0, frames1)
+    epochs1 = ray.get(ctl.status.remote())["assignment"]
+    assert "c11" not in epochs1 and epochs1["c00"]["epoch"] == epochs0["c00"]["epoch"]
+    assert all(epochs1[c] == epochs0[c] for c in cams if c != "c12")
 
     # 5. A shard paused past its lease (SIGSTOP: a stalled or partitioned process) loses its cameras.
     victim_id, victim = next((s, v) for s, v in views().items() if v.get("node") == n1.node_id and v.get("epochs"))
