@@ -334,3 +334,63 @@ def test_wall_pops_an_alarm_into_a_tile_with_its_boxes(browser, stack, shots) ->
     page.click("#tour-toggle")
     assert page.errors == []
     context.close()
+
+
+def test_phone_rejects_with_a_reason_and_lists_it_in_history(browser, stack, shots) -> None:
+    desk_ctx, desk = login(browser, stack, "op_a", viewport=DESKTOP)
+    phone_ctx, phone = login(browser, stack, "police_a", **PHONE)
+    open_live(phone, "/responder")
+    alert = publish(stack["redis_url"], "camA1", rule_kind="loitering", position=False)
+    incident_id = incident_for(stack, alert)
+    open_live(desk, f"/desk#{incident_id}")
+    desk.click('#actions button[data-action="dispatch"]')
+    police_a = _responder_id(stack, "police_a")
+    desk.check(f'.dispatch-form .unit-row[data-responder="{police_a}"] input')
+    desk.click('.dispatch-form button[type="submit"]')
+    card = f'.task[data-id="{incident_id}"]'
+    phone.wait_for_selector(f'{card} button[data-action="reject"]', timeout=PUSH_WITHIN_MS)
+    phone.click(f'{card} button[data-action="reject"]')
+    phone.click(f'{card} button[data-action="reject-submit"]')  # no reason yet: refused on the page
+    assert phone.locator(card).count() == 1
+    phone.fill(f"{card} textarea[name=reason]", "不在本组辖区，请改派")
+    phone.click(f'{card} button[data-action="reject-submit"]')
+    phone.wait_for_selector(card, state="detached", timeout=PUSH_WITHIN_MS)
+    phone.click('button[data-tab="history"]')
+    phone.wait_for_selector(f'#history .history-item[data-id="{incident_id}"]', timeout=PUSH_WITHIN_MS)
+    phone.screenshot(path=str(shots / "responder-history.png"))
+    # the desk sees it handed back, with the reason on the timeline
+    desk.wait_for_selector('ol.timeline li[data-action="reject"]', timeout=PUSH_WITHIN_MS)
+    assert "不在本组辖区，请改派" in desk.inner_text("ol.timeline")
+    assert desk.errors == [] and phone.errors == []
+    desk_ctx.close()
+    phone_ctx.close()
+
+
+def test_desk_edits_the_arming_schedule_and_mutes_a_rule(browser, stack, shots) -> None:
+    context, page = login(browser, stack, "op_a", viewport=DESKTOP)
+    open_live(page, "/desk")
+    alert = publish(stack["redis_url"], "camA1", position=False)
+    incident_id = incident_for(stack, alert)
+    open_live(page, f"/desk#{incident_id}")
+    page.wait_for_selector(f'#detail[data-id="{incident_id}"] .schedule-editor')
+    page.click(".schedule-editor summary")
+    rule = '.rule-schedule[data-rule="camA1-zone_intrusion"]'
+    page.wait_for_selector(rule)
+    page.click(f"{rule} .add-window")
+    page.fill(f"{rule} .window-row input[type=time] >> nth=0", "20:00")
+    page.fill(f"{rule} .window-row input[type=time] >> nth=1", "07:30")
+    page.click(f"{rule} .save-schedule")
+    page.wait_for_selector(f"{rule} >> text=已在此修改", timeout=10_000)
+    # 屏蔽 the rule for 2 hours from the incident; the editor lists the mute with a lift button
+    page.click('#actions button[data-action="mute"]')
+    page.select_option('.action-form[data-action="mute"] select[name=minutes]', "120")
+    page.click('.action-form[data-action="mute"] button[type=submit]')
+    page.wait_for_selector('.action-form[data-action="mute"]', state="detached", timeout=10_000)
+    page.click(".schedule-editor summary")  # close and reopen: read back from the server
+    page.click(".schedule-editor summary")
+    page.wait_for_selector(f"{rule} .mute-line .lift-mute", timeout=10_000)
+    page.screenshot(path=str(shots / "desk-schedule.png"))
+    page.click(f"{rule} .lift-mute")
+    page.wait_for_selector(f"{rule} .mute-line", state="detached", timeout=10_000)
+    assert page.errors == []
+    context.close()

@@ -167,7 +167,7 @@ export const ScheduleEditor = {
         h("input", { type: "checkbox", checked: w.days.includes(d), onChange: (e) => { w.days = e.target.checked ? DAYS.filter((x) => x === d || w.days.includes(x)) : w.days.filter((x) => x !== d); } }), t(`day.${d}`)]))),
       h("button", { type: "button", class: "link", title: t("schedule.remove"), onClick: () => rule.windows.splice(i, 1) }, "×"),
     ]);
-    return () => h("details", { class: "schedule-editor", open: open.value, onToggle: (e) => { open.value = e.target.open; if (open.value && !state.loaded) load(); } }, [
+    return () => h("details", { class: "schedule-editor", open: open.value, onToggle: (e) => { open.value = e.target.open; if (open.value) load(); } }, [
       h("summary", {}, t("schedule.title")),
       state.error ? h("p", { class: "error" }, state.error) : null,
       state.rules.map((rule) => h("fieldset", { key: rule.rule_id, class: "rule-schedule", "data-rule": rule.rule_id }, [

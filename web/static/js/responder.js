@@ -75,9 +75,10 @@ const TaskCard = {
     return () => {
       const inc = props.inc;
       const detail = app.details[inc.id] || {};
+      const task = inc.task || {};
       const lat = inc.lat ?? detail.lat; const lon = inc.lon ?? detail.lon;
-      const phone = reporterPhone(inc, detail);
-      const address = inc.address || detail.address || inc.jurisdiction_name || inc.jurisdiction_code;
+      const phone = task.reporter_phone || reporterPhone(inc, detail);
+      const address = task.address || inc.address || detail.address || inc.jurisdiction_name || inc.jurisdiction_code;
       const status = inc.status;
       return h("article", { class: `task colour-${inc.colour}`, "data-id": inc.id, "data-status": status }, [
         h("h3", {}, [h("span", { class: `badge colour-${inc.colour}` }, t(`colour.${inc.colour}`)), " ", inc.title]),
@@ -89,7 +90,8 @@ const TaskCard = {
         ]),
         h("div", { class: "task-links" }, [
           // geo: opens the phone's map app; without coordinates it searches the address
-          lat != null && lon != null ? h("a", { class: "nav-link", href: `geo:${lat},${lon}?q=${lat},${lon}(${encodeURIComponent(inc.title)})` }, t("responder.navigate"))
+          task.nav_url ? h("a", { class: "nav-link", href: task.nav_url }, t("responder.navigate"))
+            : lat != null && lon != null ? h("a", { class: "nav-link", href: `geo:${lat},${lon}?q=${lat},${lon}(${encodeURIComponent(inc.title)})` }, t("responder.navigate"))
             : address ? h("a", { class: "nav-link", href: `geo:0,0?q=${encodeURIComponent(address)}` }, t("responder.navigate")) : null,
           phone ? h("a", { class: "call-link", href: `tel:${phone}` }, t("responder.call", { phone })) : null,
         ]),
@@ -162,11 +164,9 @@ const ReportForm = {
   },
 };
 
+// The unit's assignments, newest first: finished, handed back (退回, with the reason), expired.
 async function loadHistory() {
-  try {
-    const r = await api("/api/me/tasks?include_done=true");
-    app.history = r.items.filter((i) => !ACTIVE.includes(i.status) || !mine(i));
-  } catch { /* shown empty */ }
+  try { app.history = (await api("/api/me/history?limit=50")).items; } catch { /* shown empty */ }
 }
 
 const PhoneApp = {
@@ -189,7 +189,10 @@ const PhoneApp = {
         ]),
         h("section", { hidden: app.tab !== "report" }, h(ReportForm)),
         h("section", { hidden: app.tab !== "history", id: "history" }, app.history.length
-          ? app.history.map((i) => h("div", { key: i.id, class: "history-item", "data-id": i.id }, [h("strong", {}, i.title), " · ", t(`status.${i.status}`), h("div", { class: "muted small" }, fmtTime(i.updated_at || i.created_at))]))
+          ? app.history.map((i) => h("div", { key: i.assignment_id, class: "history-item", "data-id": i.incident_id, "data-assignment": i.status }, [
+            h("strong", {}, i.title), " · ", i.status_label || t(`assignment.${i.status}`),
+            i.note ? h("div", { class: "small" }, i.note) : null,
+            h("div", { class: "muted small" }, fmtTime(i.finished_at || i.acknowledged_at || i.assigned_at || i.created_at))]))
           : h("p", { class: "muted" }, t("responder.no_history"))),
       ]),
     ]);
@@ -203,7 +206,15 @@ function onEvent(msg) {
   const assigned = mine(inc);
   if (!assigned && !known) return;
   if (assigned && (!known || !mine(known)) && inc.status === "dispatched") alertNewTask(inc);
-  if (known) Object.assign(known, inc); else app.tasks[inc.id] = { ...inc };
+  if (known) Object.assign(known, inc); else { app.tasks[inc.id] = { ...inc }; loadTask(inc.id); }
+}
+
+// A task pushed to the phone: its assignment block (address, caller, navigation, deadline) comes with /api/me/tasks.
+async function loadTask(id) {
+  try {
+    const found = (await api("/api/me/tasks")).items.find((i) => i.id === id);
+    if (found?.task && app.tasks[id]) app.tasks[id].task = found.task;
+  } catch { /* the card shows what the push carried */ }
 }
 
 // While the page is open the phone reports its position (at most every 30 s) so dispatch can
