@@ -131,7 +131,7 @@ class Demo:
     def data_dir(self) -> Path:
         return self.work / "data"
 
-    def start(self, timeout: float = 120) -> None:
+    def start(self, timeout: float = 300) -> None:
         from xueliang.runtime import free_port, wait_for_port
         from xueliang.settings import REPO_ROOT
 
@@ -306,6 +306,10 @@ class Scenario:
         self.step("county: the muted camera stayed quiet while the others kept alarming", self.false_alarm_quiet, "county_desk")
         if self.minutes > 0:
             self.step(f"long shift: {self.minutes:g} min of alerts while forms stay open and tiles play", self.long_shift, "county_wall")
+        # search/filters, 诉求信息, 交接班, map, weekly report + PDF, English scan, search_p95_ms (web/desk_tools_shift.py)
+        from web.desk_tools_shift import DeskToolSteps
+
+        DeskToolSteps(self, browser).run()
         self.step("no page error on any page", lambda: check(not self.errors, f"page errors: {self.errors[:5]}"), None)
         self.shift.figures.setdefault("forms_survived", bool(self.forms) and all(self.forms))
         elapsed_h = (time.monotonic() - self.started) / 3600
