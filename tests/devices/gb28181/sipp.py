@@ -40,11 +40,12 @@ class SippRun:
 async def start_sipp(scenario: str | Path, *, server_port: int, logdir: Path, keys: dict[str, str], transport: str = "u1",
                      ooc: str | Path | None = None, auth: tuple[str, str] | None = None, calls: int = 1,
                      timeout_s: int = 40, local_port: int | None = None, rate: int | None = None,
-                     hold_ms: int = 3000) -> SippRun:
+                     hold_ms: int = 3000, server_mode: bool = False) -> SippRun:
     logdir.mkdir(parents=True, exist_ok=True)
     local_port = local_port or free_port(socket.SOCK_STREAM if transport.startswith("t") else socket.SOCK_DGRAM)
     sf = Path(scenario) if Path(scenario).is_absolute() else SCENARIOS / scenario
-    cmd = [SIPP, f"127.0.0.1:{server_port}", "-sf", str(sf), "-m", str(calls), "-p", str(local_port), "-i", "127.0.0.1",
+    target = [] if server_mode else [f"127.0.0.1:{server_port}"]  # server mode: SIPp waits for the first request
+    cmd = [SIPP, *target, "-sf", str(sf), "-m", str(calls), "-p", str(local_port), "-i", "127.0.0.1",
            "-t", transport, "-d", str(hold_ms), "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_err",
            "-error_file", str(logdir / "errors.log"), "-trace_msg", "-message_file", str(logdir / "messages.log")]
     if rate:
