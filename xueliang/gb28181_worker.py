@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import datetime as dt
 import logging
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -51,12 +52,39 @@ class GbWorker:
         self.http = PsHttpServer(self.hub, media_bind, media_port)
         self._bg: set[asyncio.Future[Any]] = set()
 
-    async def start(self) -> GbWorker:
+        self.cascade: Any = None
+
+    async def start(self, upper: Any = None, scope: str = "") -> GbWorker:
+        self._loop = asyncio.get_running_loop()  # alarms are published from worker threads
         await self.platform.start()
         await self.http.start()
+        if upper is not None:
+            await self.start_cascade(upper, scope)
         return self
 
+    async def start_cascade(self, upper: Any, scope: str) -> None:
+        """Report up to the city: channels of the registry under *scope* whose id is a 20-digit GB code."""
+        from devices.gb28181 import is_id
+        from devices.gb28181.cascade import CascadeChannel, CascadeClient
+        from ingest.ps.cascade import hub_starter, remux_starter
+
+        def channels() -> list[CascadeChannel]:
+            reg: Registry = self.sinks.registry()
+            cams = reg.in_jurisdiction(scope) if scope else reg
+            return [CascadeChannel(c.id, c.name, c.jurisdiction[:6], c.vendor or "Xueliang", c.position.lat, c.position.lon)
+                    for c in cams if is_id(c.id)]
+        from_gb, from_camera = hub_starter(self.hub), remux_starter(
+            lambda cid: self.sinks.registry()[cid].stream_url("main", resolve_secrets=True), realtime=False)
+
+        async def media(channel_id: str, offer: Any) -> Any:
+            if channel_id in self.platform.store.channels:  # a GB channel: pass its PS through
+                return await from_gb(channel_id, offer)
+            return await from_camera(channel_id, offer)  # an RTSP camera: re-mux, no re-encode
+        self.cascade = await CascadeClient(upper, channels, media).start()
+
     async def stop(self) -> None:
+        if self.cascade is not None:
+            await self.cascade.stop()
         await self.hub.close()
         await self.http.stop()
         await self.platform.stop()
@@ -112,6 +140,8 @@ class GbWorker:
         alert = AlertIn(**alarm_to_alert(alarm, camera))
         if self.sinks.redis is not None:
             publish_alert(self.sinks.redis, alert, b"")
+        if self.cascade is not None and self.cascade.registered:  # forward to the upper platform
+            asyncio.run_coroutine_threadsafe(self.cascade.forward_alarm(alarm), self._loop)
         log.info("GB28181: alarm of %s published as alert %s", camera.id, alert.alert_id)
 
     def _camera_for(self, channel_id: str, device_id: str) -> Any:
@@ -168,6 +198,26 @@ class GbWorker:
         publish_position(self.sinks.redis, report, camera)
 
 
+def upper_from_env(env: dict[str, str] | None = None) -> Any:
+    """``XUELIANG_GB28181_UPPER=<upper id>@<host>:<port>``, ``_UPPER_PASSWORD``, ``_UPPER_LOCAL_ID`` (default: ours)."""
+    from devices.gb28181.cascade import UpperPlatform
+
+    env = dict(os.environ) if env is None else env
+    spec = env.get("XUELIANG_GB28181_UPPER", "")
+    if not spec:
+        return None
+    upper_id, _, hostport = spec.partition("@")
+    host, _, port = hostport.rpartition(":")
+    if not (host and port.isdigit()):
+        raise SystemExit(f"XUELIANG_GB28181_UPPER={spec!r}: write <20-digit id>@<host>:<port>")
+    password = env.get("XUELIANG_GB28181_UPPER_PASSWORD")
+    if not password:
+        raise SystemExit("XUELIANG_GB28181_UPPER_PASSWORD is not set (the upper platform's password for us)")
+    local = env.get("XUELIANG_GB28181_UPPER_LOCAL_ID") or env.get("XUELIANG_GB28181_ID") or GbConfig().platform_id
+    return UpperPlatform(upper_id, host, int(port), local, password,
+                         local_host=env.get("XUELIANG_GB28181_ADVERTISED_HOST", "127.0.0.1"))
+
+
 def run_worker(args: argparse.Namespace) -> int:
     import redis
 
@@ -189,10 +239,12 @@ def run_worker(args: argparse.Namespace) -> int:
     mapping = replace(ChannelMapping.from_env(), media_url=f"http://{args.media_host}:{args.media_port}")
     watcher = RegistryWatcher(Path(args.cameras or settings.cameras_file), sources=[GbChannelSource(db.engine, mapping)])
     stop_event = stop_requested_by_signals(log)
+    upper = upper_from_env()
 
     async def main() -> None:
         worker = await GbWorker(config, GbSinks(db.engine, client, lambda: watcher.current, mapping), media_host=args.media_host,
-                                media_bind=args.media_host, media_port=args.media_port, media_mode=args.media_mode).start()
+                                media_bind=args.media_host, media_port=args.media_port, media_mode=args.media_mode
+                                ).start(upper, os.environ.get("XUELIANG_GB28181_UPPER_SCOPE", ""))
         log.info("GB28181 platform %s (domain %s) on %s:%d; PS endpoint http://%s:%d", config.platform_id, config.domain,
                  config.host, worker.platform.port, args.media_host, args.media_port)
         try:

@@ -87,3 +87,53 @@ async def test_device_alarm_becomes_an_incident_and_status_follows_registration(
         await worker.stop()
         client.close()
         db.dispose()
+
+
+async def test_worker_reports_an_rtsp_camera_up_to_the_city(tmp_path, database_url, rtsp_server) -> None:
+    """Cascade from the worker: a cameras.yaml channel with a GB id, served by the GStreamer RTSP server,
+    is listed to SIPp's upper platform and streamed to it as PS (re-muxed, not re-encoded)."""
+    import io
+
+    import av
+
+    from devices.gb28181.cascade import UpperPlatform
+    from ingest.ps.rtp import RtpDepacketizer
+    from tests.devices.gb28181.sipp import free_port
+    from tests.devices.gb28181.test_cascade import LOWER, UPPER, _Collect
+
+    chan = "33038100001320000009"
+    cameras = tmp_path / "cameras.yaml"
+    cameras.write_text(YAML + f"""  - id: "{chan}"
+    name: 塘下镇东门
+    jurisdiction: "330381101"
+    position: {{lat: 27.81, lon: 120.61}}
+    streams: {{main: "{rtsp_server.url('cam03')}"}}
+""")
+    db = open_database(database_url, upgrade=True)
+    watcher = RegistryWatcher(cameras, sources=[GbChannelSource(db.engine, ChannelMapping())])
+    rtp_port, sipp_port = free_port(), free_port()
+    transport, sink = await asyncio.get_running_loop().create_datagram_endpoint(_Collect, local_addr=("127.0.0.1", rtp_port))
+    keys = {"upper": UPPER, "updomain": UPPER[:10], "lower": LOWER, "lowerpw": "city-pw", "chan": chan, "rtpport": str(rtp_port)}
+    run = await start_sipp("upper.xml", server_port=0, logdir=tmp_path / "sipp", keys=keys, calls=10_000, local_port=sipp_port,
+                           hold_ms=4000, server_mode=True)
+    await asyncio.sleep(0.5)
+    worker = await GbWorker(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw"),
+                            GbSinks(db.engine, None, lambda: watcher.current), media_port=0).start(
+        UpperPlatform(UPPER, "127.0.0.1", sipp_port, LOWER, "city-pw", keepalive_s=1.0), scope="330381101")
+    try:
+        await wait_for(lambda: worker.cascade.stats["invites"] == 1 and not worker.cascade._sessions, timeout=40,
+                       what="INVITE, media, BYE")
+        saw = (tmp_path / "sipp" / "messages.log").read_text(errors="replace")
+        assert "<SumNum>1</SumNum>" in saw and chan in saw and "cam-yaml-1" not in saw  # only GB-coded ids go up
+    finally:
+        await worker.stop()
+        transport.close()
+        run.kill()
+        db.dispose()
+    dep = RtpDepacketizer(100000042)
+    ps = b"".join(chunk for p in sink.packets for chunk in dep.feed(p))
+    with av.open(io.BytesIO(ps), format="mpeg") as c:
+        stream = c.streams.video[0]
+        frames = sum(1 for pkt in c.demux(stream) for _ in pkt.decode())
+    assert stream.codec_context.name == "h264" and (stream.codec_context.width, stream.codec_context.height) == (480, 360)
+    assert frames >= 10
