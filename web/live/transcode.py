@@ -28,6 +28,7 @@ from web.live.sources import VIDEO_TIME_BASE, PacketTrack, RawPacket
 logger = logging.getLogger(__name__)
 
 OUTPUT_CODECS = ("vp8", "h264")
+BACKLOG_PACKETS = 3  # more than this many camera packets waiting = behind: skip encoding until caught up
 
 
 class SharedTranscode:
@@ -92,8 +93,9 @@ class SharedTranscode:
                 packet = await self._input.recv()
             except MediaStreamError:
                 break
-            # Behind (the fast-start GOP burst, or a slow machine): decode to catch up, encode only the latest.
-            behind = self._input._queue.qsize() > 0
+            # Behind (the fast-start GOP burst, or a slow machine): decode to catch up, encode only the
+            # latest. A packet or two waiting is arrival jitter, not a backlog.
+            behind = self._input._queue.qsize() > BACKLOG_PACKETS
             encoded = await asyncio.to_thread(self._transcode, packet, behind)
             for data, pts, key in encoded:
                 raw = RawPacket(data, pts, key, 1)
