@@ -31,7 +31,7 @@ class FrameLog:
             self.frames.append(frame)
 
 
-async def _run_live(tmp_path, mode: str, units: list[bytes]) -> tuple[FrameLog, GbMediaHub, PsRtpSender]:
+async def _run_live(tmp_path, mode: str, units: list[bytes], relay_packets: list | None = None) -> tuple[FrameLog, GbMediaHub, PsRtpSender]:
     platform = await GbPlatform(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw")).start()
     hub = GbMediaHub(platform, media_host="127.0.0.1", bind_host="127.0.0.1", mode=mode, linger_s=0.5)  # type: ignore[arg-type]
     platform.on_remote_bye = hub.on_remote_bye
@@ -62,6 +62,21 @@ async def _run_live(tmp_path, mode: str, units: list[bytes]) -> tuple[FrameLog, 
             _, w = await asyncio.open_connection("127.0.0.1", session.receiver.port)
             tasks.append(asyncio.create_task(sender.tcp(w)))
         await wait_for(lambda: len(frames.frames) >= 15, timeout=40, what="frames in the reader")
+        if relay_packets is not None:  # live view's path: ingest.LiveRelay, a second consumer of the same INVITE
+            from ingest import LiveRelay
+            relay = LiveRelay(linger_s=0.2)
+            relay.add_source(ChannelSpec(id=CH1, url=http.url(CH1), mode="off", fps=10.0))
+            try:
+                async with relay.subscribe(CH1) as sub:
+                    params = await sub.wait_params(timeout=20)
+                    relay_packets.append(params)
+                    for _ in range(10):
+                        pkt = await sub.get(timeout=10)
+                        assert pkt is not None
+                        relay_packets.append(pkt)
+            finally:
+                relay.close()
+            assert len(hub.sessions) == 1 and hub.sessions[CH1].reinvites == 0  # one INVITE shared by reader and relay
         return frames, hub, sender
     finally:
         reader.stop()
@@ -78,7 +93,12 @@ async def _run_live(tmp_path, mode: str, units: list[bytes]) -> tuple[FrameLog, 
 @pytest.mark.parametrize("mode", ["udp", "tcp-passive", "tcp-active"])
 async def test_gstreamer_h264_ps_reaches_the_reader(tmp_path, mode) -> None:
     units = ps_units(gstreamer_ps(tmp_path).read_bytes())
-    frames, hub, sender = await _run_live(tmp_path, mode, units)
+    relayed: list = [] if mode == "udp" else None
+    frames, hub, sender = await _run_live(tmp_path, mode, units, relayed)
+    if relayed is not None:
+        params = relayed[0]
+        assert (params.codec_name, params.width, params.height) == ("h264", 640, 360) and not params.reorder
+        assert len(relayed) == 11
     f = frames.frames[-1]
     assert f.image.shape == (360, 640, 3) and f.channel_id == CH1
     assert sender.sent >= 15
