@@ -28,6 +28,8 @@ Sort = Literal["newest", "oldest", "deadline", "urgency"]
 SORTS: tuple[Sort, ...] = ("newest", "oldest", "deadline", "urgency")
 MAX_LIMIT = 200
 MAX_TERMS = 5
+# Counting stops here ("1000+"): past it an exact figure helps nobody and costs a full scan.
+COUNT_CAP = 1000
 # Columns a text term is looked for in (诉求内容 is the description of a 12345 case).
 TEXT_COLUMNS = (Incident.title, Incident.description, Incident.address, Incident.reporter_name,
                 Incident.camera_name, Incident.reporter_phone)
@@ -73,6 +75,7 @@ class SearchPage:
     sort: Sort
     total: int | None = None
     terms: list[str] = field(default_factory=list)
+    total_capped: bool = False  # total is COUNT_CAP and there are more
 
 
 def split_terms(text: str) -> list[str]:
@@ -227,7 +230,7 @@ def search_incidents(session: Session, q: SearchQuery, *, with_total: bool = Fal
     """One page of incidents matching ``q`` inside ``q.scope``, in ``q.sort`` order.
 
     ``next_cursor`` is None on the last page. ``with_total`` adds the number of matches
-    (one COUNT over the same filters).
+    (one COUNT over the same filters, stopping at :data:`COUNT_CAP`: ``total_capped``).
     """
     if not q.scope:
         raise SearchError("search.no_scope", "缺少管辖范围", "scope")
@@ -249,10 +252,13 @@ def search_incidents(session: Session, q: SearchQuery, *, with_total: bool = Fal
         if not q.cursor and not more:
             total = len(rows)
         else:
-            total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+            capped = query.with_only_columns(Incident.id).order_by(None).limit(COUNT_CAP + 1).subquery()
+            total = session.scalar(select(func.count()).select_from(capped)) or 0
+    capped_total = total is not None and total > COUNT_CAP
     return SearchPage(items=rows, next_cursor=encode_cursor(rows[-1], q.sort) if more and rows else None,
-                      sort=q.sort, total=total, terms=terms)
+                      sort=q.sort, total=min(total, COUNT_CAP) if total is not None else None, terms=terms,
+                      total_capped=capped_total)
 
 
-__all__ = ["MAX_LIMIT", "SORTS", "SearchError", "SearchPage", "SearchQuery", "Sort", "encode_cursor",
+__all__ = ["COUNT_CAP", "MAX_LIMIT", "SORTS", "SearchError", "SearchPage", "SearchQuery", "Sort", "encode_cursor",
            "search_incidents", "split_terms"]

@@ -160,3 +160,16 @@ def test_a_cursor_of_another_sort_is_refused(corpus):
     page, _ = _search(database, sort="newest", limit=10)
     with pytest.raises(SearchError):
         _search(database, sort="urgency", cursor=page.next_cursor)
+
+
+def test_total_is_exact_below_the_cap_and_capped_above(corpus):
+    from command.search import COUNT_CAP
+
+    database, _needles, rows, _refs = corpus
+    assert len(rows) > COUNT_CAP
+    page, _ = _search(database, limit=10)
+    assert (page.total, page.total_capped) == (COUNT_CAP, True)
+    hotline = sum(1 for r in rows if r.source == "hotline_12345")
+    assert hotline < COUNT_CAP
+    page, _ = _search(database, source=("hotline_12345",), limit=10)
+    assert (page.total, page.total_capped) == (hotline, False)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.web.conftest import PASSWORD, ServerThread, seeded_database
-from tests.web.english_scan import record_toasts, scan
+from web.english_scan import record_toasts, scan
 from xueliang.runtime import free_port
 from xueliang.settings import Settings
 

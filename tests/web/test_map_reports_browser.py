@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.web.conftest import PASSWORD, ServerThread, seeded_database
-from tests.web.english_scan import record_toasts, scan
+from web.english_scan import record_toasts, scan
 from xueliang.runtime import free_port
 from xueliang.settings import Settings
 

@@ -1,5 +1,5 @@
 """Every page an operator, a responder or a viewer opens, scanned for English in visible text,
-tooltips, placeholders and toasts (codes, units and brand names allowed: tests/web/english_scan.py).
+tooltips, placeholders and toasts (codes, units and brand names allowed: web/english_scan.py).
 Prints english_strings_seen per page; the test fails on any.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.web.conftest import PASSWORD, ServerThread, seeded_database
-from tests.web.english_scan import record_toasts, scan
+from web.english_scan import record_toasts, scan
 from xueliang.runtime import free_port
 from xueliang.settings import Settings
 

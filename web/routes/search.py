@@ -90,5 +90,5 @@ def search(
             for key in HOTLINE_FIELDS:
                 item[key] = getattr(incident, key)
             items.append(item)
-    return {"items": items, "count": len(items), "total": page.total, "next_cursor": page.next_cursor,
-            "sort": page.sort, "terms": page.terms}
+    return {"items": items, "count": len(items), "total": page.total, "total_capped": page.total_capped,
+            "next_cursor": page.next_cursor, "sort": page.sort, "terms": page.terms}

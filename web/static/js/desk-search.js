@@ -45,7 +45,7 @@ const DeskSearch = {
       try {
         const r = await api(`/api/search/incidents?${p}`);
         state.items = more ? [...state.items, ...r.items] : r.items;
-        if (!more) state.total = r.total;
+        if (!more) { state.total = r.total; state.capped = r.total_capped; }
         state.next = r.next_cursor; state.searched = true; state.open = true;
       } catch (e) { state.error = errorText(e); }
       finally { state.busy = false; }
@@ -94,7 +94,7 @@ const DeskSearch = {
       state.error ? h("p", { class: "error", role: "alert", id: "search-error" }, state.error) : null,
       state.searched ? h("div", { class: "search-results-box" }, [
         h("div", { class: "search-head" }, [
-          h("strong", { id: "search-total" }, t("search.total", { n: state.total ?? state.items.length })),
+          h("strong", { id: "search-total" }, t(state.capped ? "search.total_capped" : "search.total", { n: state.total ?? state.items.length })),
           h("span", { class: "muted" }, ` ${t("search.shown", { n: state.items.length })}`),
           h("button", { type: "button", class: "link", onClick: () => { state.open = !state.open; } }, state.open ? t("search.collapse") : t("search.expand")),
         ]),

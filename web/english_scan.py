@@ -1,4 +1,4 @@
-"""English words an operator would read on a page: visible text, tooltips, placeholders, toasts.
+"""English words an operator would read on a page (used by the browser tests and ``xueliang bench operator``): visible text, tooltips, placeholders, toasts.
 
 Codes, units and brand names are allowed (ALLOWED); everything else made of Latin letters
 (two or more in a row) counts. The scan reads the live DOM of a Playwright page.
