@@ -130,7 +130,7 @@ class LoginRateLimiter:
     """
     _REASONS = {1: "account", 2: "address", 3: "global"}
 
-    def __init__(self, redis_client, *, per_account: int = 5, per_address: int = 30, global_limit: int = 600,
+    def __init__(self, redis_client, *, per_account: int = 5, per_address: int = 20, global_limit: int = 600,
                  window_s: int = 300, global_window_s: int = 60, max_hashes: int = 2, per_address_hashes: int = 1) -> None:
         self._redis = redis_client
         self.per_account = per_account
