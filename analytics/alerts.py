@@ -67,10 +67,14 @@ class AlertPublisher:
 
     def __init__(self, redis_client: Any, max_pending: int = 1000, publish: Callable[..., Any] | None = None,
                  spool: AlertSpool | None = None, encode: Callable[[Any], bytes] | None = None,
-                 decode: Callable[[bytes], Any] | None = None, replay_batch: int = 200) -> None:
-        if publish is None:
+                 decode: Callable[[bytes], Any] | None = None, replay_batch: int = 2000,
+                 fence: Callable[[Any], bool] | None = None) -> None:
+        if publish is None:  # the real thing: XADD, and durable only once Redis fsynced it
             from command import publish_alert as publish
+            if fence is None:
+                from command import durable_fence as fence
         self._publish = publish
+        self._fence: Callable[[Any], bool] | None = fence
         self._redis = redis_client
         self._pending: deque[tuple[Any, bytes]] = deque()
         self._cond = threading.Condition()
@@ -130,7 +134,7 @@ class AlertPublisher:
                     self._cond.wait(0.5)
                 client = self._redis
                 replaying = self.spool is not None and len(self.spool) > 0
-                batch = [] if replaying else list(itertools.islice(self._pending, self._replay_batch))
+                batch = [] if replaying else list(itertools.islice(self._pending, self.max_pending))
             if not replaying and not batch:
                 continue
             try:
@@ -138,6 +142,7 @@ class AlertPublisher:
                     self._replay(client)
                 else:
                     self._publish_batch(client, batch)
+                    self._confirm(client)  # kept (and spooled on failure) until Redis has them on disk
             except Exception as exc:  # redis.ConnectionError, TimeoutError, ...
                 with self._cond:
                     if self.spool is not None:
@@ -168,11 +173,22 @@ class AlertPublisher:
             self._publish(pipe, alert, jpeg)
         pipe.execute()
 
+    def _confirm(self, client: Any) -> None:
+        """Return once Redis has fsynced what was just published (``WAITAOF``); raise if it does not in time.
+
+        An acknowledged XADD is not yet on disk: a Redis killed within its fsync interval loses it.
+        Alerts leave this publisher's hands only once they are durable, so such a loss is re-sent
+        (a duplicate the intake drops by ``alert_id``) instead of being lost.
+        """
+        if self._fence is not None and not self._fence(client):
+            raise TimeoutError("Redis did not confirm the alerts on disk in time")
+
     def _replay(self, client: Any) -> None:
-        """Publish one batch from the spool, oldest first; recorded as replayed once Redis took all of it."""
+        """Publish one batch from the spool, oldest first; recorded as replayed once Redis has it on disk."""
         assert self.spool is not None
         records = self.spool.read(self._replay_batch)
         self._publish_batch(client, [(self._decode(r.alert), r.jpeg) for r in records])
+        self._confirm(client)
         self.spool.commit(records)
         with self._cond:
             self.published += len(records)

@@ -87,6 +87,7 @@ from command.streams import (
     CONSUMER_GROUP,
     EVENTS_STREAM,
     decode_event,
+    durable_fence,
     publish_alert,
     publish_event,
 )
@@ -111,7 +112,7 @@ __all__ = [
     "acknowledge", "allowed_actions", "arrive", "classify", "close", "create_user", "decode_event", "dispatch",
     "escalate", "escalate_mediation", "evaluate", "get_incident", "get_user", "in_scope", "incident_payload",
     "intake_alerts", "list_incidents", "list_users", "mark_false_alarm", "open_database", "publish_alert",
-    "publish_event", "relay_after_commit", "stage_events", "recommend_responders", "reject", "reopen", "resolve", "resolve_media_path", "revisit",
+    "durable_fence", "publish_event", "relay_after_commit", "stage_events", "recommend_responders", "reject", "reopen", "resolve", "resolve_media_path", "revisit",
     "run_timers", "seed_demo", "set_colour", "snapshot_path", "store_photo", "timeline", "update_responder_position",
     "ImportProblem", "ImportResult", "IntakeError", "ReportIn", "import_work_orders", "submit_report", "full_name",
     "name_of", "jurisdiction_tree", "list_responders", "PERIODS", "Report", "build_report", "render_report",

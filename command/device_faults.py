@@ -260,7 +260,7 @@ class DeviceFaultConsumer:
         return len(due)
 
     def _finish(self, changed: dict[str, CameraFault], staged: list[OutboxEvent], ack: list[Any]) -> None:
-        """Save the state, push the committed events (outbox) and XACK in one MULTI; then mark the events sent."""
+        """Save the state, push the committed events (outbox) and XACK in one MULTI."""
         pipe = self.redis_client.pipeline(transaction=True)
         for camera_id, camera in changed.items():
             pipe.hset(STATE_KEY, camera_id, json.dumps(asdict(camera), ensure_ascii=False))
@@ -268,8 +268,7 @@ class DeviceFaultConsumer:
             self.outbox.push(pipe, staged)
         if ack:
             pipe.xack(EVENTS_STREAM, DEVICE_FAULT_GROUP, *ack)
-        pipe.execute()
-        self.outbox.mark_sent([row.id for row in staged])
+        pipe.execute()  # the sweep marks the events sent once Redis has them on disk
 
     # ---- decisions --------------------------------------------------------------------------
 

@@ -2,16 +2,16 @@
 
 A change and the events announcing it are written in one database transaction
 (:func:`stage`: rows of ``event_outbox`` holding the entries built by
-``streams.event_entry``). After the commit the writer relays its rows
-(:meth:`Outbox.relay`) and marks them sent; if it dies in between, the
-:meth:`Outbox.sweep` of a command worker relays whatever stayed unsent for longer
-than a few seconds. Relaying is one Lua script per batch that XADDs only the
+``streams.event_entry``). After the commit the writer pushes its rows
+(:meth:`Outbox.relay`); the :meth:`Outbox.sweep` of the command worker holding the
+timer lease pushes every row unsent for a few seconds again, waits until Redis has
+it on disk (``WAITAOF``) and only then marks it sent — so a writer that died before
+pushing, and a Redis killed before its fsync, both cost a delay, not an event. Relaying is one Lua script per batch that XADDs only the
 entries whose ``event_id`` is not yet in the sorted set ``xl:events:relayed``
 (kept for a day), so the sweep and a late writer never push the same event twice.
 
-What remains: Redis itself may lose the last writes before a kill (``appendfsync
-everysec``: about a second) — both the entry and its ``relayed`` mark, while the
-row is already marked sent. ``docs/command.md`` gives the measured window.
+The sorted set is trimmed after a day: a row unsent for longer (no worker ran for a
+day) may be pushed a second time.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from command.db import Database
 from command.models import OutboxEvent, utcnow
-from command.streams import EVENTS_MAXLEN, EVENTS_STREAM, event_entry
+from command.streams import EVENTS_MAXLEN, EVENTS_STREAM, durable_fence, event_entry
 
 log = logging.getLogger("command.outbox")
 
@@ -92,16 +92,22 @@ class Outbox:
             session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(list(ids))).values(sent_at=utcnow()))
 
     def relay(self, rows: Sequence[OutboxEvent]) -> int:
-        """After the commit that staged ``rows``: push them and mark them sent. Returns entries added."""
+        """After the commit that staged ``rows``: push them now. Returns entries added.
+
+        They are marked sent by the next :meth:`sweep`, once Redis has them on disk: a Redis
+        killed before its fsync loses the entry and its dedup mark together, and the sweep
+        pushes it again.
+        """
         if not rows:
             return 0
-        added = self.push(self.redis_client, rows)
-        self.mark_sent([row.id for row in rows])
-        return len(added)
+        return len(self.push(self.redis_client, rows))
 
     def sweep(self, before: datetime | None = None) -> int:
-        """Relay rows staged before ``before`` (default: ``sweep_after`` ago) and still unsent — their writer
-        died between commit and push; prune old sent rows. Returns the rows relayed."""
+        """Confirm rows staged before ``before`` (default: ``sweep_after`` ago): push them (Redis drops what
+        it has), wait until Redis has them on disk, mark them sent; prune old sent rows.
+
+        Returns how many were missing from the stream (a writer died between commit and push, Redis
+        was unreachable, or Redis lost them in a restart)."""
         relayed = 0
         cutoff = before or utcnow() - self.sweep_after
         while True:
@@ -112,9 +118,14 @@ class Outbox:
             if not rows:
                 break
             added = self.relay(rows)
-            relayed += len(rows)
-            log.warning("relayed %d events left unsent (their writer crashed, or Redis was unreachable); %d were not on %s yet",
-                        len(rows), added, EVENTS_STREAM)
+            if not durable_fence(self.redis_client):
+                log.warning("Redis did not confirm %d events on disk in time; they are pushed again on the next sweep", len(rows))
+                break
+            self.mark_sent([row.id for row in rows])
+            relayed += added
+            if added:
+                log.warning("pushed %d events missing from %s (their writer crashed, Redis was unreachable, "
+                            "or lost them in a restart)", added, EVENTS_STREAM)
             if len(rows) < self.batch_size:
                 break
         now = time.monotonic()

@@ -89,6 +89,29 @@ def is_missing_group(exc: BaseException) -> bool:
     return isinstance(exc, redis.ResponseError) and str(exc).startswith("NOGROUP")
 
 
+AOF_FENCE_KEY = "xl:aof:fence"
+
+
+def durable_fence(client: Any, timeout_ms: int = 3000) -> bool:
+    """Wait until every write Redis acknowledged before this call is fsynced to its append-only file.
+
+    A fence write then ``WAITAOF 1 0`` on the same connection: the file is sequential, so once the
+    fence is on disk so is everything before it, from any client. With ``appendfsync everysec``
+    this takes up to a second. True when durable (or when the server keeps no AOF, so there is
+    nothing to wait for); False on timeout. Redis errors other than "no AOF" propagate.
+    """
+    pipe = client.pipeline(transaction=False)
+    pipe.incr(AOF_FENCE_KEY)
+    pipe.execute_command("WAITAOF", 1, 0, timeout_ms)
+    try:
+        _, (local, _replicas) = pipe.execute()
+    except redis.ResponseError as exc:
+        if "appendonly is disabled" in str(exc):
+            return True
+        raise
+    return int(local) >= 1
+
+
 def _as_str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 

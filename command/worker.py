@@ -215,8 +215,7 @@ class AlertConsumer:
         if staged:
             self.outbox.push(pipe, staged)
         pipe.xack(ALERTS_STREAM, CONSUMER_GROUP, *ids)
-        pipe.execute()
-        self.outbox.mark_sent([row.id for row in staged])  # left unmarked by a crash: the sweep relays, Redis dedups
+        pipe.execute()  # the sweep marks the events sent once Redis has them on disk
         for result in results:
             self.stats.processed += 1
             if result.duplicate:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -94,12 +95,19 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
         board = DeviceStatusBoard()
         ctx.extras["device_status"] = board
         app.state.ctx = ctx
-        head = await hub.head_id()
-        await hub.replay(board, types=("device.status",), until=head)
-        hub.add_listener(board)
         positions = PositionBoard(mobile_tracker(cameras.registry))
         ctx.extras["mobile"] = positions.tracker
-        await hub.replay(positions, types=(DEVICE_POSITION,), until=head)
+        try:
+            head = await hub.head_id()
+            await hub.replay(board, types=("device.status",), until=head)
+            await hub.replay(positions, types=(DEVICE_POSITION,), until=head)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # Serve anyway: stream ids are millisecond times, so tailing from "now" misses nothing
+            # published after this start, and clients resume their own backlog from their cursor.
+            head = f"{int(time.time() * 1000)}-0"
+            log.warning("Redis unreachable at start-up (%s); live events resume when it is back, "
+                        "device and position boards fill from new events", exc)
+        hub.add_listener(board)
         hub.add_listener(positions)
         await hub.start(from_id=head)
         log.info("web ready: database %s, redis %s", database.engine.url.render_as_string(hide_password=True),

@@ -31,5 +31,7 @@ def test_quick_chaos_loses_nothing_duplicates_nothing_and_keeps_the_timers_runni
     assert result["incidents"] == 1000  # 1,000 cameras, all alerts of a camera within the merge window
     assert 0 < result["timer_gap_s"] <= 10
     assert result["worker_restarts_needed"] == 0
-    assert result["redis_writes_lost"] == 0  # appendfsync everysec: a killed server keeps what it acknowledged
+    # Valkey may lose acknowledged writes not yet fsynced (appendfsync everysec): measured, not asserted;
+    # the publisher and the outbox re-send whatever Redis had not confirmed on disk, hence lost == 0 above.
+    assert result["redis_loss_window_s"] is not None and result["redis_loss_window_s"] < 2.0
     assert proc.returncode == 0, proc.stderr[-3000:]
