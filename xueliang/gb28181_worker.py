@@ -49,7 +49,7 @@ class GbWorker:
 
         self.hub = GbMediaHub(self.platform, media_host=media_host, bind_host=rtp_bind, mode=media_mode)  # type: ignore[arg-type]
         self.platform.on_remote_bye = self.hub.on_remote_bye
-        self.http = PsHttpServer(self.hub, media_bind, media_port)
+        self.http = PsHttpServer(self.hub, media_bind, media_port, control=self.control)
         self._bg: set[asyncio.Future[Any]] = set()
 
         self.cascade: Any = None
@@ -168,6 +168,47 @@ class GbWorker:
                                             manufacturer=it.manufacturer, model=it.model, lat=it.latitude, lon=it.longitude,
                                             ptz_type=it.ptz_type)], self.sinks.mapping)
         return built[0] if built else None
+
+    async def control(self, channel_id: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """What the web process asks of a GB channel: ``ptz`` (the web's PtzIn body) and ``records``."""
+        from devices.gb28181 import ptz
+
+        if action == "ptz":
+            kind = body.get("action")
+            if kind == "move":
+                def speed(name: str, top: int) -> int:
+                    v = float(body.get(name, 0.0))
+                    if not -1 <= v <= 1:
+                        raise ValueError(f"{name} {v} outside -1..1")
+                    return round(v * top)
+                cmd = ptz.PtzMove(pan=speed("pan", 255), tilt=speed("tilt", 255), zoom=speed("zoom", 15)).command()
+                await self.platform.ptz(channel_id, cmd)
+                timeout_s = min(max(float(body.get("timeout_s", 1.0)), 0.1), 10.0)
+                asyncio.get_running_loop().call_later(timeout_s, lambda: asyncio.ensure_future(self._stop_ptz(channel_id)))
+                return {"ptz_cmd": cmd}
+            if kind == "stop":
+                await self.platform.ptz(channel_id, ptz.STOP)
+                return {"ptz_cmd": ptz.STOP}
+            if kind in ("goto_preset", "set_preset"):
+                raw = str(body.get("preset", ""))
+                if not raw.isdigit():
+                    raise ValueError(f"国标预置位为 1–255 的编号，收到 {raw!r}")
+                cmd = ptz.preset(ptz.PRESET_CALL if kind == "goto_preset" else ptz.PRESET_SET, int(raw))
+                await self.platform.ptz(channel_id, cmd)
+                return {"ptz_cmd": cmd, "preset": raw}
+            raise ValueError(f"unknown PTZ action {kind!r}")
+        if action == "records":
+            items = await self.platform.query_record_info(channel_id, str(body.get("start", "")), str(body.get("end", "")))
+            return {"items": items}
+        raise LookupError(f"unknown action {action!r}")
+
+    async def _stop_ptz(self, channel_id: str) -> None:
+        from devices.gb28181 import ptz
+
+        try:
+            await self.platform.ptz(channel_id, ptz.STOP)
+        except (LookupError, TimeoutError) as exc:
+            log.warning("GB28181: PTZ stop of %s after the move's timeout failed: %s", channel_id, exc)
 
     def _on_position(self, pos: Position) -> None:
         self.sinks.positions[pos.device_id] = pos

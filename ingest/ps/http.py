@@ -10,19 +10,27 @@ without a token, like an RTSP camera on the video private network.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from devices.gb28181 import is_id
 from ingest.ps.hub import GbMediaHub
 
 log = logging.getLogger(__name__)
 _PATH = re.compile(r"^/gb28181/(\d{20})\.ps$")
+_CONTROL = re.compile(r"^/gb28181/(\d{20})/([a-z_]{1,32})$")
+MAX_CONTROL_BODY = 16 * 1024
+# (channel, action, JSON body) -> JSON answer; raise LookupError (404/409) or TimeoutError (504)
+Control = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class PsHttpServer:
-    def __init__(self, hub: GbMediaHub, host: str = "127.0.0.1", port: int = 15080) -> None:
+    def __init__(self, hub: GbMediaHub, host: str = "127.0.0.1", port: int = 15080, control: Control | None = None) -> None:
         self.hub, self.host, self.port = hub, host, port
+        self.control = control  # POST /gb28181/<channel>/<action> (PTZ, records) for the web process
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.Task[None]] = set()
 
@@ -58,6 +66,8 @@ class PsHttpServer:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
         line = head.split(b"\r\n", 1)[0].decode("latin-1")
         parts = line.split()
+        if len(parts) >= 2 and parts[0] == "POST" and self.control is not None:
+            return await self._control(reader, writer, head, parts[1])
         if len(parts) < 2 or parts[0] not in ("GET", "HEAD"):
             return await self._error(writer, 405, "Method Not Allowed", "只支持 GET")
         m = _PATH.match(parts[1].split("?", 1)[0])
@@ -91,6 +101,37 @@ class PsHttpServer:
             elif "closed" in locals() and not closed.cancelled():
                 closed.exception()  # a reset client is the normal way to leave: retrieve, do not log
             await consumer.close()
+
+    async def _control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, path: str) -> None:
+        m = _CONTROL.match(path)
+        if not m:
+            return await self._error(writer, 404, "Not Found", "路径应为 /gb28181/<20 位通道编码>/<操作>")
+        length = 0
+        for h in head.split(b"\r\n")[1:]:
+            name, _, value = h.partition(b":")
+            if name.strip().lower() == b"content-length" and value.strip().isdigit():
+                length = int(value.strip())
+        if length > MAX_CONTROL_BODY:
+            return await self._error(writer, 413, "Payload Too Large", "请求体过大")
+        try:
+            body = json.loads(await asyncio.wait_for(reader.readexactly(length), 5.0) or b"{}") if length else {}
+            if not isinstance(body, dict):
+                raise ValueError("body must be a JSON object")
+        except (ValueError, asyncio.IncompleteReadError) as exc:
+            return await self._error(writer, 400, "Bad Request", f"请求体不是 JSON 对象：{exc}")
+        channel, action = m.group(1), m.group(2)
+        try:
+            answer = await self.control(channel, action, body)  # type: ignore[misc]
+        except LookupError as exc:
+            return await self._error(writer, 409, "Conflict", str(exc))
+        except ValueError as exc:
+            return await self._error(writer, 400, "Bad Request", str(exc))
+        except TimeoutError as exc:
+            return await self._error(writer, 504, "Gateway Timeout", f"设备未及时响应：{exc}")
+        data = json.dumps(answer, ensure_ascii=False).encode()
+        writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                     "Connection: close\r\n\r\n".encode() + data)
+        await writer.drain()
 
     async def _error(self, writer: asyncio.StreamWriter, code: int, reason: str, text: str) -> None:
         body = text.encode()

@@ -102,6 +102,26 @@ def _ptz_call(request: Request, camera, fn):
         raise api_error(status, message.format(camera=camera.id), code=code) from exc
 
 
+def _gb_control(camera_id: str, action: str, payload: dict) -> dict:
+    """Ask the GB worker (``xueliang gb28181 run``) to act on a channel; its refusals become 4xx/5xx here."""
+    import httpx
+
+    from devices.gb28181 import ChannelMapping
+
+    url = f"{ChannelMapping.from_env().media_url.rstrip('/')}/gb28181/{camera_id}/{action}"
+    try:
+        r = httpx.post(url, json=payload, timeout=12.0)
+    except httpx.HTTPError as exc:
+        log.warning("GB28181 worker unreachable for %s on %s: %s", action, camera_id, exc)
+        raise api_error(503, f"国标服务未运行或不可达，无法控制 {camera_id}。", code="gb28181_unavailable",
+                        detail=f"GB28181 worker not reachable: {type(exc).__name__}") from exc
+    if r.status_code == 200:
+        return {k: v for k, v in r.json().items() if k in ("preset", "items")}
+    status = {400: 422, 409: 409, 504: 504}.get(r.status_code, 502)
+    raise api_error(status, f"国标设备 {camera_id} 未执行操作：{r.text[:200]}", code="gb28181_refused",
+                    detail=f"GB28181 worker answered {r.status_code}")
+
+
 @router.post("/{camera_id}/ptz", responses=_DEVICE_RESPONSES, summary="Pan/tilt/zoom: move (stops after timeout_s), stop, go to or set a preset")
 def ptz(camera_id: str, body: PtzIn, request: Request, user: Principal = Depends(require(Permission.CONTROL_CAMERAS))) -> dict:
     camera = visible_camera(request, user, camera_id)
@@ -109,6 +129,10 @@ def ptz(camera_id: str, body: PtzIn, request: Request, user: Principal = Depends
         raise HTTPException(409, f"camera {camera_id} is a {camera.kind.value} camera, not PTZ")
     if body.action in ("goto_preset", "set_preset") and not body.preset:
         raise HTTPException(422, {"field": "body.preset", "message": f"{body.action} needs a preset"})
+    if "gb28181" in camera.tags:  # a GB/T 28181 channel: the GB worker sends DeviceControl PTZCmd
+        result = _gb_control(camera.id, "ptz", body.model_dump())
+        log.info("%s: PTZ %s on %s (GB28181)", user.username, body.action, camera_id)
+        return {"ok": True, "camera_id": camera_id, "action": body.action, **result}
 
     def run(device):
         if body.action == "move":
