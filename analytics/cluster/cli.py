@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     from analytics.cluster import actors
     from analytics.cluster.controller import ControllerConfig
+    from devices import RegistryError, load_registry
     from analytics.cli import resolve_model
     from xueliang.runtime import stop_requested_by_signals
     from xueliang.settings import Settings
@@ -50,6 +51,13 @@ def run(args: argparse.Namespace) -> int:
         print("error: REDIS_URL is not set; the cluster keeps its assignment and publishes alerts there "
               "(export REDIS_URL=redis://central-host:6379/0, reachable from every Ray node)", file=sys.stderr)
         return 2
+    cameras_file = (args.cameras or settings.cameras_file).resolve()
+    if not (args.stop or args.status):
+        try:  # checked here, where the operator reads the error, not first inside the controller actor
+            load_registry(cameras_file)
+        except (RegistryError, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     try:
         ray.init(address=args.address, namespace=actors.NAMESPACE, logging_level="warning")
     except (ConnectionError, RuntimeError) as exc:
@@ -66,10 +74,6 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"controller": ray.get(ctl.status.remote()), "shards": ray.get(ctl.shard_status.remote())},
                              ensure_ascii=False, indent=2, default=str))
             return 0
-        cameras_file = (args.cameras or settings.cameras_file).resolve()
-        if not cameras_file.exists():
-            print(f"error: cameras file {cameras_file} not found", file=sys.stderr)
-            return 2
         try:
             model = resolve_model(settings.models_dir, args.int8)
         except FileNotFoundError as exc:
