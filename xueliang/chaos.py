@@ -62,7 +62,7 @@ class Plan:
 FULL = Plan(alerts=20_000, rate=400, cameras=5_000, outage_s=30, kill_worker_at=6, kill_web_at=10, restart_redis_at=14,
             outage_at=18)
 QUICK = Plan(alerts=4_000, rate=400, cameras=1_000, outage_s=6, kill_worker_at=1.5, kill_web_at=2.5,
-             restart_redis_at=3.5, outage_at=4.5, claim_idle_s=5.0, drain_timeout_s=60.0)
+             restart_redis_at=3.5, outage_at=4.5, claim_idle_s=5.0, drain_timeout_s=150.0)
 
 
 def _small_jpeg() -> bytes:

@@ -18,7 +18,7 @@ def test_quick_chaos_loses_nothing_duplicates_nothing_and_keeps_the_timers_runni
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     proc = subprocess.run([sys.executable, "-m", "xueliang.cli", "bench", "chaos", "--quick", "--json"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=480)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, f"no JSON result (exit {proc.returncode}): {proc.stderr[-3000:]}"
     result = json.loads(lines[-1])
