@@ -44,11 +44,15 @@ async def test_ptz_on_a_gb_channel_reaches_the_device_in_scope_only(web_server: 
                              {"action": "goto_preset", "preset": "大桥"}):
                     r = http.post(f"/api/cameras/{CH1}/ptz", json=body)
                     out.append((r.status_code, r.json()))
+                r = http.get(f"/api/cameras/{CH1}/records", params={"start": "2026-12-04T00:00:00", "end": "2026-12-04T23:59:59"})
+                out.append((r.status_code, r.json()))
             with server.client("op_b") as http:  # another township: the channel does not exist for it
                 r = http.post(f"/api/cameras/{CH1}/ptz", json={"action": "stop"})
                 out.append((r.status_code, r.text))
             return out
-        view, move, goto, bad_preset, other = await asyncio.to_thread(calls)
+        view, move, goto, bad_preset, records, other = await asyncio.to_thread(calls)
+        assert records[0] == 200 and [(r["StartTime"], r["Type"]) for r in records[1]["items"]] == [
+            ("2026-12-04T07:00:00", "time"), ("2026-12-04T08:00:00", "time"), ("2026-12-04T09:00:00", "alarm")]
         assert view["kind"] == "ptz" and "gb28181" in view["tags"] and "streams" not in view
         assert move[0] == 200 and goto[0] == 200, (move, goto)
         assert bad_preset[0] == 422  # GB presets are numbers 1–255

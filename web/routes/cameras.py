@@ -150,6 +150,19 @@ def ptz(camera_id: str, body: PtzIn, request: Request, user: Principal = Depends
     return {"ok": True, "camera_id": camera_id, "action": body.action, **result}
 
 
+@router.get("/{camera_id}/records", summary="GB/T 28181 channel: recordings kept on the device (RecordInfo)")
+def device_records(camera_id: str, request: Request, user: Principal = Depends(current_user),
+                   start: str = Query(..., pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", description="local time"),
+                   end: str = Query(..., pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")) -> dict:
+    camera = visible_camera(request, user, camera_id)
+    if "gb28181" not in camera.tags:
+        raise api_error(409, f"摄像机 {camera_id} 不是国标通道，设备录像查询不可用。", code="not_gb28181",
+                        detail=f"camera {camera_id} is not a GB/T 28181 channel")
+    items = _gb_control(camera.id, "records", {"start": start, "end": end}).get("items", [])
+    keep = ("StartTime", "EndTime", "Type", "Name", "FileSize", "Secrecy")
+    return {"items": [{k: r[k] for k in keep if k in r} for r in items]}
+
+
 @router.get("/{camera_id}/ptz/presets", responses=_DEVICE_RESPONSES, summary="The PTZ camera's presets")
 def ptz_presets(camera_id: str, request: Request, user: Principal = Depends(current_user)) -> dict:
     camera = visible_camera(request, user, camera_id)
