@@ -225,6 +225,7 @@ class Store:
                 {"id": a.id, "responder_id": a.responder_id, "responder_name": a.responder.name if a.responder else None,
                  "department": a.department, "lead": a.lead,
                  "status": a.status, "assigned_by": a.assigned_by, "assigned_at": _iso(a.assigned_at),
+                 "ack_deadline": _iso(a.ack_deadline) if a.status == "pending" else None,  # 签收 deadline per unit
                  "acknowledged_at": _iso(a.acknowledged_at), "finished_at": _iso(a.finished_at), "note": a.note}
                 for a in inc.assignments
             ]

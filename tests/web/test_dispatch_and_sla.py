@@ -47,6 +47,7 @@ def test_several_units_at_once_and_sla_deadlines(web_server) -> None:
         assert r.json()["ack_deadline"] and r.json()["sla"]["ack_deadline"] == r.json()["ack_deadline"]
         assignments = http.get(f"/api/incidents/{incident_id}").json()["assignments"]
         assert [a["lead"] for a in assignments] == [True, False]
+        assert all(a["ack_deadline"] == r.json()["ack_deadline"] for a in assignments)  # same SLA, same moment
         assert http.post(f"/api/incidents/{incident_id}/acknowledge", json={}).json()["ack_deadline"] is None
         closed = http.post(f"/api/incidents/{incident_id}/false_alarm", json={"reason": "演练"}).json()
         assert closed["ack_deadline"] is None and closed["resolve_deadline"] is None  # closed: no countdown
