@@ -45,7 +45,17 @@ def targets(web_server) -> dict:
         "session_id": ("no-such-session", "no-such-session"),
         "username": ("village_a", "op_b"),
         "subject_id": (_risk_subject(web_server, TOWNSHIP_A + "201"), _risk_subject(web_server, TOWNSHIP_B + "201")),
+        "handover_id": (_handover(web_server, "op_a", TOWNSHIP_A), _handover(web_server, "op_b", TOWNSHIP_B)),
     }
+
+
+def _handover(web_server, username: str, code: str) -> int:
+    """A 交接班 given by the township's operator (a pending one if this session already made it)."""
+    from command import Actor, handover
+
+    with web_server.database.session() as session:
+        pending = next((h.id for h in handover.list_handovers(session, code) if h.from_user == username and h.status == "pending"), None)
+        return pending or handover.give(session, Actor(username, "township_operator", code, None, "test"), note="scope").id
 
 
 def _first_source(web_server, incident_id: int) -> int:

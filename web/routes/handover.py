@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from command import HandoverError, User, handover
 
-from web.deps import current_user, get_ctx
+from web.deps import current_user, get_ctx, require
 from web.errors import ApiError
-from web.scope import Principal
+from web.scope import Permission, Principal
 from web.workflow import actor_for
 
 router = APIRouter(prefix="/api/handover", tags=["handover"])
@@ -78,7 +78,7 @@ def get_roster(request: Request, user: Principal = Depends(current_user),
 
 
 @router.post("/roster", status_code=201, summary="Put an operator of the centre on the roster (audited)")
-def add_shift(body: ShiftIn, request: Request, user: Principal = Depends(current_user)) -> dict:
+def add_shift(body: ShiftIn, request: Request, user: Principal = Depends(require(Permission.HANDLE_INCIDENTS))) -> dict:
     with get_ctx(request).database.session() as session:
         try:
             shift = handover.add_shift(session, actor_for(user, request.client.host if request.client else None),
@@ -108,7 +108,7 @@ def get_draft(request: Request, user: Principal = Depends(current_user)) -> dict
 
 
 @router.post("", status_code=201, summary="Give the handover (outgoing operator; audited)")
-def give_handover(body: HandoverIn, request: Request, user: Principal = Depends(current_user)) -> dict:
+def give_handover(body: HandoverIn, request: Request, user: Principal = Depends(require(Permission.HANDLE_INCIDENTS))) -> dict:
     with get_ctx(request).database.session() as session:
         try:
             record = handover.give(session, actor_for(user, request.client.host if request.client else None),
@@ -139,7 +139,8 @@ def get_handover(handover_id: int, request: Request, user: Principal = Depends(c
 
 
 @router.post("/{handover_id}/acknowledge", summary="The incoming operator confirms the handover (audited)")
-def acknowledge_handover(handover_id: int, body: AckIn, request: Request, user: Principal = Depends(current_user)) -> dict:
+def acknowledge_handover(handover_id: int, body: AckIn, request: Request,
+                         user: Principal = Depends(require(Permission.HANDLE_INCIDENTS))) -> dict:
     with get_ctx(request).database.session() as session:
         try:
             record = handover.acknowledge(session, actor_for(user, request.client.host if request.client else None),
