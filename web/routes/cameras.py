@@ -152,9 +152,18 @@ def ptz(camera_id: str, body: PtzIn, request: Request, user: Principal = Depends
 
 @router.get("/{camera_id}/records", summary="GB/T 28181 channel: recordings kept on the device (RecordInfo)")
 def device_records(camera_id: str, request: Request, user: Principal = Depends(current_user),
-                   start: str = Query(..., pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", description="local time"),
-                   end: str = Query(..., pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")) -> dict:
-    camera = visible_camera(request, user, camera_id)
+                   start: str | None = Query(None, max_length=19, description="local time yyyy-MM-ddTHH:mm:ss (default: today 00:00)"),
+                   end: str | None = Query(None, max_length=19, description="local time (default: now)")) -> dict:
+    import datetime as dt
+    import re
+
+    camera = visible_camera(request, user, camera_id)  # scope first: another township's id is simply not found
+    now = dt.datetime.now()
+    start = start or now.strftime("%Y-%m-%dT00:00:00")
+    end = end or now.strftime("%Y-%m-%dT%H:%M:%S")
+    for name, value in (("start", start), ("end", end)):
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", value):
+            raise HTTPException(422, {"field": f"query.{name}", "message": "use yyyy-MM-ddTHH:mm:ss (local time)"})
     if "gb28181" not in camera.tags:
         raise api_error(409, f"摄像机 {camera_id} 不是国标通道，设备录像查询不可用。", code="not_gb28181",
                         detail=f"camera {camera_id} is not a GB/T 28181 channel")
