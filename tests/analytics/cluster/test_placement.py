@@ -112,13 +112,13 @@ def test_capacity_weights_the_share_and_no_nodes_leaves_channels_unplaced():
 def test_thirty_thousand_channels_over_three_hundred_nodes_within_a_second():
     costs = _channels(30_000)
     cap = {f"n{i:03d}": node_capacity(8) for i in range(300)}
-    t0 = time.perf_counter()
+    t0 = time.thread_time()  # CPU time: the shared box's load must not decide the outcome
     p = place(costs, cap)
-    elapsed = time.perf_counter() - t0
+    elapsed = time.thread_time() - t0
     assert len(p.assignment) == 30_000 and p.spread(cap) <= 1.1
     assert elapsed <= 1.0, f"placement took {elapsed:.2f} s"
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     q = place(costs, {**cap, "n300": node_capacity(8)}, p.assignment)
-    assert time.perf_counter() - t0 <= 1.0
+    assert time.thread_time() - t0 <= 1.0
     assert q.spread({**cap, "n300": node_capacity(8)}) <= 1.1
     assert len(q.moved) <= 30_000 / 301 * 1.3  # about one node's share (costs vary: a few more)
