@@ -195,6 +195,8 @@ class DemoDeployment:
              ["analytics", "run", "--patrol", "--metrics-port", str(self.metrics_ports["analytics"])]),
             ("alarms", ["alarms", "run"]),
             *([("mobile", ["mobile", "run"])] if s.mqtt_url else []),
+            # GB/T 28181 platform (SIP 5060 by default) when XUELIANG_GB28181_ENABLED=1: docs/gb28181.md
+            *([("gb28181", ["gb28181", "run"])] if os.environ.get("XUELIANG_GB28181_ENABLED", "").lower() in ("1", "true", "yes") else []),
             ("web", ["web", "run"]),
         ):
             worker = Worker(name, [*xl, *args], env, logs / f"{name}.log")
