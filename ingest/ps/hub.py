@@ -18,6 +18,7 @@ from typing import Protocol
 
 from devices.gb28181 import Invite, MediaMode
 from ingest.ps.gop import GopCache
+from ingest.ps.psm import sanitize
 from ingest.ps.receiver import MediaReceiver
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class _Session:
     first_data_at: float | None = None
     last_data_at: float = 0.0
     reinvites: int = 0
+    bad_maps: int = 0
     linger: asyncio.TimerHandle | None = None
     watch: asyncio.Task[None] | None = None
 
@@ -152,6 +154,12 @@ class GbMediaHub:
         session.last_data_at = time.monotonic()
 
     def _on_data(self, session: _Session, chunk: bytes) -> None:
+        chunk, removed = sanitize(chunk)
+        if removed:
+            session.bad_maps += removed
+            if session.bad_maps == removed:  # once per session, not per keyframe
+                log.warning("GB28181 media %s: removed a program stream map that misnames the video codec "
+                            "(FFmpeg probes the codec from the data instead)", session.channel_id)
         now = time.monotonic()
         if session.first_data_at is None:
             session.first_data_at = now

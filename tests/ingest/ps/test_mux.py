@@ -49,3 +49,36 @@ def test_stream_map_layout_and_crc() -> None:
     # MPEG-2 CRC-32 of the whole section including its CRC is 0 (ISO/IEC 13818-1 annex A)
     assert _crc32_mpeg(psm) == 0
     assert _crc32_mpeg(b"123456789") == 0x0376E6E7  # the CRC-32/MPEG-2 check value
+
+
+def test_a_malformed_stream_map_is_tolerated() -> None:
+    """Devices in the field send stream maps with a wrong codec type, a bad CRC or a cut-short table;
+    the hub's sanitiser (ingest.ps.psm) leaves FFmpeg a stream it decodes, for H.264 and H.265."""
+    from ingest.ps.psm import sanitize
+
+    units = access_units(H264_SAMPLE, "h264")[:40]
+    good = _mux(units, "h264")
+    psm = stream_map(0x1B)
+    broken = {
+        "wrong stream type": (stream_map(0x02), 1),  # calls H.264 "MPEG-2 video": FFmpeg alone decodes nothing
+        "bad CRC": (psm[:-4] + b"\xde\xad\xbe\xef", 0),  # harmless: kept
+        "truncated table": (psm[:10] + b"\x00\x08" + psm[12:16] + psm[-4:], 1),  # says 8 bytes of entries, has 4
+    }
+    for what, (bad, expect_removed) in broken.items():
+        ps = good.replace(psm, bad)
+        if what == "wrong stream type":
+            assert _demux(ps)[1] == 0  # the failure the sanitiser exists for
+        cleaned, removed = sanitize(ps)
+        assert removed == expect_removed * good.count(psm), what
+        codec, frames, _ = _demux(cleaned)
+        assert codec == "h264" and frames == 40, (what, codec, frames)
+    assert sanitize(good) == (good, 0)
+
+
+@needs_ffmpeg
+def test_h265_without_its_stream_map_is_still_found(tmp_path) -> None:
+    from ingest.ps.psm import sanitize
+
+    ps = _mux(access_units(hevc_annexb(tmp_path), "hevc"), "hevc")
+    cleaned, removed = sanitize(ps.replace(stream_map(0x24), stream_map(0x1B)[:12] + bytes([0x02]) + stream_map(0x1B)[13:]))
+    assert removed == 4 and _demux(cleaned)[:2] == ("hevc", 40)
