@@ -109,3 +109,42 @@ async def test_h265_ps_from_the_product_muxer_reaches_the_reader(tmp_path) -> No
     units = [mux.mux(au, 9000 * (i + 1), key) for i, (au, key) in enumerate(access_units(hevc_annexb(tmp_path), "hevc"))]
     frames, _, _ = await _run_live(tmp_path, "udp", units)
     assert frames.frames[-1].image.shape == (360, 640, 3)
+
+
+async def test_a_stalled_channel_is_re_invited_and_frames_resume(tmp_path) -> None:
+    """The device stops sending (a 4G terminal losing its link): after stall_s the hub BYEs the dead
+    session and INVITEs again; the device answers, sends to the new SSRC, and the same reader goes on."""
+    units = ps_units(gstreamer_ps(tmp_path).read_bytes())
+    platform = await GbPlatform(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw")).start()
+    hub = GbMediaHub(platform, media_host="127.0.0.1", bind_host="127.0.0.1", mode="udp", linger_s=0.5, stall_s=2.0)
+    http = await PsHttpServer(hub, "127.0.0.1", 0).start()
+    run = await start_sipp("device.xml", ooc="device_ooc.xml", server_port=platform.port, logdir=tmp_path / "sipp",
+                           keys=keys(), auth=(DEVICE, "pw"), timeout_s=90, hold_ms=60000)
+    frames = FrameLog()
+    reader = StreamReader(ChannelSpec(id=CH1, url=http.url(CH1), mode="continuous", fps=10.0), on_frame=frames)
+    tasks: list[asyncio.Task] = []
+    try:
+        await wait_for(lambda: CH1 in platform.store.channels, what="the catalog")
+        reader.start()
+        await wait_for(lambda: CH1 in hub.sessions and hub.sessions[CH1].invite is not None, what="the INVITE")
+        session = hub.sessions[CH1]
+        first_ssrc = session.invite.ssrc
+        tasks.append(asyncio.create_task(PsRtpSender(units, ssrc=int(first_ssrc)).udp("127.0.0.1", session.receiver.port)))
+        await wait_for(lambda: len(frames.frames) >= 10, timeout=30, what="frames")
+        tasks.pop().cancel()  # the link drops
+        await wait_for(lambda: session.reinvites >= 1 and session.invite is not None, timeout=15, what="the re-INVITE")
+        assert session.invite.ssrc != first_ssrc  # a new session, a new SSRC: stale packets cannot leak in
+        before = len(frames.frames)
+        tasks.append(asyncio.create_task(PsRtpSender(units, ssrc=int(session.invite.ssrc)).udp("127.0.0.1", session.receiver.port)))
+        await wait_for(lambda: len(frames.frames) >= before + 10, timeout=30, what="frames after the re-INVITE")
+        assert len(hub.sessions) == 1
+    finally:
+        reader.stop()
+        for t in tasks:
+            t.cancel()
+        await hub.close()
+        await http.stop()
+        run.kill()
+        await platform.stop()
+    sipp_saw = (tmp_path / "sipp" / "messages.log").read_text(errors="replace")
+    assert sipp_saw.count("INVITE sip:") >= 2 and "BYE sip:" in sipp_saw
