@@ -103,6 +103,12 @@ def test_worker_alerts_snapshots_clips_patrol_hot_reload_and_a_dead_camera(rtsp_
         assert {c: statuses[c]["status"] for c in ("cam01", "cam02", "cam03", "deadcam")} == {
             "cam01": "online", "cam02": "online", "cam03": "online", "deadcam": "offline"}, statuses
         assert "refused" in statuses["deadcam"]["reason"].lower() and statuses["cam03"]["metrics"]["std"] > 10
+        # The heartbeat behind 在线 (web: a frame within 15 s): recent frames of the cameras being read.
+        from devices import LAST_FRAME_KEY
+
+        beats = {k.decode(): float(v) for k, v in client.hgetall(LAST_FRAME_KEY).items()}
+        assert {"cam01", "cam02"} <= beats.keys() and "deadcam" not in beats, beats
+        assert all(time.time() - beats[c] < 30 for c in ("cam01", "cam02")), beats
         opened: set[str] = set()
         for alert, jpeg in alerts:
             assert alert["camera_id"] in {"cam01", "cam02"}
