@@ -129,6 +129,16 @@ class LoginRateLimiter:
     return {0, 0}
     """
     _REASONS = {1: "account", 2: "address", 3: "global"}
+    # KEYS: account, address, global. A key that expired meanwhile is left alone (a DECR would
+    # recreate it at -1 with no expiry).
+    _REFUND = """
+    redis.call('DEL', KEYS[1])
+    for i = 2, 3 do
+      local n = tonumber(redis.call('GET', KEYS[i]) or '0')
+      if n > 0 then redis.call('DECR', KEYS[i]) end
+    end
+    return 0
+    """
 
     def __init__(self, redis_client, *, per_account: int = 5, per_address: int = 20, global_limit: int = 600,
                  window_s: int = 300, global_window_s: int = 60, max_hashes: int = 2, per_address_hashes: int = 1) -> None:
@@ -139,6 +149,7 @@ class LoginRateLimiter:
         self.window_s = window_s
         self.global_window_s = global_window_s
         self._script = redis_client.register_script(self._SCRIPT)
+        self._refund = redis_client.register_script(self._REFUND)
         self._hashing = asyncio.Semaphore(max_hashes)
         self._per_address_hashes = per_address_hashes
         self._address_slots: dict[str, list] = {}  # ip -> [semaphore, requests using it]
@@ -162,12 +173,7 @@ class LoginRateLimiter:
 
     async def succeeded(self, username: str, ip: str) -> None:
         """A correct password: give this attempt back and clear the account's failures."""
-        account, address, whole = self._keys(username, ip)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(account)
-            pipe.decr(address)
-            pipe.decr(whole)
-            await pipe.execute()
+        await self._refund(keys=self._keys(username, ip))
 
     async def verify(self, ip: str, password_hash: str | None, password: str) -> bool:
         """:func:`verify_password` off the event loop, with bounded concurrency (see the class doc)."""
