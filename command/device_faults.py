@@ -268,7 +268,8 @@ class DeviceFaultConsumer:
             self.outbox.push(pipe, staged)
         if ack:
             pipe.xack(EVENTS_STREAM, DEVICE_FAULT_GROUP, *ack)
-        pipe.execute()  # the sweep marks the events sent once Redis has them on disk
+        pipe.execute()
+        self.outbox.pushed(staged)  # marked sent by confirm() once Redis has them on disk
 
     # ---- decisions --------------------------------------------------------------------------
 

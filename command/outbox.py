@@ -3,9 +3,10 @@
 A change and the events announcing it are written in one database transaction
 (:func:`stage`: rows of ``event_outbox`` holding the entries built by
 ``streams.event_entry``). After the commit the writer pushes its rows
-(:meth:`Outbox.relay`); the :meth:`Outbox.sweep` of the command worker holding the
-timer lease pushes every row unsent for a few seconds again, waits until Redis has
-it on disk (``WAITAOF``) and only then marks it sent — so a writer that died before
+(:meth:`Outbox.relay`) and, once ``WAITAOF`` confirms Redis has them on disk, marks
+them sent (:meth:`Outbox.confirm`, about once a second); the :meth:`Outbox.sweep` of
+the command worker holding the timer lease pushes every row still unsent after a few
+seconds again, waits for ``WAITAOF`` and marks it sent — so a writer that died before
 pushing, and a Redis killed before its fsync, both cost a delay, not an event. Relaying is one Lua script per batch that XADDs only the
 entries whose ``event_id`` is not yet in the sorted set ``xl:events:relayed``
 (kept for a day), so the sweep and a late writer never push the same event twice.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,10 +69,12 @@ class Outbox:
 
     database: Database
     redis_client: Any
-    sweep_after: timedelta = timedelta(seconds=3)
+    sweep_after: timedelta = timedelta(seconds=5)
     keep_sent: timedelta = timedelta(hours=1)
     batch_size: int = 500
     _script: Any = field(default=None, init=False, repr=False)
+    _pushed: list[int] = field(default_factory=list, init=False, repr=False)
+    _pushed_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _last_prune: float = field(default=0.0, init=False)
 
     def _relay_script(self) -> Any:
@@ -84,6 +88,29 @@ class Outbox:
         for row in rows:
             args += [row.event_id, row.event]
         return self._relay_script()(keys=[EVENTS_STREAM, RELAYED_KEY], args=args, client=client)
+
+    def pushed(self, rows: Sequence[OutboxEvent]) -> None:
+        """Note rows this process pushed; :meth:`confirm` marks them sent once Redis has them on disk."""
+        with self._pushed_lock:
+            self._pushed.extend(row.id for row in rows)
+
+    def confirm(self) -> int:
+        """Mark what this process pushed as sent, after one ``WAITAOF`` covering all of it. Returns rows marked."""
+        with self._pushed_lock:
+            ids, self._pushed = self._pushed, []
+        if not ids:
+            return 0
+        durable = False
+        try:
+            durable = durable_fence(self.redis_client)
+        finally:
+            if not durable:  # unconfirmed: kept for the next call (or, if this process dies, the sweep)
+                with self._pushed_lock:
+                    self._pushed[:0] = ids
+        if not durable:
+            return 0
+        self.mark_sent(ids)
+        return len(ids)
 
     def mark_sent(self, ids: Sequence[int]) -> None:
         if not ids:
@@ -100,7 +127,9 @@ class Outbox:
         """
         if not rows:
             return 0
-        return len(self.push(self.redis_client, rows))
+        added = len(self.push(self.redis_client, rows))
+        self.pushed(rows)
+        return added
 
     def sweep(self, before: datetime | None = None) -> int:
         """Confirm rows staged before ``before`` (default: ``sweep_after`` ago): push them (Redis drops what

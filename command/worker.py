@@ -78,6 +78,7 @@ class AlertConsumer:
     timer_lease: Lease | None = None
     lease_check_s: float = 1.0
     sweep_interval_s: float = 2.0
+    confirm_interval_s: float = 1.0
     merge_window: timedelta = MERGE_WINDOW
     stats: WorkerStats = field(default_factory=WorkerStats)
     names: NameCache = field(default_factory=NameCache)
@@ -91,6 +92,7 @@ class AlertConsumer:
     _last_timers: float = field(default=0.0, init=False)
     _last_lease: float = field(default=0.0, init=False)
     _last_sweep: float = field(default=0.0, init=False)
+    _last_confirm: float = field(default=0.0, init=False)
     _last_device_poll: float = field(default=0.0, init=False)
     _last_device_tick: float = field(default=0.0, init=False)
 
@@ -215,7 +217,8 @@ class AlertConsumer:
         if staged:
             self.outbox.push(pipe, staged)
         pipe.xack(ALERTS_STREAM, CONSUMER_GROUP, *ids)
-        pipe.execute()  # the sweep marks the events sent once Redis has them on disk
+        pipe.execute()
+        self.outbox.pushed(staged)  # marked sent by confirm() once Redis has them on disk
         for result in results:
             self.stats.processed += 1
             if result.duplicate:
@@ -273,6 +276,12 @@ class AlertConsumer:
 
     def run_singletons(self, now: float) -> None:
         """The work one worker does for all: the SLA timers and the outbox sweep, on the lease holder."""
+        if now - self._last_confirm >= self.confirm_interval_s:
+            self._last_confirm = now
+            try:
+                self.outbox.confirm()  # every worker: the events it pushed itself
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("outbox confirmation waits for Redis (%s)", exc.__class__.__name__)
         lease = self.timer_lease
         if lease is not None and now - self._last_lease >= self.lease_check_s:
             self._last_lease = now

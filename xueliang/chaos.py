@@ -240,9 +240,9 @@ def chaos(plan: Plan, tmp: Path, database_url: str | None, log: Any) -> dict[str
     for name in ("chaos-w1", "chaos-w2"):
         start_worker(name)
     web = start_web()
-    wait_for_port("127.0.0.1", web_port, 90, web)
+    wait_for_port("127.0.0.1", web_port, 240, web)  # interpreter start-up alone takes a minute on a loaded box
     control = redis.Redis.from_url(server.url)
-    deadline = time.time() + 90
+    deadline = time.time() + 240
     while True:  # both workers joined the group
         try:
             names = {c["name"].decode() for c in control.xinfo_consumers(ALERTS_STREAM, CONSUMER_GROUP)}
@@ -254,7 +254,7 @@ def chaos(plan: Plan, tmp: Path, database_url: str | None, log: Any) -> dict[str
             if proc.poll() is not None:
                 raise RuntimeError(f"worker {name} exited with {proc.returncode}; see {tmp / (name + '.log')}")
         if time.time() > deadline:
-            raise RuntimeError(f"workers did not join the consumer group in 90 s; see {tmp}")
+            raise RuntimeError(f"workers did not join the consumer group in 240 s; see {tmp}")
         time.sleep(0.1)
     with httpx.Client(base_url=f"http://127.0.0.1:{web_port}", timeout=30) as http:
         response = http.post("/api/auth/login", json={"username": USER, "password": PASSWORD})
@@ -286,7 +286,7 @@ def chaos(plan: Plan, tmp: Path, database_url: str | None, log: Any) -> dict[str
 
     def web_back(spawned_at: float) -> None:  # a watcher only: processes are spawned by the main thread
         try:
-            wait_for_port("127.0.0.1", web_port, 90, web_proc[0])
+            wait_for_port("127.0.0.1", web_port, 240, web_proc[0])
             faults["web_restart_s"] = round(time.time() - spawned_at, 1)
         except (RuntimeError, TimeoutError) as exc:
             faults["error"] = f"web did not come back: {exc}"

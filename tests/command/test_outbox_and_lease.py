@@ -108,3 +108,21 @@ def test_several_merges_in_one_batch_add_up(seeded, make_alert):
     with seeded.session() as s:
         results = intake_alerts(s, [(a, None) for a in later])
         assert {r.incident.id for r in results} == {1} and results[-1].incident.source_count == 5
+
+
+def test_pushed_events_are_marked_sent_once_redis_confirms_them_on_disk(seeded, tmp_path, make_alert):
+    from xueliang.runtime import EmbeddedRedis
+
+    with EmbeddedRedis(tmp_path / "redis", appendfsync="everysec") as server:  # with its AOF: WAITAOF really waits
+        client = redis.Redis.from_url(server.url)
+        outbox = Outbox(seeded, client)
+        with seeded.session() as s:
+            [result] = intake_alerts(s, [(make_alert(), None)])
+            rows = stage(s, [event_entry("incident.created", result.incident.jurisdiction_code, {"id": result.incident.id})])
+        assert outbox.relay(rows) == 1
+        with seeded.session() as s:
+            assert s.get(OutboxEvent, rows[0].id).sent_at is None  # pushed, not yet known to be on disk
+        assert outbox.confirm() == 1 and outbox.confirm() == 0
+        with seeded.session() as s:
+            assert s.get(OutboxEvent, rows[0].id).sent_at is not None
+        client.close()
