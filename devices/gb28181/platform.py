@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from aiosipua.message import SipRequest
+
 from devices.gb28181 import manscdp
 from devices.gb28181.config import GbConfig
 from devices.gb28181.digest import DigestVerifier
@@ -93,6 +95,7 @@ class GbPlatform:
         self._queries: dict[tuple[str, str, int], _Query] = {}
         self._tasks: set[asyncio.Task[object]] = set()
         self._watchdog: asyncio.Task[None] | None = None
+        self.on_remote_bye: Callable[[str], None] | None = None  # call id of a session the device ended
         self.counters = {"registered": 0, "auth_failed": 0, "keepalives": 0, "rejected": 0, "alarms": 0, "positions": 0}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -155,8 +158,6 @@ class GbPlatform:
             self.endpoint.reply(inbound, 200, "OK")
         else:
             self.endpoint.reply(inbound, 405, "Method Not Allowed", headers={"Allow": "REGISTER, MESSAGE, NOTIFY, BYE, ACK, OPTIONS"})
-
-    on_remote_bye: Callable[[str], None] | None = None
 
     def _emit_bye(self, inbound: Inbound) -> None:
         call_id = inbound.request.call_id or ""
@@ -228,8 +229,8 @@ class GbPlatform:
             if self.config.auto_query:
                 self._spawn(self._after_register(device_id))
 
-    def _expires(self, req: object) -> int:
-        headers = req.headers  # type: ignore[attr-defined]
+    def _expires(self, req: SipRequest) -> int:
+        headers = req.headers
         raw = headers.get_first("expires")
         if raw is None:
             for c in headers.get("contact"):
@@ -259,7 +260,7 @@ class GbPlatform:
         sender = user_of(req.headers.get_first("from"))
         src = f"{inbound.addr[0]}:{inbound.addr[1]}/{inbound.proto}"
         dev = self.store.devices.get(sender)
-        if dev is None or not dev.online and dev.offline_reason in ("设备注销",):
+        if dev is None or (not dev.online and dev.offline_reason == "设备注销"):
             self.counters["rejected"] += 1
             log.warning("GB28181: %s from unregistered device %r at %s refused (403); it must REGISTER first", req.method, sender, src)
             self.endpoint.reply(inbound, 403, "Forbidden")
