@@ -62,8 +62,20 @@ cameras:
     streams: {{main: rtsp://127.0.0.1:9/none}}
     analysis: {{mode: off}}
 """, encoding="utf-8")
+    redis_url = redis_server.url.rsplit("/", 1)[0] + "/7"
+    import redis as redis_lib
+
+    from command import publish_event
+
+    client = redis_lib.Redis.from_url(redis_url)
+    client.flushdb()
+    # a camera whose RTSP connection is refused: the devices page names the error in Chinese
+    publish_event(client, "device.status", "330381101201", {"camera_id": "scancam", "status": "offline", "reason": "Connection refused",
+                                                            "since": now.isoformat(), "last_frame_at": None,
+                                                            "metrics": {"mean": 80.5, "sharpness": 0.31}})
+    client.close()
     settings = Settings(data_dir=data_dir, cameras_file=cameras, database_url=db_url,
-                        redis_url=redis_server.url.rsplit("/", 1)[0] + "/7", secret_key="pages-english-secret-0123456789abcdef",
+                        redis_url=redis_url, secret_key="pages-english-secret-0123456789abcdef",
                         web_port=free_port())
     server = ServerThread(create_app(settings), settings.web_port)
     server.start()
@@ -97,11 +109,11 @@ def _visit(browser, stack, username: str, paths: list[str], phone: bool = False)
         page.fill("#username", username)
         page.fill("#password", PASSWORD)
         page.click("#login-submit")
-        page.wait_for_load_state("networkidle")
+        page.wait_for_selector("#overview:not(.hidden)", timeout=30_000)
         for path in paths:
             page.goto(stack["url"] + path)
+            page.wait_for_selector("#overview:not(.hidden)" if path == "/" else "body[data-ready]", timeout=30_000)
             record_toasts(page)
-            page.wait_for_load_state("networkidle")
             page.wait_for_timeout(1500)
             found[f"{username} {path}"] = scan(page)
     finally:
@@ -121,3 +133,22 @@ def test_no_english_on_any_page(browser, stack):
     for page, words in found.items():
         print(f"  {page}: {len(words)} {words[:8]}")
     assert seen == 0, {k: v for k, v in found.items() if v}
+
+
+def test_devices_page_names_a_network_error_in_chinese(browser, stack):
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    page = context.new_page()
+    try:
+        page.goto(stack["url"] + "/")
+        page.fill("#username", "scan_county")
+        page.fill("#password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_selector("#overview:not(.hidden)")
+        page.goto(stack["url"] + "/devices")
+        row = page.locator("tr[data-camera='scancam']")
+        row.wait_for()
+        text = row.inner_text()
+        assert "连接被拒绝" in text and "离线" in text and "前山村" in text or "村" in text, text
+        assert "Connection" not in text and "330381101201" not in text
+    finally:
+        context.close()
