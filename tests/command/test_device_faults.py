@@ -248,6 +248,16 @@ def test_command_run_opens_a_device_fault_work_order(seeded, redis_url, tmp_path
                   "--redis-url", redis_url, "--consumer", "w1", "--media-dir", str(tmp_path / "media"),
                   "--device-fault-grace", "2"], log_path=log)
     try:
+        from command.models import Lease
+
+        started_by = time.monotonic() + 120  # interpreter start-up takes seconds to a minute on a loaded box
+        while True:  # the clock starts once the worker runs (it holds the timer lease, so it consumes device events)
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < started_by, "worker did not start within 120 s\n" + log.read_text()
+            with seeded.session() as s:
+                if s.scalar(select(Lease.holder).where(Lease.name == "sla-timers")) == "w1":
+                    break
+            time.sleep(0.2)
         now = datetime.now(UTC)
         publish_status(client, HealthReport(camera_id="cam03", camera_name="南站广场", jurisdiction_code=VILLAGE,
                                             status="no_signal", reason="蓝屏", since=now, checked_at=now))
