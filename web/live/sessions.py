@@ -179,9 +179,12 @@ def _codec_preferences(codec: str) -> list:
 
 
 # A passthrough viewer is stalled when the browser decodes less than this share of the frames
-# it receives, over at least STALL_WINDOW_S of client reports (B-frames: keyframes only).
-STALL_DECODED_SHARE = 0.5
-STALL_WINDOW_S = 2.0
+# it receives, over at least STALL_WINDOW_S of client reports. B-frames decode keyframes only
+# (1 in a GOP: 2-10 %); a browser merely slow on a busy PC still decodes most frames, so the
+# share is low enough not to mistake the one for the other.
+STALL_DECODED_SHARE = 0.25
+STALL_WINDOW_S = 1.5
+STALL_MEMORY_S = 600.0  # later viewers of a stalled camera get the transcode for this long
 
 
 class LiveSessions:
@@ -192,7 +195,7 @@ class LiveSessions:
         self.config = config or LiveConfig()
         self._sessions: dict[str, Session] = {}
         self._transcodes: dict[tuple[str, str], SharedTranscode] = {}
-        self._stalled: set[str] = set()  # cameras whose passthrough stalled in a browser: transcode from now on
+        self._stalled: dict[str, float] = {}  # camera stream -> when its passthrough stalled in a browser
         self._tasks: set[asyncio.Task] = set()
 
     def __len__(self) -> int:
@@ -231,7 +234,9 @@ class LiveSessions:
             self.sources.release(key)
             raise LiveError(503, f"camera {camera_id} is not streaming (upstream {source.status}); "
                                  "the tile retries by itself — check the camera's network and power")
-        mode, reason = choose_mode(info, browser, force_transcode=force_transcode, stalled_before=key in self._stalled)
+        stalled_at = self._stalled.get(key)
+        stalled_before = stalled_at is not None and time.monotonic() - stalled_at < STALL_MEMORY_S
+        mode, reason = choose_mode(info, browser, force_transcode=force_transcode, stalled_before=stalled_before)
         if force_passthrough and "h264" in browser and info.codec == "h264":
             mode, reason = Mode.PASSTHROUGH, "已要求直通"
         out_codec = "h264" if mode is Mode.PASSTHROUGH else next(c for c in browser if c in OUTPUT_CODECS)
@@ -308,7 +313,7 @@ class LiveSessions:
             return None
         received, decoded = frames_received - first[1], frames_decoded - first[2]
         if received >= 10 and decoded < received * STALL_DECODED_SHARE:
-            self._stalled.add(session.source_key)
+            self._stalled[session.source_key] = now
             logger.warning("live %s: passthrough stalled in the browser (%d of %d frames decoded); switching to transcode",
                            session.camera_id, decoded, received)
             return "transcode"

@@ -103,11 +103,12 @@
         var s = await handle.stats();
         var decoded = s.framesDecoded - last, received = s.framesReceived - lastReceived;
         last = s.framesDecoded; lastReceived = s.framesReceived;
-        // decoding: most received frames decode (keyframes only — B-frames in passthrough — is not playing)
-        if (decoded > 0 && decoded * 2 >= received) {
+        // decoding: most received frames decode (keyframes only — B-frames in passthrough — is not playing;
+        // a busy PC decoding late still decodes most of them)
+        if (decoded > 0 && decoded * 4 >= received) {
           lastChange = performance.now();
           if (!playing || stalled) { playing = true; stalled = false; state("playing", handle.mode); }
-        } else if (received > 2 && decoded * 2 < received) {
+        } else if (received > 4 && decoded * 4 < received) {
           if (!stalled) { stalled = true; playing = false; state("stalled", "frames arrive but do not decode"); }
         } else if (!stalled && performance.now() - lastChange > opts.stallMs) {
           stalled = true; playing = false; state("stalled", "no video for " + Math.round(opts.stallMs / 1000) + " s");
