@@ -67,7 +67,7 @@ class AlertPublisher:
 
     def __init__(self, redis_client: Any, max_pending: int = 1000, publish: Callable[..., Any] | None = None,
                  spool: AlertSpool | None = None, encode: Callable[[Any], bytes] | None = None,
-                 decode: Callable[[bytes], Any] | None = None, replay_batch: int = 2000,
+                 decode: Callable[[bytes], Any] | None = None, replay_batch: int = 5000,
                  fence: Callable[[Any], bool] | None = None) -> None:
         if publish is None:  # the real thing: XADD, and durable only once Redis fsynced it
             from command import publish_alert as publish
