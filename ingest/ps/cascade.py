@@ -120,10 +120,17 @@ def remux_starter(url_of: Callable[[str], str], *, realtime: bool = True) -> Cal
                         ps = mux.mux(bytes(pkt), pts, bool(pkt.is_keyframe))
                         asyncio.run_coroutine_threadsafe(queue.put((ps, pts)), loop).result(timeout=10)
             except Exception as exc:  # noqa: BLE001 - reported to the INVITE or logged for a running session
+                if stop_flag.is_set() or loop.is_closed():
+                    return  # stopped (BYE) while handing a packet over: nothing to report
                 log.warning("GB28181 cascade: source of %s ended: %s", channel_id, exc)
-                loop.call_soon_threadsafe(lambda: opened.done() or opened.set_exception(LookupError(str(exc))))
+                err = LookupError(str(exc))
+                loop.call_soon_threadsafe(lambda: opened.done() or opened.set_exception(err))
             finally:
-                loop.call_soon_threadsafe(queue.put_nowait, None)
+                if not loop.is_closed():
+                    try:
+                        loop.call_soon_threadsafe(queue.put_nowait, None)
+                    except RuntimeError:  # the loop closed meanwhile
+                        pass
 
         threading.Thread(target=read, name=f"cascade-{channel_id}", daemon=True).start()
         await asyncio.wait_for(opened, 10.0)

@@ -62,7 +62,7 @@ async def test_ptz_on_a_gb_channel_reaches_the_device_in_scope_only(web_server: 
         if thread is not None:
             await asyncio.to_thread(thread.stop)
         await worker.stop()
-        run.kill()
+        await run.stop()
         await asyncio.sleep(0.2)
     sipp_saw = (tmp_path / "sipp" / "messages.log").read_text(errors="replace")
     # right at speed 0x40, then the automatic stop, then call preset 3 (checksums by hand: 0x1F5, 0xB4, 0x139)

@@ -80,7 +80,7 @@ cameras:
             sender_task.cancel()
         await hub.close()
         await http.stop()
-        run.kill()
+        await run.stop()
         await platform.stop()
 
     db = open_database(database_url, upgrade=True)

@@ -128,7 +128,7 @@ async def test_worker_reports_an_rtsp_camera_up_to_the_city(tmp_path, database_u
     finally:
         await worker.stop()
         transport.close()
-        run.kill()
+        await run.stop()
         db.dispose()
     dep = RtpDepacketizer(100000042)
     ps = b"".join(chunk for p in sink.packets for chunk in dep.feed(p))

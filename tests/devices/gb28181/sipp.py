@@ -32,9 +32,14 @@ class SippRun:
         logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.logdir.glob("*.log")))
         return self.proc.returncode or 0, (out or b"").decode(errors="replace")[-3000:] + logs
 
-    def kill(self) -> None:
+    async def stop(self) -> None:
+        """Kill SIPp if still running and reap it (an unreaped transport warns after the loop closed)."""
         if self.proc.returncode is None:
             self.proc.kill()
+        try:
+            await asyncio.wait_for(self.proc.communicate(), 5)
+        except (TimeoutError, ValueError):
+            pass
 
 
 async def start_sipp(scenario: str | Path, *, server_port: int, logdir: Path, keys: dict[str, str], transport: str = "u1",

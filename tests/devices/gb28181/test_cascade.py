@@ -50,7 +50,7 @@ async def test_register_up_answer_catalog_and_stream_ps(tmp_path) -> None:
     finally:
         await client.stop()
         transport.close()
-        run.kill()
+        await run.stop()
     # what the upper platform received: RTP with its SSRC, PS inside, H.264 that FFmpeg decodes
     dep = RtpDepacketizer(100000042)
     ps = b"".join(chunk for p in sink.packets for chunk in dep.feed(p))
@@ -74,4 +74,4 @@ async def test_wrong_password_is_refused_by_the_upper_platform(tmp_path) -> None
         assert await client.register() is False
     finally:
         await client.endpoint.stop()
-        run.kill()
+        await run.stop()

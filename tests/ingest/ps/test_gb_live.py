@@ -86,7 +86,7 @@ async def _run_live(tmp_path, mode: str, units: list[bytes], relay_packets: list
             device_server.close()
         await hub.close()
         await http.stop()
-        run.kill()
+        await run.stop()
         await platform.stop()
 
 
@@ -144,7 +144,7 @@ async def test_a_stalled_channel_is_re_invited_and_frames_resume(tmp_path) -> No
             t.cancel()
         await hub.close()
         await http.stop()
-        run.kill()
+        await run.stop()
         await platform.stop()
     sipp_saw = (tmp_path / "sipp" / "messages.log").read_text(errors="replace")
     assert sipp_saw.count("INVITE sip:") >= 2 and "BYE sip:" in sipp_saw
