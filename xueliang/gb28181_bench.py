@@ -152,7 +152,7 @@ async def _bench(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     n_nvr = args.nvrs or (10 if quick else 100)
     per_nvr = args.channels_per_nvr
     n_inv = args.invites or (4 if quick else 20)
-    ka_interval, ka_duration = (3.0, 6.0) if quick else (10.0, 30.0)
+    ka_interval, ka_duration = (2.0, 4.0) if quick else (10.0, 30.0)
 
     platform = await GbPlatform(GbConfig(platform_id="34020000002000000001", host="127.0.0.1", port=0, password=PASSWORD,
                                          auto_query=False, keepalive_interval_s=60.0, catalog_timeout_s=120.0,
