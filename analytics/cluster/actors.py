@@ -213,13 +213,15 @@ def controller() -> Any:
 def stop(redis_client: Any | None = None) -> int:
     """Kill the controller, every shard and detector of the analytics tier; forget the assignment."""
     killed = 0
-    for actor in ray.util.list_named_actors(all_namespaces=True):
-        if actor.get("namespace") == NAMESPACE and actor["name"].startswith("xl-"):
-            try:
-                ray.kill(ray.get_actor(actor["name"], namespace=NAMESPACE), no_restart=True)
-                killed += 1
-            except ValueError:
-                pass
+    names = sorted((a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+                    if a.get("namespace") == NAMESPACE and a["name"].startswith("xl-")),
+                   key=lambda n: n != CONTROLLER_NAME)  # the controller first: it must not recreate shards
+    for name in names:
+        try:
+            ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+            killed += 1
+        except ValueError:  # gone meanwhile
+            pass
     if redis_client is not None:
         from analytics.cluster.store import AssignmentStore
 
