@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+# command's seeded-database fixtures (SQLite and PostgreSQL) for the import tests
+from tests.command.conftest import _seeded_sqlite_template, database_url, seeded  # noqa: F401
 from tests.web.conftest import PASSWORD, TOWNSHIP_A, TOWNSHIP_B, seeded_database
 from xueliang.runtime import free_port, spawn, stop
 from xueliang.settings import Settings

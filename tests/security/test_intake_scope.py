@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 
 from command import Actor, AuditEvent, Incident, IncidentSource, get_incident
 from command.intake import ReportIn, import_work_orders, submit_report
-from tests.command.conftest import _seeded_sqlite_template, database_url, seeded  # noqa: F401 (fixtures)
 from tests.security.conftest import TOWNSHIP_A, TOWNSHIP_B, report
 
 T0 = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)

@@ -25,6 +25,23 @@ def _token(username: str, role: str, code: str) -> str:
     return issue_token(SECRET, username=username, role=role, jurisdiction_code=code, ttl_s=600)[0]
 
 
+def _runner(operation, base_url: str, statuses: dict[str, Counter], succeeded: set[tuple[str, str]]):
+    # Hypothesis drives schemathesis's strategy directly (its pytest plugin does not load on this
+    # pytest): a fixed seed, no shrinking, so the run is bounded and repeatable.
+    @given(case=operation.as_strategy())
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    def run(case) -> None:
+        for account in ACCOUNTS:
+            response = case.call_and_validate(base_url=base_url, checks=CHECKS, timeout=30,
+                                              headers={"Authorization": f"Bearer {_token(*account)}"})
+            statuses[account[0]][response.status_code] += 1
+            if 200 <= response.status_code < 300:
+                succeeded.add((account[0], operation.label))
+
+    return run
+
+
 def test_every_operation_conforms(web_process) -> None:
     schema = schemathesis.openapi.from_url(f"{web_process.url}/api/openapi.json",
                                            headers={"Authorization": f"Bearer {_token(*ACCOUNTS[0])}"})
@@ -38,19 +55,7 @@ def test_every_operation_conforms(web_process) -> None:
             operation = result.ok()
             operations += 1
 
-            # Hypothesis drives schemathesis's strategy directly (its pytest plugin does not load on
-            # this pytest): a fixed seed, no shrinking, so the run is bounded and repeatable.
-            @given(case=operation.as_strategy())
-            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-            def run(case) -> None:
-                for account in ACCOUNTS:
-                    response = case.call_and_validate(base_url=web_process.url, checks=CHECKS, timeout=30,
-                                                      headers={"Authorization": f"Bearer {_token(*account)}"})
-                    statuses[account[0]][response.status_code] += 1
-                    if 200 <= response.status_code < 300:
-                        succeeded.add((account[0], operation.label))
-
+            run = _runner(operation, web_process.url, statuses, succeeded)
             try:
                 run()
             except (Exception, BaseExceptionGroup) as exc:  # collect every operation's failure, then report them all
