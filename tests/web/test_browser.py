@@ -330,7 +330,7 @@ def test_wall_pops_an_alarm_into_a_tile_with_its_boxes(browser, stack, shots) ->
     page.click("#tour-toggle")
     page.wait_for_selector("body[data-tour='0']")
     shown = {page.get_attribute(f'.tile[data-index="{i}"]', "data-camera") for i in range(9)} - {""}
-    assert shown == {"camA1", "ptzA2"}
+    assert shown == {"camA1", "ptzA2", "uavA"}
     page.click("#tour-toggle")
     assert page.errors == []
     context.close()
