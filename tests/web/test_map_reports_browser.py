@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -147,7 +148,13 @@ def test_map_shows_incident_camera_and_unit_in_their_township(page, stack, artif
         lat, lon = float(marker.get_attribute("data-lat")), float(marker.get_attribute("data-lon"))
         assert _inside(lon, lat, ring), f"{kind} {ident} drawn at {lat},{lon}, outside 东城街道"
         assert not any(_inside(lon, lat, f["geometry"]["coordinates"][0]) for f in others if f["geometry"])
-        popup = page.inner_text(".leaflet-popup-content")
+        # the previous popup may still be fading out: read the one that opened for this marker
+        expected = {"incident": "区域入侵", "camera": "东城街道 文化广场", "unit": f"#{stack['incident_id']}"}[kind]
+        deadline = time.monotonic() + 10
+        while not any(expected in text for text in page.locator(".leaflet-popup-content").all_inner_texts()):
+            assert time.monotonic() < deadline, f"{kind} popup: {page.locator('.leaflet-popup-content').all_inner_texts()}"
+            time.sleep(0.1)
+        popup = next(text for text in page.locator(".leaflet-popup-content").all_inner_texts() if expected in text)
         if kind == "incident":
             assert "区域入侵" in popup and "已派单" in popup and "在处置台打开" in popup
             page.screenshot(path=str(shots / "map.png"))
@@ -157,7 +164,8 @@ def test_map_shows_incident_camera_and_unit_in_their_township(page, stack, artif
             assert f"#{stack['incident_id']}" in popup  # the unit's popup names the case it is dispatched to
         # the popup is clickable through to the desk for incidents and dispatched units
         if kind != "camera":
-            assert page.get_attribute(".leaflet-popup-content a", "href") == f"/desk#{stack['incident_id']}"
+            links = page.locator(".leaflet-popup-content a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+            assert f"/desk#{stack['incident_id']}" in links, links
     page.goto(f"{stack['url']}/map")
     page.wait_for_selector("body[data-ready='1']")
     page.screenshot(path=str(shots / "map-county.png"))
