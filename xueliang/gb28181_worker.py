@@ -145,24 +145,25 @@ class GbWorker:
         log.info("GB28181: alarm of %s published as alert %s", camera.id, alert.alert_id)
 
     def _camera_for(self, channel_id: str, device_id: str) -> Any:
-        """The registry camera of a channel; before the registry caught up with a fresh catalog, the
-        same camera built from the platform's own catalog (an alarm must not wait for a reload)."""
+        """The registry camera of a channel. An alarm or position naming the device itself stands for the
+        device's first channel in catalog order. Before the registry caught up with a fresh catalog, the
+        same camera is built from the platform's own catalog (an alarm must not wait for a reload)."""
+        store = self.platform.store
+        if channel_id not in store.channels:
+            first = next((cid for cid, (d, _) in store.channels.items() if d == device_id), None)
+            if first is not None:
+                channel_id = first
         registry: Registry = self.sinks.registry()
         camera = registry.get(channel_id)
         if camera is not None:
             return camera
+        owner = store.channels.get(channel_id)
+        if owner is None:
+            cams = registry.with_tag(f"gb:{device_id}")  # the platform restarted and has no catalog yet
+            return cams[0] if len(cams) else None
         from devices.gb28181.cameras import channel_cameras
         from devices.gb28181.persist import ChannelRow
 
-        store = self.platform.store
-        owner = store.channels.get(channel_id)
-        if owner is None:  # an alarm naming the device itself: its first channel stands for it
-            cams = registry.with_tag(f"gb:{device_id}")
-            if len(cams):
-                return cams[0]
-            owner = next(((d, it) for d, it in store.channels.values() if d == device_id), None)
-        if owner is None:
-            return None
         dev, it = owner
         built = channel_cameras([ChannelRow(channel_id=it.device_id, device_id=dev, name=it.name, civil_code=it.civil_code,
                                             manufacturer=it.manufacturer, model=it.model, lat=it.latitude, lon=it.longitude,

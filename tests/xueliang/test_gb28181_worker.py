@@ -77,7 +77,7 @@ async def test_device_alarm_becomes_an_incident_and_status_follows_registration(
         for e in moves:
             tracker.update(telemetry_from_event(e))
         unit = moves[0]["payload"]["unit_id"]
-        assert unit in {CH1, CH2, CH3} and watcher.current[unit].kind.value == "drone"
+        assert unit == CH1 and watcher.current[unit].kind.value == "drone"  # the device's first channel
         track = tracker.history(unit)
         assert [(t.lat, t.lon) for t in track] == [(27.9, 120.65), (27.901, 120.651)]
         assert abs(track[0].speed_mps - 12.5 / 3.6) < 0.01 and track[0].heading_deg == 90
