@@ -66,7 +66,7 @@ def _child(conn, server: tuple[str, int], media_path: str) -> None:  # noqa: ANN
                 ids, window = args
                 sem = asyncio.Semaphore(window)
 
-                async def one(d: str) -> bool:
+                async def one(d: str, sem: asyncio.Semaphore = sem) -> bool:
                     for attempt in range(3):  # devices retry a failed registration, as real ones do
                         async with sem:
                             try:
@@ -216,7 +216,7 @@ def _registry_figures(platform, workdir: Path, total: int) -> dict[str, object]:
 
     db = open_database(f"sqlite:///{workdir / 'gb.db'}", upgrade=True)
     by_dev: dict[str, list] = {}
-    for cid, (dev, item) in platform.store.channels.items():
+    for dev, item in platform.store.channels.values():
         by_dev.setdefault(dev, []).append(item)
     t0 = time.perf_counter()
     for dev, items in by_dev.items():
@@ -253,7 +253,8 @@ async def _first_frames(platform, n: int) -> dict[str, float]:  # noqa: ANN001
     try:
         for ch in channels:
             got = threading.Event()
-            reader = StreamReader(ChannelSpec(id=ch, url=http.url(ch), mode="continuous", fps=10.0), on_frame=lambda f: got.set())
+            reader = StreamReader(ChannelSpec(id=ch, url=http.url(ch), mode="continuous", fps=10.0),
+                                  on_frame=lambda _f, got=got: got.set())
             t0 = time.perf_counter()
             reader.start()
             loop = asyncio.get_running_loop()

@@ -53,7 +53,7 @@ class ChannelMapping:
                 out[key.strip()] = value.strip()
             return out
         kinds = pairs("XUELIANG_GB28181_DEVICE_KINDS")
-        for dev, kind in kinds.items():
+        for kind in kinds.values():
             CameraKind(kind)  # ValueError names the bad kind
         base = cls()
         return cls(media_url=env.get("XUELIANG_GB28181_MEDIA_URL", base.media_url),

@@ -16,7 +16,7 @@ import logging
 import secrets
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from aiosipua.message import SipMessage, SipRequest, SipResponse, missing_required_headers
