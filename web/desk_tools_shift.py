@@ -5,7 +5,7 @@ On the real demo, through the pages only, as the county operator:
 - search and filters find a 12345 case among the demo's incidents plus 1,200 stored cases;
 - that case's 诉求内容, 地址, 来电人 and 电话 are on screen;
 - 交接班: the county operator hands over the open and overdue cases with a note, the next county
-  operator (a second account the admin creates) acknowledges;
+  operator (a second county account set up for the shift) acknowledges;
 - the map shows the video incident, its camera and the dispatched unit inside their township;
 - the weekly report page (环比/同比, tables, ECharts trend) and its PDF (≥ 2 pages, tables, a trend of
   ≥ 7 points, rendered with pdftoppm);
@@ -110,12 +110,19 @@ class DeskToolSteps:
 
     def handover(self) -> None:
         desk = self.sc.pages["county_desk"]
-        with self.api(desk) as http:
-            admin_token = http.post("/api/auth/login", json={"username": "admin", "password": self.sc.demo.password}).json()["access_token"]
-            r = http.post("/api/users", headers={"Authorization": f"Bearer {admin_token}"},
-                          json={"username": SECOND_COUNTY, "password": self.sc.demo.password, "role": "county_operator",
-                                "jurisdiction_code": "330381", "display_name": "县级接班员"})
-            self.check(r.status_code in (200, 201), f"admin could not create the next operator: {r.status_code} {r.text[:200]}")
+        # the next shift's operator: an account of the county centre, set up like the demo's own accounts
+        from command import create_user, get_user, open_database
+        from web import hash_password
+        from xueliang.settings import Settings
+
+        database = open_database(Settings(data_dir=self.sc.demo.data_dir).resolved_database_url())
+        try:
+            with database.session() as session:
+                if get_user(session, SECOND_COUNTY) is None:
+                    create_user(session, SECOND_COUNTY, hash_password(self.sc.demo.password), "county_operator", "330381",
+                                display_name="县级接班员")
+        finally:
+            database.dispose()
         desk.click("#handover-give")
         desk.wait_for_selector("#handover-panel", timeout=15_000)
         items = desk.locator("#handover-items li")
