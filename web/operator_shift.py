@@ -165,6 +165,63 @@ class Demo:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-n:]}" for p in logs if p.exists())
 
 
+class AlertEcho:
+    """Re-publishes the newest real alert of one camera ``rate`` times a second, each with a fresh id and time.
+
+    The demo's footage raises about one alert a second per incident on a 2-core box; an operator of a
+    busy camera sees four or more. The echo keeps that push rate on the incident being handled (the
+    alerts are the camera's own, so they merge into it), without snapshots (as the analytics worker
+    sends them once an alarm window has its evidence).
+    """
+
+    def __init__(self, demo: "Demo", camera_id: str, rate: float = 5.0) -> None:
+        import threading
+
+        self.demo, self.camera_id, self.period = demo, camera_id, 1.0 / rate
+        self.sent = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="alert-echo", daemon=True)
+
+    def redis_url(self) -> str:
+        match = re.search(r"embedded Valkey on (redis://\S+)", (self.demo.work / "demo.log").read_text(errors="replace"))
+        if match is None:
+            raise StepFailed("the demo log names no embedded Valkey URL")
+        return match.group(1)
+
+    def start(self) -> "AlertEcho":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _template(self, client: Any) -> dict[str, Any] | None:
+        for _entry_id, fields in client.xrevrange("xl:alerts", count=2000):
+            alert = json.loads(fields[b"alert"])
+            if alert.get("camera_id") == self.camera_id:
+                return alert
+        return None
+
+    def _run(self) -> None:
+        import uuid
+        from datetime import UTC, datetime
+
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url())
+        try:
+            template = None
+            while template is None and not self._stop.wait(0.5):
+                template = self._template(client)
+            while template is not None and not self._stop.wait(self.period):
+                alert = {**template, "alert_id": uuid.uuid4().hex, "ts": datetime.now(UTC).isoformat(), "clip_path": None}
+                client.xadd("xl:alerts", {"alert": json.dumps(alert), "snapshot": b""})
+                self.sent += 1
+        finally:
+            client.close()
+
+
 def sample_photo(path: Path) -> Path:
     """A frame of the sample footage as a JPEG, the photo the responder 'takes'."""
     import cv2
@@ -195,6 +252,7 @@ class Scenario:
         self.photo = sample_photo(demo.work / "scene.jpg")
         self.started = time.monotonic()
         self.video_incident: int | None = None
+        self.echo: AlertEcho | None = None
         self.hotline_incident: int | None = None
         self.forms: list[bool] = []
         self.muted: tuple[int, str, float, int] | None = None
@@ -295,6 +353,9 @@ class Scenario:
         self.step("phone: 办结 note and photo survive pushes, then 办结", self.phone_resolve, "responder_phone")
         self.step("desk: the evidence clip plays on while pushes arrive", self.evidence_clip, "township_desk")
         self.step("desks: double 评价 gives one effect and 已被他人处理", self.double_evaluate, "county_desk")
+        if self.echo is not None:
+            self.echo.stop()
+            self.shift.figures["echoed_alerts"] = self.echo.sent
         self.step("desk: 回访, 结案; closed case shows no countdown", self.revisit_close_video, "township_desk")
         self.step("desk: 12345 case 受理登记 and 分类", self.hotline_intake, "township_desk")
         self.step("12345 case: 派单, 接单, 到场, 办结 on the phone", self.hotline_field, "responder_phone")
@@ -409,6 +470,8 @@ class Scenario:
             return max(ids) if ids else None
         self.video_incident = wait_until(newest_video, 90, "an incident from the township's camera in the queue")
         self.desk_select(desk, self.video_incident)
+        camera = desk.evaluate("(id) => fetch('/api/incidents/' + id).then(r => r.json()).then(i => i.camera_id)", self.video_incident)
+        self.echo = AlertEcho(self.demo, str(camera)).start()
         text = desk.inner_text("#detail")
         check("报警次数" in text, "the detail shows no alert count")
 

@@ -48,8 +48,8 @@ def _assert_shift(result: dict) -> None:
     assert result["wall_tiles_alarmed"] >= 1
     assert result["wall_alarmed_tiles_decoding"] == result["wall_tiles_alarmed"]
     assert result["media_mb_per_hour"] <= 300
-    # pushes really arrived on the selected incident while forms were open (the rate is the demo's alert rate)
-    assert result["pushes_per_s_on_selected"] >= 0.5
+    # the selected incident took >= 4 pushes a second (its camera's own alerts, echoed) while forms were open
+    assert result["pushes_per_s_on_selected"] >= 4
 
 
 def test_operator_shift_quick(artifacts_dir: Path) -> None:
