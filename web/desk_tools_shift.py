@@ -145,10 +145,13 @@ class DeskToolSteps:
         self._scan("county_next desk", nxt)
 
     def map_places(self) -> None:
-        incident_id = self.sc.video_incident
-        self.check(incident_id is not None, "no video incident in this shift")
         page = self.sc.login(self.browser, "county_map", "county", self.desktop, "/map")
         with self.api(page) as http:
+            # an open video incident with a unit dispatched to it (the shift's own video case is 结案 by now)
+            queue = http.get("/api/incidents/queue").json()["items"]
+            candidates = [i for i in queue if i.get("camera_id") and i.get("assigned_responder_ids")]
+            self.check(bool(candidates), "no open video incident with a dispatched unit")
+            incident_id = candidates[0]["id"]
             inc = http.get(f"/api/incidents/{incident_id}").json()
             geo = http.get("/api/jurisdictions/geojson", params={"max_level": "township"}).json()
         township = inc["jurisdiction_code"][:9]
@@ -157,7 +160,7 @@ class DeskToolSteps:
         self.check(bool(units), "the video incident has no dispatched unit")
         for kind, ident in (("incident", incident_id), ("camera", inc["camera_id"]), ("unit", units[0])):
             page.goto(f"{self.sc.demo.base}/map#{kind}={ident}")
-            page.wait_for_selector(f"body[data-focused='{kind}={ident}']", timeout=20_000)
+            page.wait_for_selector(f"body[data-focused='{kind}={ident}']", timeout=45_000)
             marker = page.locator(f".xl-marker[data-kind='{kind}'][data-id='{ident}']")
             lat, lon = float(marker.get_attribute("data-lat")), float(marker.get_attribute("data-lon"))
             self.check(_inside(lon, lat, ring), f"{kind} {ident} drawn at {lat:.4f},{lon:.4f}, outside township {township}")
@@ -170,7 +173,8 @@ class DeskToolSteps:
         self.check(points >= 7, f"the trend has {points} points")
         self.check("环比" in page.inner_text("#table-compare") and "同比" in page.inner_text("#table-compare"), "no 环比/同比 table")
         self.check(page.locator("#table-categories tbody tr").count() >= 1, "no category table")
-        response = page.context.request.get(self.sc.demo.base + page.get_attribute("#pdf", "href"))
+        # matplotlib renders three A4 pages: give a loaded machine time
+        response = page.context.request.get(self.sc.demo.base + page.get_attribute("#pdf", "href"), timeout=180_000)
         self.check(response.ok, f"PDF: HTTP {response.status}")
         with tempfile.TemporaryDirectory() as tmp:
             pdf = Path(tmp) / "weekly.pdf"
