@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -66,7 +67,9 @@ def _log(msg: str) -> None:
 
 
 class _ServerCpu:
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int | None) -> None:
+        if pid is None:
+            raise RuntimeError("the RTSP sample server is not running: start it before measuring its CPU")
         self.proc = psutil.Process(pid)
 
     def cpu_s(self) -> float:
@@ -84,7 +87,7 @@ def _worker(job: dict, timeout: float) -> dict:
 
 def _stream_step(server: RtspSampleServer, impl: str, n: int, fps: float, seconds: float, quick: bool,
                  skip_loop_filter: bool = False, prefix: str = "ch", source_fps: float = SOURCE_FPS) -> dict:
-    job = {
+    job: dict[str, Any] = {  # JSON handed to the bench worker process
         "impl": impl, "skip_loop_filter": skip_loop_filter, "fps": fps, "source_fps": source_fps, "seconds": seconds,
         "warmup_s": 1.5 if quick else 3.0, "stagger_s": 0.02,
         # cv2.VideoCapture opens hold the GIL (~3 s of probing each): the baseline connects

@@ -18,6 +18,7 @@ never arrives in the window counts as late too.
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import sys
@@ -225,12 +226,12 @@ def run_decode_limit_job(job: dict) -> dict:
             n += len(cc.decode(None))
             return _cpu_s() - c0, n
 
-    best_all, best_keys = None, None
+    best_all, best_keys = math.inf, math.inf
     for _ in range(job.get("repeat", 2)):  # best of a few: the box is shared
         cpu_all, frames = decode_cpu(False)
         cpu_keys, keys = decode_cpu(True)
-        best_all = cpu_all if best_all is None else min(best_all, cpu_all)
-        best_keys = cpu_keys if best_keys is None else min(best_keys, cpu_keys)
+        best_all = min(best_all, cpu_all)
+        best_keys = min(best_keys, cpu_keys)
     key_s = best_keys / keys
     other_s = max(0.0, (best_all - best_keys) / max(1, frames - keys))
     return {"impl": "decode_limit", "file": job["file"], "frames": frames, "keyframes": keys,

@@ -17,9 +17,11 @@ SPS has no timing the rate is measured from the packet spacing
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import av
 import av.error
+from av.video.codeccontext import VideoCodecContext
 
 # NAL unit types of parameter sets, by FFmpeg codec name
 _PARAMETER_SETS = {"h264": {7: "sps", 8: "pps"}, "hevc": {32: "vps", 33: "sps", 34: "pps"}}
@@ -84,7 +86,7 @@ def inspect_keyframe(codec: str, data: bytes, extradata: bytes | None = None) ->
     inband = parameter_sets(codec, data)
     chosen = inband or extradata
     try:
-        cc = av.CodecContext.create(codec, "r")
+        cc = cast(VideoCodecContext, av.CodecContext.create(codec, "r"))  # a video codec name: H.264/H.265
     except (av.error.FFmpegError, ValueError):
         return None
     cc.thread_count = 1

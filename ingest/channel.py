@@ -7,10 +7,11 @@ adapts a registry camera so the reader never depends on the registry's schema.
 
 from __future__ import annotations
 
-from devices import mask_url as redact_url  # one redactor for the whole product (devices owns URLs)
-
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from devices import Camera
+from devices import mask_url as redact_url  # one redactor for the whole product (devices owns URLs)
 
 Mode = Literal["continuous", "patrol", "off"]
 Transport = Literal["tcp", "udp"]
@@ -51,15 +52,12 @@ class ChannelSpec:
         return f"ChannelSpec(id={self.id!r}, url={self.safe_url!r}, mode={self.mode!r}, fps={self.fps}, transport={self.transport!r})"
 
 
-def spec_from_camera(camera: Any, stream: str = "sub") -> ChannelSpec:
-    """Build a :class:`ChannelSpec` from a ``devices.Camera`` (duck-typed to avoid a hard import).
+def spec_from_camera(camera: Camera, stream: Literal["main", "sub"] = "sub") -> ChannelSpec:
+    """Build a :class:`ChannelSpec` from a registry camera.
 
     Analysis reads the sub-stream; live view should pass ``stream="main"``.
     Secrets (``${ENV}`` references) are resolved here, at connect time only.
     """
     url = camera.stream_url(stream, resolve_secrets=True)
-    analysis = getattr(camera, "analysis", None)
-    mode = getattr(analysis, "mode", "continuous") if analysis is not None else "continuous"
-    mode = str(getattr(mode, "value", mode))  # devices uses a StrEnum
-    fps = float(getattr(analysis, "fps", 5.0) or 5.0) if analysis is not None else 5.0
-    return ChannelSpec(id=camera.id, url=url, mode=mode, fps=fps)
+    mode: Mode = camera.analysis.mode.value  # devices' StrEnum; ChannelSpec keeps the plain str
+    return ChannelSpec(id=camera.id, url=url, mode=mode, fps=float(camera.analysis.fps or 5.0))

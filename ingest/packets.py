@@ -14,9 +14,11 @@ import time
 from collections import deque
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import av.error
+from av.video.codeccontext import VideoCodecContext
 
 from ingest.bitstream import inspect_keyframe, nal_type, nal_units, parameter_sets
 from ingest.events import EncodedPacket, StreamParams
@@ -257,7 +259,7 @@ def _complete_tail(segment: list[EncodedPacket], pts: list[int], frame: int,
 
 def _decode_order_ranks(segment: list[EncodedPacket], params: StreamParams) -> list[int] | None:
     """Display rank of each packet, found by decoding (for cameras that stamp in decode order)."""
-    cc = av.CodecContext.create(params.codec_name, "r")
+    cc = cast(VideoCodecContext, av.CodecContext.create(params.codec_name, "r"))  # StreamParams are a video stream's
     cc.thread_count = 0  # a one-off pass over a clip: use the cores
     if params.extradata:
         cc.extradata = params.extradata
@@ -266,8 +268,8 @@ def _decode_order_ranks(segment: list[EncodedPacket], params: StreamParams) -> l
         for i, p in enumerate(segment):
             pkt = av.Packet(p.data)
             pkt.pts = i
-            seen += [f.pts for f in cc.decode(pkt)]
-        seen += [f.pts for f in cc.decode(None)]
+            seen += [_pts(f) for f in cc.decode(pkt)]
+        seen += [_pts(f) for f in cc.decode(None)]
     except av.error.FFmpegError:
         return None
     if sorted(seen) != list(range(len(segment))):
@@ -276,6 +278,10 @@ def _decode_order_ranks(segment: list[EncodedPacket], params: StreamParams) -> l
     for rank, index in enumerate(seen):
         ranks[index] = rank
     return ranks
+
+
+def _pts(frame: av.VideoFrame) -> int:
+    return -1 if frame.pts is None else frame.pts  # no pts: the rank check below rejects the segment
 
 
 def _has_parameter_sets(data: bytes, codec: str) -> bool:

@@ -22,9 +22,10 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 
 from ingest.channel import ChannelSpec
-from ingest.events import StatusEvent
+from ingest.events import Frame, StatusEvent
 from ingest.scheduler import SchedulerConfig, SchedulerReport
 from ingest.store import FrameStore, StoredFrame
 
@@ -50,7 +51,10 @@ def _child_main(index: int, store_name: str, config: SchedulerConfig, commands: 
     def on_status(event: StatusEvent) -> None:
         events.put(("status", index, event))
 
-    sched = ChannelScheduler(store.put, on_status, config).start()
+    def on_frame(frame: Frame) -> None:
+        store.put(frame)  # a full ring drops the oldest frame; the scheduler needs no answer
+
+    sched = ChannelScheduler(on_frame, on_status, config).start()
     try:
         while True:
             cmd = commands.get()
@@ -86,7 +90,7 @@ class _Child:
     # holding the queue's lock, and its successor would block on it forever.
     commands: mp.Queue | None = None
     events: mp.Queue | None = None
-    process: mp.Process | None = None
+    process: BaseProcess | None = None
     restarts: int = 0
 
 
@@ -121,11 +125,11 @@ class IngestPool:
 
     def _spawn(self, child: _Child) -> None:
         child.commands, child.events = self._ctx.Queue(), self._ctx.Queue()
-        child.process = self._ctx.Process(
+        process = child.process = self._ctx.Process(
             target=_child_main, args=(child.index, child.store.name, self.config, child.commands, child.events),
             name=f"xueliang-ingest-{child.index}", daemon=True)
-        child.process.start()
-        pump = threading.Thread(target=self._pump, args=(child.events, child.process), name=f"ingest-pool-pump-{child.index}", daemon=True)
+        process.start()
+        pump = threading.Thread(target=self._pump, args=(child.events, process), name=f"ingest-pool-pump-{child.index}", daemon=True)
         pump.start()
         self._threads.append(pump)
         child.commands.put(("sync", self._specs_for(child.index)))
@@ -196,7 +200,7 @@ class IngestPool:
             self._reports[req] = answers
         for child in self._children:
             child.commands.put(("report", req))  # type: ignore[union-attr]
-        out = []
+        out: list[tuple[int, SchedulerReport]] = []
         deadline = time.monotonic() + timeout
         try:
             while len(out) < self.processes:
@@ -215,7 +219,7 @@ class IngestPool:
         return [c.process.pid if c.process else None for c in self._children]
 
     # ---- background threads --------------------------------------------------------------------
-    def _pump(self, events: mp.Queue, process: mp.Process) -> None:
+    def _pump(self, events: mp.Queue, process: BaseProcess) -> None:
         """Forward one child incarnation's events; ends when that child is gone and drained."""
         while True:
             try:

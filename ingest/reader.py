@@ -460,7 +460,7 @@ class StreamReader:
         stats = self.stats
         if self.gate is not None and vf.format.name in _PLANAR_YUV:
             plane = vf.planes[0]
-            luma = np.frombuffer(plane, np.uint8).reshape(vf.height, plane.line_size)[:, : vf.width]
+            luma = np.frombuffer(memoryview(plane), np.uint8).reshape(vf.height, plane.line_size)[:, : vf.width]
             if not self._safe_gate(luma, pts_s):
                 stats.gated += 1
                 return
@@ -471,10 +471,11 @@ class StreamReader:
             image = vf.to_ndarray(format="bgr24")
         stats.frames_delivered += 1
         stats.last_frame_monotonic = time.monotonic()
-        self._safe(
-            self.on_frame,
-            Frame(self._spec.id, image, stats.last_frame_monotonic, time.time(), pts_s, bool(vf.key_frame), stats.frames_delivered),
-        )
+        if self.on_frame is not None:
+            self._safe(
+                self.on_frame,
+                Frame(self._spec.id, image, stats.last_frame_monotonic, time.time(), pts_s, bool(vf.key_frame), stats.frames_delivered),
+            )
 
     def _safe_gate(self, luma: np.ndarray, pts_s: float | None) -> bool:
         try:
@@ -491,7 +492,7 @@ class StreamReader:
         if self.on_params is not None:
             self._safe(self.on_params, self._spec.id, params)
 
-    def _safe(self, fn: Callable, *args: object) -> None:
+    def _safe(self, fn: Callable[..., object], *args: object) -> None:
         try:
             fn(*args)
         except Exception:
