@@ -150,7 +150,13 @@ class DeskToolSteps:
             # an open video incident with a unit dispatched to it (the shift's own video case is 结案 by now)
             queue = http.get("/api/incidents/queue").json()["items"]
             candidates = [i for i in queue if i.get("camera_id") and i.get("assigned_responder_ids")]
-            self.check(bool(candidates), "no open video incident with a dispatched unit")
+            if not candidates:
+                # none dispatched yet: the county operator dispatches one through the API the desk's 派单 uses
+                fresh = [i for i in queue if i.get("camera_id") and i["status"] in ("classified", "rejected", "reopened", "escalated")]
+                self.check(bool(fresh), "no open video incident to dispatch")
+                r = http.post(f"/api/incidents/{fresh[0]['id']}/dispatch", json={"auto": True})
+                self.check(r.status_code == 200, f"派单 answered {r.status_code}: {r.text[:200]}")
+                candidates = [fresh[0]]
             incident_id = candidates[0]["id"]
             inc = http.get(f"/api/incidents/{incident_id}").json()
             geo = http.get("/api/jurisdictions/geojson", params={"max_level": "township"}).json()
