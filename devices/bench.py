@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 _CHILD = r"""
 import json, random, sys, time
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     channels = args.channels or (3000 if args.quick else 30000)
     clips = args.clips or (4 if args.quick else 20)
     with tempfile.TemporaryDirectory(prefix="xl-bench-devices-") as tmp:
-        result: dict[str, object] = _registry_figures(channels, Path(tmp))
+        result: dict[str, Any] = _registry_figures(channels, Path(tmp))
     result.update(_vqd_figures(clips))
     if args.sweep:
         from devices.health.evaluate import read_frames, sweep
@@ -155,14 +156,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"registry: {result['channels']} channels ({result['file_mb']} MB): load {result['load_s']} s "
           f"(CPU {result['load_cpu_s']} s), peak RSS {result['rss_mb']} MB, query p95 <= {result['query_ms_p95']} ms")
-    for name, q in result["queries"].items():  # type: ignore[union-attr]
+    for name, q in result["queries"].items():
         print(f"  {name:<24} p50 {q['p50']:.3f} ms  p95 {q['p95']:.3f} ms")
     print(f"reload (1 channel changed): {result['reload_s']} s, diff {result['reload_diff']}")
     print(f"bad edit rejected in {result['bad_edit_rejected_s']} s, kept {result['kept_channels_after_bad_edit']} channels: {result['bad_edit_problem']}")
     print(f"VQD ({clips} clips per fault, {result['vqd_ms_per_frame_p50']} ms/frame):")
-    for fault, pr in result["vqd"].items():  # type: ignore[union-attr]
+    for fault, pr in result["vqd"].items():
         print(f"  {fault:<14} precision {pr['precision']:.3f}  recall {pr['recall']:.3f}")
-    for fault, row in result.get("vqd_sweep", {}).items():  # type: ignore[union-attr]
+    for fault, row in result.get("vqd_sweep", {}).items():
         print(f"  sweep {fault:<12} " + ", ".join(f"{k}={v}" for k, v in row.items()))
     print(f"(load average {result['loadavg_1m']} on {result['cpus']} CPUs)")
     return 0

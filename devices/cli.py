@@ -78,11 +78,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"{args.file}: OK, {summary['channels']} channels, {summary['zones']} zones, {summary['rules']} rules")
     print("  by kind:  " + ", ".join(f"{k} {n}" for k, n in summary["by_kind"].items()))
     print("  by mode:  " + ", ".join(f"{k} {n}" for k, n in summary["by_mode"].items()))
-    by_code: dict[str, int] = summary["by_jurisdiction"]  # type: ignore[assignment]
+    by_code = summary["by_jurisdiction"]
     if len(by_code) > _MAX_JURISDICTION_ROWS:
         # County-scale files: roll up to townships so the summary stays readable.
         by_code = dict(sorted(Counter({c[:9]: 0 for c in by_code}).items()))
-        for code, n in summary["by_jurisdiction"].items():  # type: ignore[union-attr]
+        for code, n in summary["by_jurisdiction"].items():
             by_code[code[:9]] += n
         print(f"  by jurisdiction (rolled up to {len(by_code)} townships/counties):")
     else:
@@ -90,7 +90,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for code, n in list(by_code.items())[:200]:
         print(f"    {code:<15} {n}")
     if summary["secrets_needed"]:
-        print("  environment variables needed when connecting: " + ", ".join(summary["secrets_needed"]))  # type: ignore[arg-type]
+        print("  environment variables needed when connecting: " + ", ".join(summary["secrets_needed"]))
     return 0
 
 
@@ -114,7 +114,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Exit 0 when every checked channel is online, 3 when some are not, 1 on a bad registry or setup."""
-    from devices.health import DeviceStatus, probe_cameras, publish_status
+    from devices.health import DeviceStatus, HealthReport, probe_cameras, publish_status
 
     path = args.file or _default_file()
     try:
@@ -143,7 +143,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         redis_client = redis.Redis.from_url(url)
 
-    def show(report) -> None:  # noqa: ANN001
+    def show(report: HealthReport) -> None:
         if redis_client is not None:
             publish_status(redis_client, report)
         if not args.json:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from redis.typing import EncodableT, FieldT
 
 EVENTS_STREAM = "xl:events"
 EVENTS_MAXLEN = 100_000
@@ -18,7 +21,7 @@ EVENTS_MAXLEN = 100_000
 class StreamWriter(Protocol):
     """The one Redis call device events need (``redis.Redis`` satisfies it)."""
 
-    def xadd(self, name: str, fields: dict[str, str], *, maxlen: int, approximate: bool) -> Any: ...
+    def xadd(self, name: str, fields: dict[FieldT, EncodableT], *, maxlen: int, approximate: bool) -> object: ...
 
 
 def device_event(event_type: str, jurisdiction_code: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -120,8 +120,10 @@ def h264_still(img: np.ndarray, frames: int, gop: int = 10) -> list[np.ndarray]:
 def jpeg(img: np.ndarray, quality: int = 60) -> np.ndarray:
     """Round-trip through JPEG: the compression artefacts every real stream has."""
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    out = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+    if out is None:
+        raise ValueError(f"JPEG round-trip failed for a {img.shape} {img.dtype} image")
+    return out
 
 
 PER_FRAME = {

@@ -64,12 +64,12 @@ def probe_camera(camera: Camera, *, samples: int = 8, interval_s: float = 0.5, t
 
 
 def probe_cameras(cameras: Iterable[Camera], *, workers: int = 4, on_report: Callable[[HealthReport], None] | None = None,
-                  **options: float) -> list[HealthReport]:
+                  samples: int = 8, interval_s: float = 0.5, timeout_s: float = 10.0) -> list[HealthReport]:
     """Probe several channels, ``workers`` at a time (the box and the NVRs are not infinite)."""
     cams = list(cameras)
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="vqd-probe") as pool:
         reports = []
-        for report in pool.map(lambda c: probe_camera(c, **options), cams):
+        for report in pool.map(lambda c: probe_camera(c, samples=samples, interval_s=interval_s, timeout_s=timeout_s), cams):
             reports.append(report)
             if on_report is not None:
                 on_report(report)

@@ -104,9 +104,9 @@ class ChannelHealth:
     def report(self) -> HealthReport:
         return HealthReport(
             camera_id=self.camera.id, camera_name=self.camera.name, jurisdiction_code=self.camera.jurisdiction,
-            status=self._status, reason=self._reason, since=_dt(self._since), last_frame_at=_dt(self._last_frame),
+            status=self._status, reason=self._reason, since=datetime.fromtimestamp(self._since, UTC), last_frame_at=_dt(self._last_frame),
             faults={str(f): why for f, why in self._faults.items()},
-            metrics={k: round(v, 4) for k, v in self._metrics.items()}, checked_at=_dt(self._checked),
+            metrics={k: round(v, 4) for k, v in self._metrics.items()}, checked_at=datetime.fromtimestamp(self._checked, UTC),
         )
 
     def _set(self, status: DeviceStatus, reason: str, ts: float) -> HealthReport | None:

@@ -130,7 +130,7 @@ class MobileTracker:
     def units(self, now: datetime | None = None) -> list[dict[str, object]]:
         """Every registered mobile unit with its latest report and whether it is stale."""
         now = now or datetime.now(UTC)
-        out = []
+        out: list[dict[str, object]] = []
         for kind in sorted(MOBILE_KINDS):
             for c in self.registry.query(kind=kind):
                 last = self.latest(c.id)

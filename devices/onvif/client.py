@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse, urlunparse
 
 import requests
@@ -34,6 +34,10 @@ from devices.onvif.models import (
     PtzVector,
 )
 from devices.onvif.soap import DeviceClock, OffsetDigestToken, SafeTransport, call, make_service, read_body
+
+if TYPE_CHECKING:
+    from devices.onvif.events import PullPointSubscription
+    from devices.registry.schema import Camera
 
 MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
 
@@ -109,9 +113,9 @@ class OnvifCamera:
         return f"OnvifCamera({self.url!r}, username={self.username!r})"
 
     @classmethod
-    def from_registry(cls, camera: Any, **kwargs: Any) -> "OnvifCamera":
+    def from_registry(cls, camera: Camera, **kwargs: Any) -> OnvifCamera:
         """Client for a registry ``devices.Camera``; its ``${ENV}`` credentials are resolved now (raises if unset)."""
-        if getattr(camera, "onvif", None) is None:
+        if camera.onvif is None:
             raise ValueError(f"camera {camera.id!r} has no onvif section in the registry")
         username, password = camera.onvif_credentials()
         return cls(camera.onvif.url, username, password, name=kwargs.pop("name", camera.id), **kwargs)
@@ -140,9 +144,10 @@ class OnvifCamera:
             if key == "devicemgmt":
                 address = self.url
             else:
-                address = self.capabilities().xaddrs.get(key)
-                if not address:
+                advertised = self.capabilities().xaddrs.get(key)
+                if not advertised:
                     raise OnvifNotSupported(self.name, f"{key} service", "the device does not advertise this service")
+                address = advertised
             self._services[key] = make_service(key, address, self._transport, self._wsse())
         return self._services[key]
 
@@ -245,9 +250,9 @@ class OnvifCamera:
             failures.append(exc)
             services = []
         for svc in services or []:
-            key = _NAMESPACES.get(getattr(svc, "Namespace", ""))
-            if key and getattr(svc, "XAddr", None):
-                xaddrs.setdefault(key, self._rewrite(svc.XAddr))
+            service_key = _NAMESPACES.get(getattr(svc, "Namespace", ""))
+            if service_key and getattr(svc, "XAddr", None):
+                xaddrs.setdefault(service_key, self._rewrite(svc.XAddr))
         if caps is None and not services:
             if failures:
                 raise failures[0]
@@ -460,7 +465,7 @@ class OnvifCamera:
         return _text(r)
 
     # ------------------------------------------------------------------ events
-    def pullpoint(self, **kwargs: Any) -> "PullPointSubscription":
+    def pullpoint(self, **kwargs: Any) -> PullPointSubscription:
         from devices.onvif.events import PullPointSubscription
 
         return PullPointSubscription(self, **kwargs)

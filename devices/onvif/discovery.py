@@ -182,7 +182,7 @@ def discover(
     message_id = f"urn:uuid:{uuid.uuid4()}"
     probe = probe_message(message_id)
     multicast = host is None
-    hosts = [MULTICAST_GROUP] if multicast else ([host] if isinstance(host, str) else list(host))
+    hosts = [MULTICAST_GROUP] if host is None else ([host] if isinstance(host, str) else list(host))
     report = report if report is not None else DiscoveryReport()
     found: dict[str, DiscoveredDevice] = {}
     answered: set[str] = set()

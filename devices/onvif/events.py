@@ -31,6 +31,7 @@ from devices.onvif.soap import call
 
 if TYPE_CHECKING:
     from devices.onvif.client import OnvifCamera
+    from devices.registry.schema import Camera
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ def event_to_alert(
     }
 
 
-def camera_alert(event: OnvifEvent, camera: Any) -> dict[str, Any]:
+def camera_alert(event: OnvifEvent, camera: Camera) -> dict[str, Any]:
     """:func:`event_to_alert` for a registry ``devices.Camera`` (id, name, jurisdiction, position, frame)."""
     position = getattr(camera, "position", None)
     frame = getattr(camera, "frame", None)

@@ -14,10 +14,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from devices.onvif.client import OnvifCamera
 from devices.onvif.errors import OnvifNotSupported
+
+if TYPE_CHECKING:
+    from devices.registry.schema import Camera
 
 T = TypeVar("T")
 
@@ -40,7 +43,7 @@ class OnvifClientPool:
         self._lock = threading.Lock()
         self.created = 0  # clients built so far (observability and tests)
 
-    def call(self, camera: Any, fn: Callable[[OnvifCamera], T]) -> T:
+    def call(self, camera: Camera, fn: Callable[[OnvifCamera], T]) -> T:
         """Run ``fn`` on the camera's client; a failure other than "not supported" drops the client."""
         client = self.client(camera)
         try:
@@ -51,22 +54,25 @@ class OnvifClientPool:
             self.discard(camera.id, client)
             raise
 
-    def client(self, camera: Any) -> OnvifCamera:
+    def client(self, camera: Camera) -> OnvifCamera:
         """The pooled client of a registry ``devices.Camera`` (credentials resolved now; raises SecretError if unset)."""
+        if camera.onvif is None:
+            raise ValueError(f"camera {camera.id!r} has no onvif section")
+        url = camera.onvif.url
         username, password = camera.onvif_credentials()
-        fingerprint = _fingerprint(camera.onvif.url, username, password)
+        fingerprint = _fingerprint(url, username, password)
         now = self._clock()
         stale: list[OnvifCamera] = []
         with self._lock:
-            for camera_id, entry in list(self._entries.items()):
-                if now - entry.last_used > self.idle_s:
+            for camera_id, idle in list(self._entries.items()):
+                if now - idle.last_used > self.idle_s:
                     stale.append(self._entries.pop(camera_id).client)
             entry = self._entries.get(camera.id)
             if entry is not None and entry.fingerprint != fingerprint:
                 stale.append(self._entries.pop(camera.id).client)
                 entry = None
             if entry is None:
-                client = OnvifCamera(camera.onvif.url, username, password, timeout=self.timeout, name=camera.id)
+                client = OnvifCamera(url, username, password, timeout=self.timeout, name=camera.id)
                 entry = self._entries[camera.id] = _Entry(fingerprint, client, now)
                 self.created += 1
             entry.last_used = now

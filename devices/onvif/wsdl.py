@@ -75,4 +75,5 @@ def load_settings() -> Settings:
 def document(wsdl_file: str) -> Document:
     """Parsed WSDL (cached: parsing devicemgmt.wsdl + onvif.xsd costs ~0.5 s; the result is read-only)."""
     path = wsdl_dir() / wsdl_file
-    return Document(str(path), LocalOnlyTransport(), settings=load_settings())
+    # zeep annotates ``transport`` as ``type[Transport]`` but uses (and documents) an instance.
+    return Document(str(path), LocalOnlyTransport(), settings=load_settings())  # type: ignore[arg-type]

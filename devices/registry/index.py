@@ -10,7 +10,7 @@ import bisect
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from typing import overload
+from typing import TypedDict, overload
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +33,19 @@ def haversine_m(lat1: np.ndarray | float, lon1: np.ndarray | float, lat2: float,
     a = np.sin(dp / 2) ** 2 + np.cos(p1) * math.cos(p2) * np.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
+
+
+class RegistrySummary(TypedDict):
+    """What ``cameras validate`` prints: counts by kind, analysis mode and jurisdiction."""
+
+    channels: int
+    by_kind: dict[str, int]
+    by_mode: dict[str, int]
+    by_jurisdiction: dict[str, int]
+    rules: int
+    zones: int
+    with_onvif: int
+    secrets_needed: list[str]
 
 class CameraSet(Sequence[Camera]):
     """A query result: a lazy, ordered view over the registry's channels.
@@ -153,7 +166,7 @@ class Registry:
         idx = np.flatnonzero((np.abs(self._lat - lat) <= dlat) & (np.abs(self._lon - lon) <= dlon))
         if not len(idx):
             return []
-        dist = haversine_m(self._lat[idx], self._lon[idx], lat, lon)
+        dist = np.asarray(haversine_m(self._lat[idx], self._lon[idx], lat, lon))
         keep = dist <= metres
         pairs = sorted(zip(idx[keep].tolist(), dist[keep].tolist()), key=lambda p: p[1])
         return [(self._geo[i], d) for i, d in pairs]
@@ -194,7 +207,7 @@ class Registry:
         m[indices] = True
         return m
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> RegistrySummary:
         """Counts by kind, analysis mode and jurisdiction (for ``cameras validate``)."""
         return {
             "channels": len(self),

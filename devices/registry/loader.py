@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
 from devices.registry.errors import Problem, RegistryError
 from devices.registry.index import Registry
@@ -34,7 +35,7 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
 try:
     import yaml_rs
 except ModuleNotFoundError:  # pragma: no cover - optional accelerator
-    yaml_rs = None
+    yaml_rs = None  # type: ignore[assignment]  # the optional-import idiom: every use checks for None first
 
 _CAMERA_LIST = TypeAdapter(list[Camera])
 
@@ -123,6 +124,8 @@ def _fast_load(data: bytes, previous: Registry | None = None) -> tuple[list[Came
         body = "".join(t if t.endswith("\n") else t + "\n" for t in (text[bounds[i][0]:bounds[i][1]] for i in chunk))
         try:
             doc = yaml_rs.loads("cameras:\n" + body, parse_datetime=False)
+            if not isinstance(doc, dict):
+                return None
             batch = _CAMERA_LIST.validate_python(doc["cameras"], context=context)
         except (yaml_rs.YAMLDecodeError, ValidationError, TypeError, KeyError):
             return None
@@ -259,7 +262,7 @@ def _validate(document: Any) -> tuple[list[Camera], list[_RawProblem], dict[int,
     return (cameras if not problems else []), problems, ids
 
 
-def _message(err: dict[str, Any], loc: Loc) -> str:
+def _message(err: ErrorDetails, loc: Loc) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[2:-1])

@@ -305,15 +305,15 @@ VqdFaultName = Literal["signal_loss", "frozen", "occlusion", "too_dark", "overex
 class VqdOverrides(_Strict):
     """Per-camera limits of the video-quality diagnosis (fields of devices.health.VqdThresholds)."""
 
-    dark_mean: float | None = Field(None, ge=0, le=255)
-    dark_fraction: float | None = Field(None, gt=0, le=1)
-    bright_mean: float | None = Field(None, ge=0, le=255)
-    clipped_fraction: float | None = Field(None, gt=0, le=1)
-    blur_ratio: float | None = Field(None, gt=0, le=1)
-    cast_shift: float | None = Field(None, gt=0)
-    occluded_blocks: float | None = Field(None, gt=0, le=1)
-    scene_ncc: float | None = Field(None, ge=-1, le=1)
-    persist: int | None = Field(None, ge=1, le=100)
+    dark_mean: float | None = Field(default=None, ge=0, le=255)
+    dark_fraction: float | None = Field(default=None, gt=0, le=1)
+    bright_mean: float | None = Field(default=None, ge=0, le=255)
+    clipped_fraction: float | None = Field(default=None, gt=0, le=1)
+    blur_ratio: float | None = Field(default=None, gt=0, le=1)
+    cast_shift: float | None = Field(default=None, gt=0)
+    occluded_blocks: float | None = Field(default=None, gt=0, le=1)
+    scene_ncc: float | None = Field(default=None, ge=-1, le=1)
+    persist: int | None = Field(default=None, ge=1, le=100)
 
 
 class Health(_Strict):
@@ -345,7 +345,8 @@ class Zone(_Strict):
         return [(round(x * width), round(y * height)) for x, y in self.polygon]
 
 
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_DAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
@@ -354,7 +355,7 @@ class TimeWindow(_Strict):
 
     start: Annotated[str, Field(pattern=_HHMM)]
     end: Annotated[str, Field(pattern=_HHMM)]
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(default_factory=lambda: list(_DAYS))
+    days: list[Weekday] = Field(default_factory=lambda: list(_DAYS))
 
     def contains(self, when: datetime) -> bool:
         t = when.time()

@@ -85,12 +85,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def _program(proc: subprocess.Popen) -> str:
+    """The program a process runs, for an error message (``args`` is a list, or one string with shell=True)."""
+    args = proc.args
+    first = args if isinstance(args, (str, bytes, os.PathLike)) else args[0]
+    return os.fsdecode(first) if not isinstance(first, str) else first
+
+
 def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
     """Block until ``host:port`` accepts TCP connections, or raise with a reason."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with code {proc.returncode} before listening on {port}")
+            raise RuntimeError(f"{_program(proc)} exited with code {proc.returncode} before listening on {port}")
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
