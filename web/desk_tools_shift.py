@@ -148,8 +148,10 @@ class DeskToolSteps:
         page = self.sc.login(self.browser, "county_map", "county", self.desktop, "/map")
         with self.api(page) as http:
             # an open video incident with a unit dispatched to it (the shift's own video case is 结案 by now)
-            queue = http.get("/api/incidents/queue").json()["items"]
-            candidates = [i for i in queue if i.get("camera_id") and i.get("assigned_responder_ids")]
+            cameras = {c["id"] for c in http.get("/api/cameras").json()["items"]}
+            # incidents of the demo's own cameras (the 1,200 stored search cases name no real camera)
+            queue = [i for i in http.get("/api/incidents/queue").json()["items"] if i.get("camera_id") in cameras]
+            candidates = [i for i in queue if i.get("assigned_responder_ids")]
             if not candidates:
                 # none dispatched yet: the county operator dispatches one through the API the desk's 派单 uses
                 fresh = [i for i in queue if i.get("camera_id") and i["status"] in ("classified", "rejected", "reopened", "escalated")]
