@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,10 +24,17 @@ from analytics.rules import RuleEvent
 from analytics.spool import AlertSpool
 from analytics.snapshot import alert_label, render_snapshot
 
+if TYPE_CHECKING:  # command's models load with the first alert (SQLAlchemy is not needed to analyse)
+    import redis
+
+    from command import AlertIn
+    from devices import Camera
+
 log = logging.getLogger(__name__)
 
 
-def build_alert(camera: Any, event: RuleEvent, width: int, height: int, clip_path: str | None = None, alert_id: str | None = None) -> Any:
+def build_alert(camera: Camera, event: RuleEvent, width: int, height: int, clip_path: str | None = None,
+                alert_id: str | None = None) -> AlertIn:
     """The ``command.AlertIn`` for ``event`` on ``camera`` (a ``devices.Camera``)."""
     from command import AlertIn
 
@@ -65,15 +72,17 @@ class AlertPublisher:
     are dropped (counted, logged) beyond ``max_pending``.
     """
 
-    def __init__(self, redis_client: Any, max_pending: int = 1000, publish: Callable[..., Any] | None = None,
+    def __init__(self, redis_client: redis.Redis, max_pending: int = 1000, publish: Callable[..., Any] | None = None,
                  spool: AlertSpool | None = None, encode: Callable[[Any], bytes] | None = None,
                  decode: Callable[[bytes], Any] | None = None, replay_batch: int = 5000,
                  fence: Callable[[Any], bool] | None = None) -> None:
         if publish is None:  # the real thing: XADD, and durable only once Redis fsynced it
-            from command import publish_alert as publish
+            from command import durable_fence, publish_alert
+
+            publish = publish_alert
             if fence is None:
-                from command import durable_fence as fence
-        self._publish = publish
+                fence = durable_fence
+        self._publish: Callable[..., Any] = publish
         self._fence: Callable[[Any], bool] | None = fence
         self._redis = redis_client
         self._pending: deque[tuple[Any, bytes]] = deque()
@@ -92,12 +101,12 @@ class AlertPublisher:
         self._thread = threading.Thread(target=self._run, name="alert-publisher", daemon=True)
         self._thread.start()
 
-    def set_client(self, redis_client: Any) -> None:
+    def set_client(self, redis_client: redis.Redis) -> None:
         with self._cond:
             self._redis = redis_client
             self._cond.notify_all()
 
-    def submit(self, alert: Any, snapshot_jpeg: bytes) -> None:
+    def submit(self, alert: AlertIn, snapshot_jpeg: bytes) -> None:
         with self._cond:
             if self.spool is not None and (len(self.spool) or len(self._pending) >= self.max_pending):
                 self._spill()  # keeps the order: whatever is queued goes to disk before this one
@@ -110,7 +119,7 @@ class AlertPublisher:
                 self._pending.append((alert, snapshot_jpeg))
             self._cond.notify_all()
 
-    def _to_spool(self, alert: Any, jpeg: bytes) -> None:
+    def _to_spool(self, alert: AlertIn, jpeg: bytes) -> None:
         assert self.spool is not None
         try:
             self.spool.append(self._encode(alert), bytes(jpeg))
@@ -166,14 +175,14 @@ class AlertPublisher:
                 log.info("alert publishing recovered; %d still to replay", self.pending)
             failing, delay = False, 0.5
 
-    def _publish_batch(self, client: Any, batch: list[tuple[Any, bytes]]) -> None:
+    def _publish_batch(self, client: redis.Redis, batch: list[tuple[Any, bytes]]) -> None:
         """One round trip for the batch (a pipeline): replaying a long outage's spool keeps up with new alerts."""
         pipe = client.pipeline(transaction=False)
         for alert, jpeg in batch:
             self._publish(pipe, alert, jpeg)
         pipe.execute()
 
-    def _confirm(self, client: Any) -> None:
+    def _confirm(self, client: redis.Redis) -> None:
         """Return once Redis has fsynced what was just published (``WAITAOF``); raise if it does not in time.
 
         An acknowledged XADD is not yet on disk: a Redis killed within its fsync interval loses it.
@@ -183,7 +192,7 @@ class AlertPublisher:
         if self._fence is not None and not self._fence(client):
             raise TimeoutError("Redis did not confirm the alerts on disk in time")
 
-    def _replay(self, client: Any) -> None:
+    def _replay(self, client: redis.Redis) -> None:
         """Publish one batch from the spool, oldest first; recorded as replayed once Redis has it on disk."""
         assert self.spool is not None
         records = self.spool.read(self._replay_batch)
@@ -223,7 +232,7 @@ class AlertPublisher:
         return len(self._pending) + (len(self.spool) if self.spool is not None else 0)
 
 
-def _decode_alert(raw: bytes) -> Any:
+def _decode_alert(raw: bytes) -> AlertIn:
     from command import AlertIn
 
     return AlertIn.model_validate_json(raw)

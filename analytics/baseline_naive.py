@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGUSR1, lambda signum, _frame: go.append(signum))
         _announce_and_wait("READY", go, 1)
     # As in https://docs.ultralytics.com/modes/track/: persist tracks across a live stream.
-    results = model.track(source=args.url, stream=True, verbose=False, persist=True)
+    results = iter(model.track(source=args.url, stream=True, verbose=False, persist=True))
     if args.wait_signal:
         next(results)  # the stream is open and delivering
         _announce_and_wait("STREAMING", go, 2)

@@ -34,13 +34,17 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from analytics.detector import BACKENDS
+from analytics.detector import BACKENDS, Detections, FrameDetector
 from xueliang.settings import REPO_ROOT
+
+if TYPE_CHECKING:
+    from xueliang.runtime import RtspSampleServer
 
 SAMPLE = REPO_ROOT / "samples" / "vtest_480x360_g10.h264"
 FPS = 5.0
@@ -242,17 +246,17 @@ class MemoDetector:
     infer only the frames the gate skipped. ``reuse=False`` records only: every frame is inferred,
     so a run whose CPU time is measured does exactly its own work."""
 
-    def __init__(self, detector: Any, memo: dict[int, Any], reuse: bool) -> None:
+    def __init__(self, detector: FrameDetector, memo: dict[int, Detections], reuse: bool) -> None:
         self.detector, self.memo, self.reuse, self.names = detector, memo, reuse, detector.names
 
-    def detect(self, frames: list[np.ndarray]) -> list[Any]:
+    def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]:
         todo = [f for f in frames if not (self.reuse and id(f) in self.memo)]
         for f, d in zip(todo, self.detector.detect(todo) if todo else []):
             self.memo[id(f)] = d
         return [self.memo[id(f)] for f in frames]
 
 
-def run_mix(detector, mix, batch: int, gate: bool, memo: dict[int, Any] | None = None, reuse: bool = False
+def run_mix(detector: FrameDetector, mix, batch: int, gate: bool, memo: dict[int, Detections] | None = None, reuse: bool = False
             ) -> tuple[float, list[tuple[int, float, list[float]]], int, int]:
     """Run the mix; returns (CPU seconds, person alerts (channel, ts, box), frames, frames skipped).
 
@@ -303,7 +307,7 @@ class LiveWorker:
     points instead of two cold starts.
     """
 
-    def __init__(self, tmp: Path, server: Any, redis_url: str, backend: str = "onnxruntime") -> None:
+    def __init__(self, tmp: Path, server: RtspSampleServer, redis_url: str, backend: str = "onnxruntime") -> None:
         from xueliang.runtime import spawn
 
         self.server = server
@@ -425,6 +429,7 @@ class NaiveProcess:
         self._pump_thread.start()
 
     def _pump(self) -> None:
+        assert self.proc.stdout is not None  # spawned with capture_stdout=True
         for line in self.proc.stdout:
             self.lines.put(line.rstrip("\n"))
         self.lines.put(None)
@@ -479,7 +484,7 @@ class NaiveProcess:
         stop(self.proc)
 
 
-def measure_baseline(plan: Plan, cores: int, server: Any, first: list[NaiveProcess] | None = None) -> dict[str, Any]:
+def measure_baseline(plan: Plan, cores: int, server: RtspSampleServer, first: list[NaiveProcess] | None = None) -> dict[str, Any]:
     """Naive processes against the sample RTSP server: k = 1, 2, ... until one cannot keep 5 fps.
 
     Each round's k processes load and open their streams first (``first``: round 1's, started
@@ -583,7 +588,7 @@ def run_bench(quick: bool, batch: int, imgsz: int, skip_baseline: bool = False, 
             "openvino_raw_fps": None, "onnxruntime_raw_fps": None, "openvino_vs_onnxruntime": None,
             "openvino_raw_fps_wall": None, "onnxruntime_raw_fps_wall": None}  # openvino not installed (optional extra)
         backends.clear()
-        memo: dict[int, Any] = {}
+        memo: dict[int, Detections] = {}
         t_gated, gated_alerts, frames, skipped = run_mix(detector, mix, batch, gate=True, memo=memo)
         for p in naive_first:  # its RTSP probing and first result happen during the untimed reference run
             p.signal()

@@ -124,7 +124,8 @@ def _run(args: argparse.Namespace) -> int:
     from devices.gb28181 import registry_sources  # GB/T 28181 channels when XUELIANG_GB28181_ENABLED=1
     from devices.registry.sources import combine
 
-    sources = registry_sources(settings.resolved_database_url())
+    # devices.gb28181 serves this name through a module __getattr__ typed ``object`` (no TYPE_CHECKING import yet).
+    sources = registry_sources(settings.resolved_database_url())  # type: ignore[operator]
     try:
         base = load_registry(cameras_file)
         registry = combine(base, sources)
@@ -168,7 +169,7 @@ def _run(args: argparse.Namespace) -> int:
                             HealthConfig(sample_every_s=args.health_sample_s, claim_unwatched=args.only is None,
                                          reference_dir=settings.data_dir / "vqd"),
                             patrol_enabled=args.patrol,
-                            heartbeat=lambda seen: client.hset(LAST_FRAME_KEY, mapping=seen))
+                            heartbeat=lambda seen: client.hset(LAST_FRAME_KEY, mapping={cid: ts for cid, ts in seen.items()}))
     # Alerts that cannot reach Redis wait on disk and are replayed in order (one spool per set of cameras).
     from analytics.spool import AlertSpool, SpoolInUse
 

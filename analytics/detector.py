@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -159,6 +159,15 @@ def _open_openvino(model_path: Path, threads: int) -> tuple[Callable[[np.ndarray
         return request.get_output_tensor(0).data.copy()  # the request's buffer is reused by the next call
 
     return run, meta, compiled
+
+
+class FrameDetector(Protocol):
+    """What the pipeline needs of a detector: class names and a batch call (:class:`Detector`, the
+    cluster's remote and batching detectors, the benchmark's memoising wrapper)."""
+
+    names: dict[int, str]
+
+    def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]: ...
 
 
 class Detector:

@@ -33,7 +33,15 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Literal, Union
+
+if TYPE_CHECKING:  # devices.health loads OpenCV: only when a feed is made
+    from devices import Camera, HealthReport, Registry
+    from ingest import Frame, StatusEvent
+
+    _Watch = tuple[Literal["watch"], Registry, dict[str, str], set[str]]
+    _Stopped = tuple[Literal["stopped"]]
+    _Item = Union[StatusEvent, _Watch, _Stopped]
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +58,7 @@ class HealthConfig:
     reference_dir: Path | None = None  # keep each channel's learnt VQD reference across restarts
 
 
-def unwatched_reason(camera: Any, patrol_enabled: bool) -> str:
+def unwatched_reason(camera: Camera, patrol_enabled: bool) -> str:
     """Why the analytics worker does not read ``camera`` (shown on the device-health page)."""
     if not getattr(camera, "enabled", True):
         return "not monitored: disabled in cameras.yaml"
@@ -65,7 +73,7 @@ def unwatched_reason(camera: Any, patrol_enabled: bool) -> str:
 class HealthFeed:
     """Owns a ``devices.HealthMonitor`` over the registry and feeds it from the worker's readers."""
 
-    def __init__(self, registry: Any, publish: Callable[[Any], object], config: HealthConfig | None = None,
+    def __init__(self, registry: Registry, publish: Callable[[HealthReport], object], config: HealthConfig | None = None,
                  patrol_enabled: bool = False, heartbeat: Callable[[dict[str, float]], object] | None = None) -> None:
         from devices import HealthMonitor
 
@@ -80,11 +88,11 @@ class HealthFeed:
         self.monitor = HealthMonitor(registry, publish=self._publish, offline_after_s=self.config.offline_after_s,
                                      reference_dir=self.config.reference_dir)
         self._cond = threading.Condition()
-        self._events: deque[Any] = deque()  # status events and commands, in order; never dropped
-        self._frames: dict[str, Any] = {}  # newest due frame per channel
+        self._events: deque[_Item] = deque()  # status events and commands, in order; never dropped
+        self._frames: dict[str, Frame] = {}  # newest due frame per channel
         self._next_sample: dict[str, float] = {}  # channel -> monotonic time its next sample is due
         self._watched: dict[str, str] = {}  # channel -> "continuous" | "patrol" (health thread's view)
-        self._retry: dict[str, Any] = {}  # newest unpublished report per channel
+        self._retry: dict[str, HealthReport] = {}  # newest unpublished report per channel
         self._sent: dict[str, tuple[str, str]] = {}  # channel -> (status, reason) last published
         self._failing = False
         self._stop = threading.Event()
@@ -94,15 +102,15 @@ class HealthFeed:
         self.cpu_s = 0.0  # CPU time of the health thread (VQD + publishing)
 
     # -- called from reader threads / the worker's loop: cheap, never block on VQD or Redis ------------------
-    def status(self, event: Any) -> None:
-        """An ``ingest.StatusEvent`` (or anything with ``channel_id, state, reason, ts``)."""
+    def status(self, event: StatusEvent) -> None:
+        """An ``ingest.StatusEvent``."""
         if event.state in ("connecting", "stopped"):
             return  # connecting decides nothing; stopped is our own doing, not the camera's
         with self._cond:
             self._events.append(event)
             self._cond.notify()
 
-    def frame(self, frame: Any, always: bool = False) -> None:
+    def frame(self, frame: Frame, always: bool = False) -> None:
         """A decoded ``ingest.Frame``; kept only when its channel's sample is due (or ``always``: patrol)."""
         cid = frame.channel_id
         now = time.monotonic()
@@ -113,9 +121,9 @@ class HealthFeed:
             self._frames[cid] = frame
             self._cond.notify()
 
-    def watch(self, registry: Any, watched: dict[str, str], changed: Iterable[str] = ()) -> None:
+    def watch(self, registry: Registry, watched: dict[str, str], changed: Iterable[str] = ()) -> None:
         """The registry (after a reload, with the ids whose config changed) and what the worker now reads."""
-        command = ("watch", registry, dict(watched), set(changed))
+        command: _Watch = ("watch", registry, dict(watched), set(changed))
         with self._cond:
             self._events.append(command)
             self._cond.notify()
@@ -140,14 +148,14 @@ class HealthFeed:
         if self._thread is not None:
             self._thread.join(max(0.1, deadline - time.monotonic()))
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, object]:
         # cpu_s next to the whole process's CPU time: what device health costs the worker
         return {"samples": self.samples, "published": self.published, "cpu_s": round(self.cpu_s, 3),
                 "process_cpu_s": round(time.process_time(), 1),
                 "unpublished": len(self._retry), **{k: v for k, v in self.monitor.summary().items() if v}}
 
     # -- the health thread ---------------------------------------------------------------------------------------
-    def _publish(self, report: Any) -> None:
+    def _publish(self, report: HealthReport) -> None:
         self._sent[report.camera_id] = (report.status, report.reason)
         self._retry[report.camera_id] = report  # the newest wins; sent now or on a later tick
         self._flush()
@@ -215,7 +223,7 @@ class HealthFeed:
                 log.exception("device health: unexpected error")
             self.cpu_s += time.thread_time() - cpu0
 
-    def _handle(self, item: Any) -> None:
+    def _handle(self, item: _Item) -> None:
         if not isinstance(item, tuple):
             self.monitor.reader_event(item)
             return

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from analytics.detector import Detections, Detector
+from analytics.detector import Detections, FrameDetector
 from analytics.gate import GateConfig, GateResult, MotionGate
 from analytics.rules import Rule, RuleEvent, Scene, build_rules
 from analytics.tracking import Track, Tracker
@@ -91,7 +91,7 @@ class Analysed:
 class Pipeline:
     """Runs the stages on batches of frames from many channels."""
 
-    def __init__(self, detector: Detector, max_batch: int = 8) -> None:
+    def __init__(self, detector: FrameDetector, max_batch: int = 8) -> None:
         self.detector = detector
         self.max_batch = max_batch
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import ImageFont
 
 ALERT_COLOUR = (0, 0, 255)  # BGR red
 CJK_FONTS = (
@@ -37,7 +41,7 @@ def alert_label(rule_kind: str, object_class: str, confidence: float) -> str:
 
 
 @lru_cache(maxsize=4)
-def _font(size: int):  # type: ignore[no-untyped-def]
+def _font(size: int) -> ImageFont.FreeTypeFont | None:
     from PIL import ImageFont
 
     for path in CJK_FONTS:

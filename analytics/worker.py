@@ -18,15 +18,21 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from analytics.alerts import AlertPublisher, build_alert, snapshot_for
 from analytics.evidence import EvidencePolicy, EvidenceWindows
-from analytics.detector import Detector
+from analytics.detector import Detector, FrameDetector
 from analytics.gate import GateConfig
 from analytics.pipeline import Analysed, ChannelAnalysis, FrameIn, Pipeline
+from analytics.rules import Polygon, RuleEvent, Tripwire
+
+if TYPE_CHECKING:  # annotations only: ingest (PyAV) loads when the first reader starts
+    from analytics.health import HealthFeed
+    from devices import Camera, Registry, RegistryDiff
+    from ingest import ChannelScheduler, Frame, PacketRing, StatusEvent, StreamReader
 from analytics.tracking import preload as preload_tracker
 
 log = logging.getLogger(__name__)
@@ -54,7 +60,17 @@ class WorkerConfig:
 PATROL_REVISIT_S = 10.0  # visit a patrol camera at most this often
 
 
-def _is_patrol(camera: Any) -> bool:
+class CameraSource(Protocol):
+    """Where the worker's cameras come from between reloads: ``devices.RegistryWatcher`` (cameras.yaml),
+    or a cluster shard's assignment (``analytics.cluster.shard.AssignedCameras``)."""
+
+    @property
+    def current(self) -> Registry: ...
+
+    def check(self) -> RegistryDiff | None: ...
+
+
+def _is_patrol(camera: Camera | None) -> bool:
     analysis = getattr(camera, "analysis", None)
     return getattr(analysis, "mode", None) == "patrol"
 
@@ -62,9 +78,9 @@ def _is_patrol(camera: Any) -> bool:
 class _PatrolHandle:
     """Stands in for a reader in ``AnalyticsWorker.readers`` for a patrolled camera."""
 
-    def __init__(self, scheduler: Any, channel_id: str) -> None:
+    def __init__(self, scheduler: ChannelScheduler, channel_id: str) -> None:
         self._scheduler, self._id = scheduler, channel_id
-        self.on_frame = None  # frames come through the scheduler's callback
+        self.on_frame: Callable[[Frame], None] | None = None  # frames come through the scheduler's callback
 
     def stop(self, timeout: float | None = None) -> bool:
         self._scheduler.remove(self._id)
@@ -119,8 +135,9 @@ class AnalyticsWorker:
     """Watches ``cameras`` (``devices.Camera``; ``continuous`` ones with a reader each, ``patrol`` ones
     by keyframe visits) until ``stop_event``."""
 
-    def __init__(self, cameras: Iterable[Any], config: WorkerConfig, publisher: AlertPublisher,
-                 detector: Detector | None = None, watcher: Any = None, health: Any = None) -> None:
+    def __init__(self, cameras: Iterable[Camera], config: WorkerConfig, publisher: AlertPublisher,
+                 detector: FrameDetector | None = None, watcher: CameraSource | None = None,
+                 health: HealthFeed | None = None) -> None:
         self.config = config
         self.health = health  # analytics.health.HealthFeed: device.status from these readers, or None
         self.detector = detector or Detector(config.model_path, imgsz=config.imgsz, backend=config.backend)
@@ -128,17 +145,17 @@ class AnalyticsWorker:
         self.publisher = publisher
         self.inbox = Inbox(config.per_channel_backlog)
         self.channels: dict[str, ChannelAnalysis] = {}
-        self.readers: dict[str, Any] = {}
-        self.rings: dict[str, Any] = {}
+        self.readers: dict[str, StreamReader | _PatrolHandle] = {}
+        self.rings: dict[str, PacketRing] = {}
         self.evidence = EvidenceWindows(config.media_dir, EvidencePolicy(
             pre_s=config.clip_pre_s, post_s=config.clip_post_s, max_clip_s=config.clip_max_s))
         self.batches = 0
         self.batch_frames = 0
         self.failed_batches = 0
         self.inference_seconds = 0.0  # wall time of completed batches (gate + detector + tracker + rules)
-        self.patrol: Any = None  # ingest.ChannelScheduler for patrol cameras, started on the first one
-        self.watcher = watcher  # devices.RegistryWatcher: hot reload of cameras.yaml
-        self.wanted: Callable[[Any], bool] | None = None  # which registry cameras this worker analyses
+        self.patrol: ChannelScheduler | None = None  # for patrol cameras, started on the first one
+        self.watcher = watcher  # hot reload of cameras.yaml (or of a shard's assignment)
+        self.wanted: Callable[[Camera], bool] | None = None  # which registry cameras this worker analyses
         # Requests counted, not an Event: Event.set() in a signal handler could deadlock on the
         # Event's own lock if the signal landed while the loop held it.
         self._reload_requests = 0
@@ -147,7 +164,7 @@ class AnalyticsWorker:
         for cam in cameras:
             self.channels[cam.id] = self._analysis_for(cam)
 
-    def _analysis_for(self, cam: Any) -> ChannelAnalysis:
+    def _analysis_for(self, cam: Camera) -> ChannelAnalysis:
         if _is_patrol(cam):
             # A patrol visit is one keyframe every ≥10 s: nothing for a background model to compare
             # with, so always infer; the tracker sees ~0.1 fps (tracks rarely survive between visits).
@@ -197,7 +214,7 @@ class AnalyticsWorker:
         self.patrol.add(spec)
         self.readers[cid] = _PatrolHandle(self.patrol, cid)
 
-    def _on_patrol_frame(self, frame: Any) -> None:
+    def _on_patrol_frame(self, frame: Frame) -> None:
         ch = self.channels.get(frame.channel_id)
         if ch is not None:  # no packet ring on patrol: no clip, just the snapshot
             self.inbox.put(FrameIn(ch, frame.image, frame.ts_wall, None))
@@ -207,26 +224,26 @@ class AnalyticsWorker:
     def _spec_failed(self, cid: str, exc: Exception) -> None:
         if self.health is not None:
             from devices import SecretError
-            from ingest import StatusEvent
+            from ingest import State, StatusEvent
 
-            state = "auth_failed" if isinstance(exc, SecretError) else "offline"  # an unset credential variable
+            state: State = "auth_failed" if isinstance(exc, SecretError) else "offline"  # an unset credential variable
             self.health.status(StatusEvent(cid, state, f"cannot connect: {exc}"))
 
-    def _health_watch(self, registry: Any, changed: Iterable[str] = ()) -> None:
+    def _health_watch(self, registry: Registry, changed: Iterable[str] = ()) -> None:
         """Tell device health what this worker now reads (the other registry channels get 'unknown')."""
         if self.health is not None:
             watched = {cid: "patrol" if _is_patrol(ch.camera) else "continuous" for cid, ch in self.channels.items()}
             self.health.watch(registry, watched, changed)
 
     # -- hot reload -----------------------------------------------------------------------------------------------
-    def apply_registry(self, registry: Any, diff: Any, wanted: Callable[[Any], bool]) -> None:
+    def apply_registry(self, registry: Registry, diff: RegistryDiff, wanted: Callable[[Camera], bool]) -> None:
         """Apply a reloaded registry: rule/zone edits swap the rules in place (tracks and the
         background model are kept); stream/mode/fps changes restart that camera's reader."""
         for cid in sorted(diff.removed | diff.changed | diff.added):
             cam = registry.cameras.get(cid)
             keep = cam is not None and wanted(cam)
             old = self.channels.get(cid)
-            if old is not None and keep and cid in diff.config_only:
+            if old is not None and cam is not None and keep and cid in diff.config_only:
                 new = self._analysis_for(cam)
                 new.tracker, new.gate, new.counters = old.tracker, old.gate, old.counters
                 self.channels[cid] = new
@@ -242,23 +259,23 @@ class AnalyticsWorker:
                 self.rings.pop(cid, None)
                 del self.channels[cid]
                 log.info("camera %s: stopped (%s)", cid, "removed" if cam is None or not keep else "stream changed")
-            if keep:
+            if cam is not None and keep:
                 ch = self._analysis_for(cam)
                 self.channels[cid] = ch
                 self._start_reader(cid, ch)
                 log.info("camera %s: started", cid)
 
-    def _on_frame_for(self, ch: ChannelAnalysis):
+    def _on_frame_for(self, ch: ChannelAnalysis) -> Callable[[Frame], None]:
         health = self.health
 
-        def on_frame(frame: Any) -> None:
+        def on_frame(frame: Frame) -> None:
             self.inbox.put(FrameIn(ch, frame.image, frame.ts_wall, frame.ts_monotonic))
             if health is not None:
                 health.frame(frame)  # a time check; one frame per channel every few seconds is kept
 
         return on_frame
 
-    def _on_status(self, event: Any) -> None:
+    def _on_status(self, event: StatusEvent) -> None:
         if event.state in ("offline", "auth_failed"):
             log.warning("camera %s %s: %s (retry in %.0fs)", event.channel_id, event.state, event.reason, event.retry_in_s or 0)
         if self.health is not None:
@@ -358,7 +375,7 @@ class AnalyticsWorker:
                     log.exception("camera %s: alert for rule %s not published", result.frame.channel.camera_id, event.rule_id)
 
     # -- alerts and clips ---------------------------------------------------------------------------------------
-    def _emit(self, result: Analysed, event: Any) -> None:
+    def _emit(self, result: Analysed, event: RuleEvent) -> None:
         ch = result.frame.channel
         h, w = result.frame.image.shape[:2]
         alert_id = uuid.uuid4().hex
@@ -373,9 +390,10 @@ class AnalyticsWorker:
         for rule in ch.rules:
             if rule.rule_id != event.rule_id:
                 continue
-            if getattr(rule, "polygon", None) is not None:
-                polygon = rule.polygon.pixels(w, h)
-            elif hasattr(rule, "a") and hasattr(rule, "b"):  # tripwire: a 2-point "polygon"
+            outline = getattr(rule, "polygon", None)  # zone rules (and the fall rule when it has a zone)
+            if isinstance(outline, Polygon):
+                polygon = outline.pixels(w, h)
+            elif isinstance(rule, Tripwire):  # a 2-point "polygon"
                 polygon = np.array([[rule.a[0] * w, rule.a[1] * h], [rule.b[0] * w, rule.b[1] * h]], np.float32)
         self.publisher.submit(alert, snapshot_for(result.frame.image, event, polygon) if plan.snapshot else b"")
         log.info("alert %s: camera %s rule %s %s track %s conf %.2f", alert_id[:8], ch.camera_id, event.rule_id,
@@ -390,13 +408,13 @@ class AnalyticsWorker:
             ring = self.rings.get(clip.camera_id)
             try:
                 packets = ring.snapshot(clip.since, clip.until) if ring is not None else []
-                if not packets or ring.params is None:
+                if not packets or ring is None or ring.params is None:
                     raise ValueError("no packets buffered for this camera")
                 write_mp4(packets, ring.params, clip.path)
             except Exception as exc:
                 log.warning("camera %s: evidence clip %s not written: %s", clip.camera_id, clip.path.name, exc)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, object]:
         frames = sum(c.counters.frames for c in self.channels.values())
         skipped = sum(c.counters.skipped for c in self.channels.values())
         return {

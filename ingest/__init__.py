@@ -24,7 +24,7 @@ Public API (other packages import only from here):
 """
 
 from ingest.channel import ChannelSpec, redact_url, spec_from_camera
-from ingest.events import EncodedPacket, Frame, StatusEvent, StreamParams
+from ingest.events import EncodedPacket, Frame, State, StatusEvent, StreamParams
 from ingest.footage import H264_BF3_1080P, H264_BF3_D1, H264_MAIN_D1, H265_1080P, Footage, camera_footage
 from ingest.packets import PacketRing, write_mp4
 from ingest.reader import ReaderOptions, ReaderStats, StreamReader, grab_keyframe
@@ -55,6 +55,7 @@ __all__ = [
     "RelayStats",
     "SchedulerConfig",
     "SchedulerReport",
+    "State",
     "StatusEvent",
     "StreamParams",
     "StreamReader",

@@ -13,7 +13,8 @@ import logging
 import os
 import time
 from dataclasses import asdict
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -22,12 +23,21 @@ from analytics.cluster.batching import BatchingDetector, RemoteDetector
 from analytics.cluster.controller import Controller, ControllerConfig
 from analytics.cluster.shard import ShardConfig, ShardRuntime
 
+if TYPE_CHECKING:
+    import redis
+
+T = TypeVar("T")
+
 NAMESPACE = "xueliang"
 CONTROLLER_NAME = "xl-placement"
 ANALYTICS_RESOURCE = "xl_analytics"
 ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "0"}
 
 log = logging.getLogger(__name__)
+
+# _ACTOR_TYPING: Ray's stubs type ``@ray.remote(...)`` without the actor-only ``max_concurrency``, and
+# mypy keeps a decorated class's own type, so ``Cls.options(...)`` is unknown to it as well. The
+# ``type: ignore`` comments below mark exactly those spots; the actor handles are dynamic anyway.
 
 
 def shard_actor_name(shard_id: str) -> str:
@@ -42,7 +52,7 @@ def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-@ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=32)
+@ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=32)  # type: ignore[call-overload]  # see _ACTOR_TYPING
 class NodeDetector:
     """The node's one model; concurrent calls from its shards are merged into batches."""
 
@@ -63,7 +73,7 @@ class NodeDetector:
         return {**self.batcher.stats(), "pid": os.getpid()}
 
 
-@ray.remote(num_cpus=0, max_restarts=3, max_concurrency=8)
+@ray.remote(num_cpus=0, max_restarts=3, max_concurrency=8)  # type: ignore[call-overload]  # see _ACTOR_TYPING
 class Shard:
     """One shard: :class:`ShardRuntime` with the node's detector. A restart re-reads the persisted cameras."""
 
@@ -72,13 +82,13 @@ class Shard:
         import redis
 
         detector = ray.get_actor(detector_name, namespace=NAMESPACE)
-        names = ray.get(detector.names.remote())
+        names = cast("dict[int, str]", ray.get(detector.names.remote()))  # actor handles are untyped
 
         def call(frames: list[Any]) -> list[Any]:
             return ray.get(detector.detect.remote(frames))
 
         cfg = ShardConfig(**config)
-        self.runtime = ShardRuntime(cfg, RemoteDetector(call, names), redis.Redis.from_url(cfg.redis_url))
+        self.runtime: ShardRuntime = ShardRuntime(cfg, RemoteDetector(call, names), redis.Redis.from_url(cfg.redis_url))
 
     def refresh(self) -> None:
         self.runtime.refresh()
@@ -116,11 +126,11 @@ class RayOps:
         pin = NodeAffinitySchedulingStrategy(node_id=node_id, soft=False)
         cpus = int(self.analytics_nodes().get(node_id, 1)) or 1
         det_name = detector_actor_name(node_id)
-        NodeDetector.options(name=det_name, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
+        NodeDetector.options(name=det_name, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,  # type: ignore[attr-defined]
                              scheduling_strategy=pin, runtime_env={"env_vars": ENV}).remote(
             c.model_path, c.imgsz, c.backend, cpus, max(16, c.max_batch))
         for sid in shard_ids:
-            self._handles[sid] = Shard.options(
+            self._handles[sid] = Shard.options(  # type: ignore[attr-defined]  # see _ACTOR_TYPING
                 name=shard_actor_name(sid), namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
                 scheduling_strategy=pin, runtime_env={"env_vars": ENV}).remote(self._shard_config(sid, node_id), det_name)
 
@@ -149,7 +159,7 @@ class RayOps:
                 pass
 
 
-@ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=4)
+@ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=4)  # type: ignore[call-overload]  # see _ACTOR_TYPING
 class PlacementController:
     """Detached and restartable: a restart reloads the assignment from Redis and carries on."""
 
@@ -160,7 +170,8 @@ class PlacementController:
         import redis
 
         cfg = ControllerConfig(**config)
-        self.controller = Controller(cfg, RayOps(cfg), redis.Redis.from_url(cfg.redis_url))
+        self._ops = RayOps(cfg)
+        self.controller = Controller(cfg, self._ops, redis.Redis.from_url(cfg.redis_url))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="placement", daemon=True)
         self._thread.start()
@@ -180,7 +191,7 @@ class PlacementController:
         """Each shard's own view (cameras it analyses, frames, alerts), asked in parallel."""
         refs = {}
         for sid in list(self.controller.shards):
-            h = self.controller.ops._handle(sid)
+            h = self._ops._handle(sid)
             if h is not None:
                 refs[sid] = h.status.remote()
         out = {}
@@ -201,16 +212,16 @@ class PlacementController:
 def start(config: ControllerConfig) -> Any:
     """Start (or find) the detached controller on the head node; ``ray.init`` must have been called."""
     head = {"node:__internal_head__": 0.001}
-    return PlacementController.options(name=CONTROLLER_NAME, namespace=NAMESPACE, lifetime="detached",
-                                       get_if_exists=True, resources=head,
-                                       runtime_env={"env_vars": ENV}).remote(asdict(config))
+    return PlacementController.options(  # type: ignore[attr-defined]  # see _ACTOR_TYPING
+        name=CONTROLLER_NAME, namespace=NAMESPACE, lifetime="detached", get_if_exists=True, resources=head,
+        runtime_env={"env_vars": ENV}).remote(asdict(config))
 
 
 def controller() -> Any:
     return ray.get_actor(CONTROLLER_NAME, namespace=NAMESPACE)
 
 
-def stop(redis_client: Any | None = None) -> int:
+def stop(redis_client: redis.Redis | None = None) -> int:
     """Kill the controller, every shard and detector of the analytics tier; forget the assignment."""
     killed = 0
     names = sorted((a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
@@ -229,7 +240,7 @@ def stop(redis_client: Any | None = None) -> int:
     return killed
 
 
-def wait_for(predicate: Any, timeout: float, interval: float = 0.5) -> Any:
+def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.5) -> T:
     """Poll ``predicate()`` until it returns something truthy or ``timeout`` passes; returns the last value."""
     deadline = time.monotonic() + timeout
     value = predicate()

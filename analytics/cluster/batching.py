@@ -16,16 +16,10 @@ from typing import Protocol
 
 import numpy as np
 
-from analytics.detector import Detections
+from analytics.detector import Detections, FrameDetector
 
 # What crosses the process boundary per frame: boxes, scores, classes (the names stay on each side).
 RawDetections = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-class FrameDetector(Protocol):
-    names: dict[int, str]
-
-    def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]: ...
 
 
 class BatchingDetector:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import statistics
@@ -32,7 +33,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from analytics.cluster.placement import CostModel, moves_between, node_capacity, place
 from xueliang.settings import REPO_ROOT
@@ -206,7 +207,7 @@ def run_live(plan: Plan) -> dict[str, Any]:
     from xueliang.settings import Settings
 
     model = ensure_onnx(Settings().models_dir)
-    node_args = {"object_store_memory": 100 * 2**20}
+    node_args: dict[str, Any] = {"object_store_memory": 100 * 2**20}  # keyword arguments of Ray's Cluster.add_node
     me = psutil.Process()
     with tempfile.TemporaryDirectory() as tmp_s, ExitStack() as stack:
         tmp = Path(tmp_s)
@@ -240,7 +241,7 @@ def run_live(plan: Plan) -> dict[str, Any]:
             "_system_config": {"health_check_period_ms": 1000, "health_check_failure_threshold": 3}})
         stack.callback(cluster.shutdown)
         node_a = cluster.add_node(num_cpus=cores, resources={"xl_analytics": 1}, **node_args)
-        ray.init(address=cluster.address, namespace=actors.NAMESPACE, logging_level="error", log_to_driver=False)
+        ray.init(address=cluster.address, namespace=actors.NAMESPACE, logging_level=logging.ERROR, log_to_driver=False)
         stack.callback(ray.shutdown)
         stack.callback(actors.stop)
         cluster_start_s = time.monotonic() - t0
@@ -263,7 +264,7 @@ def run_live(plan: Plan) -> dict[str, Any]:
             return len([c for c, n in ray_frames().items() if n > 0]) == plan.cameras
 
         actors.wait_for(all_analysed, 120)
-        det = ray.get(ray.get_actor(actors.detector_actor_name(node_a.node_id), namespace=actors.NAMESPACE).stats.remote())
+        det = cast("dict[str, Any]", ray.get(ray.get_actor(actors.detector_actor_name(node_a.node_id), namespace=actors.NAMESPACE).stats.remote()))  # the actor handle is untyped
         shard_pids = [v["pid"] for v in views().values() if "pid" in v]
         raylet_a = node_a.all_processes["raylet"][0].process.pid
         ray_pids = shard_pids + [det["pid"], raylet_a]

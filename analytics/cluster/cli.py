@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     try:
-        ray.init(address=args.address, namespace=actors.NAMESPACE, logging_level="warning")
+        ray.init(address=args.address, namespace=actors.NAMESPACE, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError) as exc:
         print(f"error: cannot join the Ray cluster at {args.address!r}: {exc}; start one with `ray start --head`",
               file=sys.stderr)

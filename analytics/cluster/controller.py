@@ -19,10 +19,15 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from analytics.cluster.placement import CostModel, node_capacity, place
 from analytics.cluster.store import Assigned, AssignmentStore
+
+if TYPE_CHECKING:
+    import redis
+
+    from devices import Camera
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +84,7 @@ def shard_ids_for(node_id: str, n: int) -> list[str]:
 
 
 class Controller:
-    def __init__(self, config: ControllerConfig, ops: ClusterOps, redis_client: Any) -> None:
+    def __init__(self, config: ControllerConfig, ops: ClusterOps, redis_client: redis.Redis) -> None:
         from devices import RegistryWatcher
 
         self.config = config
@@ -104,7 +109,7 @@ class Controller:
             log.info("controller: continuing with %d persisted assignments over %d shards", len(self.assignment),
                      len(self.shards))
 
-    def _wanted(self, cam: Any) -> bool:
+    def _wanted(self, cam: Camera) -> bool:
         return bool(cam.enabled and str(cam.analysis.mode.value) in self.config.modes)
 
     def _load_cameras(self, ids: set[str]) -> None:

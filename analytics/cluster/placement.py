@@ -22,7 +22,10 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from devices import Camera
 
 REF_PIXELS = 480 * 360
 UNITS_PER_CPU = 60.0  # measured: 24 channels × 5 fps on 2 cores
@@ -59,7 +62,7 @@ class CostModel:
         # About half the per-frame cost is decode (full pixels), half detection (capped pixels).
         return float(fps) * (0.5 * (w * h) + 0.5 * det_pixels) / self.ref_pixels
 
-    def camera_cost(self, camera: Any) -> float:
+    def camera_cost(self, camera: Camera) -> float:
         """Cost of a ``devices.Camera`` (its ``analysis`` mode and fps, its ``frame`` size when known)."""
         analysis = getattr(camera, "analysis", None)
         mode = str(getattr(getattr(analysis, "mode", None), "value", getattr(analysis, "mode", "patrol")))
@@ -108,9 +111,9 @@ def place(costs: Mapping[str, float], capacity: Mapping[str, float], previous: M
     ``costs``: channel -> cost (:class:`CostModel`); ``capacity``: node -> capacity (> 0).
     Runs in O(C log N + M·k) for C channels, N nodes and M rebalancing moves over nodes of k channels.
     """
-    for node, cap in capacity.items():
+    for name, cap in capacity.items():
         if cap <= 0:
-            raise ValueError(f"node {node!r} has capacity {cap}; capacities must be > 0")
+            raise ValueError(f"node {name!r} has capacity {cap}; capacities must be > 0")
     previous = previous or {}
     assignment: dict[str, str] = {}
     load = dict.fromkeys(capacity, 0.0)
@@ -180,13 +183,14 @@ def _rebalance(assignment: dict[str, str], load: dict[str, float], members: dict
             return
         # The cost that would equalise the pair; pick the channel on h closest to it.
         ideal = (r_hi - r_lo) / (1 / capacity[h] + 1 / capacity[lo])
-        best, best_gap = None, None
+        best: str | None = None
+        best_gap: float | None = None
         for ch, cost in members[h].items():
             new_max = max(r_hi - cost / capacity[h], r_lo + cost / capacity[lo])
             if new_max >= r_hi - 1e-12:
                 continue  # would not lower the pair's maximum
             gap = abs(cost - ideal)
-            if best_gap is None or gap < best_gap or (gap == best_gap and ch < best):
+            if best is None or best_gap is None or gap < best_gap or (gap == best_gap and ch < best):
                 best, best_gap = ch, gap
         if best is None:
             return

@@ -21,11 +21,18 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analytics.alerts import AlertPublisher
 from analytics.cluster.store import Assigned, AssignmentStore
 from analytics.worker import AnalyticsWorker, WorkerConfig
+
+if TYPE_CHECKING:
+    import redis
+
+    from analytics.detector import FrameDetector
+    from command import AlertIn
+    from devices import Camera, Registry, RegistryDiff
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +59,9 @@ class AssignedCameras:
 
         self._lock = threading.Lock()
         self.current = Registry([])
-        self._pending: Any = None
+        self._pending: RegistryDiff | None = None
 
-    def replace(self, cameras: list[Any]) -> Any:
+    def replace(self, cameras: list[Camera]) -> RegistryDiff:
         """Swap in ``cameras`` (devices.Camera); the diff is applied by the worker's loop thread."""
         from devices import Registry, diff_registries
 
@@ -67,13 +74,13 @@ class AssignedCameras:
             self._pending = diff if self._pending is None else _merge(self._pending, diff, new)
             return diff
 
-    def check(self) -> Any:
+    def check(self) -> RegistryDiff | None:
         with self._lock:
             diff, self._pending = self._pending, None
             return diff
 
 
-def _merge(a: Any, b: Any, registry: Any) -> Any:
+def _merge(a: RegistryDiff, b: RegistryDiff, registry: Registry) -> RegistryDiff:
     """Two diffs not yet applied as one: whatever either touched is restarted from the newest registry."""
     from devices import RegistryDiff
 
@@ -86,12 +93,12 @@ def _merge(a: Any, b: Any, registry: Any) -> Any:
 class EpochPublisher(AlertPublisher):
     """Stamps each alert with its camera's epoch; drops alerts of cameras the shard no longer holds."""
 
-    def __init__(self, redis_client: Any, epochs: dict[str, int]) -> None:
+    def __init__(self, redis_client: redis.Redis, epochs: dict[str, int]) -> None:
         super().__init__(redis_client)
         self.epochs = epochs
         self.fenced = 0
 
-    def submit(self, alert: Any, snapshot_jpeg: bytes) -> None:
+    def submit(self, alert: AlertIn, snapshot_jpeg: bytes) -> None:
         epoch = self.epochs.get(alert.camera_id)
         if epoch is None:
             self.fenced += 1
@@ -103,7 +110,7 @@ class EpochPublisher(AlertPublisher):
 class ShardRuntime:
     """Runs the worker for the shard's assignment and keeps the lease; ``close()`` stops everything."""
 
-    def __init__(self, config: ShardConfig, detector: Any, redis_client: Any) -> None:
+    def __init__(self, config: ShardConfig, detector: FrameDetector, redis_client: redis.Redis) -> None:
         from devices import Camera
 
         self._camera_cls = Camera

@@ -21,9 +21,12 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from command import EPOCHS_KEY, push_epoch
+
+if TYPE_CHECKING:
+    import redis
 
 PREFIX = "xl:cluster:"
 EPOCH_COUNTER = PREFIX + "epoch"
@@ -66,7 +69,7 @@ def _s(v: bytes | str) -> str:
 class AssignmentStore:
     """Reads and writes the assignment; every change is one MULTI/EXEC transaction."""
 
-    def __init__(self, redis_client: Any) -> None:
+    def __init__(self, redis_client: redis.Redis) -> None:
         self.r = redis_client
 
     # -- controller side ------------------------------------------------------------------------------------------
@@ -78,7 +81,7 @@ class AssignmentStore:
 
     def add_shards(self, shards: Mapping[str, str]) -> None:
         if shards:
-            self.r.hset(SHARDS, mapping=dict(shards))
+            self.r.hset(SHARDS, mapping={sid: node for sid, node in shards.items()})
 
     def remove_shards(self, shards: Iterable[str]) -> None:
         shards = list(shards)
@@ -109,7 +112,10 @@ class AssignmentStore:
         for cid in sorted(upserts):
             shard, node, cam_json = upserts[cid]
             old = current.get(cid)
-            epoch = next(fresh) if cid in new_epoch_for else old.epoch
+            if cid in new_epoch_for or old is None:  # a camera not in ``current`` is always in new_epoch_for
+                epoch = next(fresh)
+            else:
+                epoch = old.epoch
             a = Assigned(cid, shard, node, epoch, cam_json)
             written[cid] = a
             pipe.hset(ASSIGN, cid, a.dumps())

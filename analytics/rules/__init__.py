@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from analytics.rules.base import Cooldown, Polygon, Rule, RuleEvent, Scene, Schedule, param
+from analytics.rules.base import CameraConfig, Cooldown, Polygon, Rule, RuleConfig, RuleEvent, Scene, Schedule, param
 from analytics.rules.line import Tripwire
 from analytics.rules.posture import AbandonedObject, PersonFallen
 from analytics.rules.zone import CrowdGathering, IllegalParking, Loitering, ZoneIntrusion
@@ -25,7 +24,7 @@ class RuleConfigError(ValueError):
     """A rule in cameras.yaml cannot be built; the message names camera, rule and field."""
 
 
-def build_rules(camera: Any, names: Mapping[int, str]) -> list[Rule]:
+def build_rules(camera: CameraConfig, names: Mapping[int, str]) -> list[Rule]:
     """The rules of one camera (a ``devices.Camera`` or an equivalent dict)."""
     camera_id = param(camera, "id", "?")
     zones = {param(z, "id"): Polygon(param(z, "polygon")) for z in param(camera, "zones", [])}
@@ -52,6 +51,7 @@ def build_rules(camera: Any, names: Mapping[int, str]) -> list[Rule]:
 
 __all__ = [
     "AbandonedObject",
+    "CameraConfig",
     "Cooldown",
     "CrowdGathering",
     "IllegalParking",
@@ -59,6 +59,7 @@ __all__ = [
     "PersonFallen",
     "Polygon",
     "Rule",
+    "RuleConfig",
     "RuleConfigError",
     "RuleEvent",
     "Scene",

@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time as dtime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, Union
 
 import cv2
 import numpy as np
 
 from analytics.tracking import Track
+
+if TYPE_CHECKING:
+    from devices import Camera
+    from devices import Rule as RuleSpec
+
+# A rule's settings: the registry's ``devices.Rule`` or the same keys as a dict (tests, benchmarks).
+RuleConfig: TypeAlias = Union["RuleSpec", Mapping[str, Any]]
+# A camera as the rules see it: ``devices.Camera`` or an equivalent dict.
+CameraConfig: TypeAlias = Union["Camera", Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ class Rule(Protocol):
     def evaluate(self, scene: Scene) -> list[RuleEvent]: ...
 
 
-def param(config: Any, name: str, default: Any = None) -> Any:
+def param(config: object, name: str, default: Any = None) -> Any:
     """A rule parameter from a pydantic model, a dataclass or a dict (``cameras.yaml`` rule entry)."""
     if isinstance(config, Mapping):
         value = config.get(name, default)
@@ -84,7 +93,7 @@ class Schedule:
     ``schedule`` windows with days, in the centre's local time); for plain dicts, ``schedule`` may be
     strings like ``"22:00-06:00"``. No schedule = always active."""
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: RuleConfig) -> None:
         self._active_at = getattr(config, "active_at", None)
         self._enabled = bool(param(config, "enabled", True))
         self.windows: list[tuple[dtime, dtime]] = []
@@ -152,7 +161,7 @@ class OncePerPresence:
             del self._last_seen[key]
 
 
-def class_filter(names: Mapping[int, str], config: Any, default: Sequence[str]) -> set[int]:
+def class_filter(names: Mapping[int, str], config: RuleConfig, default: Sequence[str]) -> set[int]:
     """Model class ids a rule applies to: its ``classes`` or the kind's default."""
     wanted = list(param(config, "classes", None) or default)
     ids = {k for k, v in names.items() if v in wanted}

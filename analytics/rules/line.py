@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from analytics.rules.base import OncePerPresence, RuleEvent, Scene, Schedule, class_filter, param
+from analytics.rules.base import OncePerPresence, Polygon, RuleConfig, RuleEvent, Scene, Schedule, class_filter, param
 from analytics.tracking import Track
 
 
@@ -33,7 +32,7 @@ class Tripwire:
 
     kind = "tripwire"
 
-    def __init__(self, rule_id: str, config: Any, names: Mapping[int, str], zones: Mapping[str, Any]) -> None:
+    def __init__(self, rule_id: str, config: RuleConfig, names: Mapping[int, str], zones: Mapping[str, Polygon]) -> None:
         line = param(config, "line")
         if not line or len(line) != 2:
             raise ValueError("a tripwire needs line: [[xa, ya], [xb, yb]] (normalised)")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from analytics.rules.base import OncePerPresence, Polygon, RuleEvent, Scene, Schedule, class_filter, param
+from analytics.rules.base import OncePerPresence, Polygon, RuleConfig, RuleEvent, Scene, Schedule, class_filter, param
 from analytics.tracking import Track
 
 
@@ -23,7 +22,7 @@ class PersonFallen:
 
     kind = "fall"
 
-    def __init__(self, rule_id: str, config: Any, names: Mapping[int, str], zones: Mapping[str, Polygon]) -> None:
+    def __init__(self, rule_id: str, config: RuleConfig, names: Mapping[int, str], zones: Mapping[str, Polygon]) -> None:
         self.rule_id = rule_id
         zone_id = param(config, "zone")
         self.polygon = zones.get(zone_id) if zone_id else None
@@ -77,7 +76,7 @@ class AbandonedObject:
 
     kind = "abandoned_object"
 
-    def __init__(self, rule_id: str, polygon: Polygon, config: Any, names: Mapping[int, str]) -> None:
+    def __init__(self, rule_id: str, polygon: Polygon, config: RuleConfig, names: Mapping[int, str]) -> None:
         self.rule_id = rule_id
         self.polygon = polygon
         self.classes = class_filter(names, config, ["backpack", "handbag", "suitcase"])

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from analytics.rules.base import OncePerPresence, Polygon, RuleEvent, Scene, Schedule, class_filter, param
+from analytics.rules.base import OncePerPresence, Polygon, RuleConfig, RuleEvent, Scene, Schedule, class_filter, param
 from analytics.tracking import Track
 
 
@@ -22,7 +21,7 @@ class ZoneIntrusion:
 
     kind = "zone_intrusion"
 
-    def __init__(self, rule_id: str, polygon: Polygon, config: Any, names: Mapping[int, str]) -> None:
+    def __init__(self, rule_id: str, polygon: Polygon, config: RuleConfig, names: Mapping[int, str]) -> None:
         self.rule_id = rule_id
         self.polygon = polygon
         self.classes = class_filter(names, config, ["person"])
@@ -61,7 +60,7 @@ class Loitering:
 
     kind = "loitering"
 
-    def __init__(self, rule_id: str, polygon: Polygon, config: Any, names: Mapping[int, str]) -> None:
+    def __init__(self, rule_id: str, polygon: Polygon, config: RuleConfig, names: Mapping[int, str]) -> None:
         self.rule_id = rule_id
         self.polygon = polygon
         self.classes = class_filter(names, config, ["person"])
@@ -106,7 +105,7 @@ class CrowdGathering:
 
     kind = "crowd"
 
-    def __init__(self, rule_id: str, polygon: Polygon, config: Any, names: Mapping[int, str]) -> None:
+    def __init__(self, rule_id: str, polygon: Polygon, config: RuleConfig, names: Mapping[int, str]) -> None:
         self.rule_id = rule_id
         self.polygon = polygon
         self.classes = class_filter(names, config, ["person"])
@@ -144,7 +143,7 @@ class IllegalParking:
 
     kind = "illegal_parking"
 
-    def __init__(self, rule_id: str, polygon: Polygon, config: Any, names: Mapping[int, str]) -> None:
+    def __init__(self, rule_id: str, polygon: Polygon, config: RuleConfig, names: Mapping[int, str]) -> None:
         self.rule_id = rule_id
         self.polygon = polygon
         self.classes = class_filter(names, config, ["car", "truck", "bus", "motorcycle"])
