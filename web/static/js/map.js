@@ -15,7 +15,7 @@ const BOUNDARY_STYLE = {
 };
 
 const state = { map: null, groups: {}, markers: { camera: new Map(), incident: new Map(), unit: new Map() }, centres: new Map(), names: new Map(),
-  cameras: new Map(), status: new Map(), incidents: new Map(), units: new Map() };
+  cameras: new Map(), status: new Map(), incidents: new Map(), units: new Map(), assigned: new Map() };
 
 function text(tag, value, cls) { const el = document.createElement(tag); if (cls) el.className = cls; el.textContent = value; return el; }
 
@@ -38,13 +38,12 @@ function icon(kind, cls, colour) {
 }
 
 // The marker's element carries what it shows (kind, id, position) so a click, a test or a screen reader finds it.
-function tag(marker, kind, id, latlng) {
-  marker.on("add", () => {
-    const el = marker.getElement();
-    if (!el) return;
-    Object.assign(el.dataset, { kind, id: String(id), lat: String(latlng[0]), lon: String(latlng[1]) });
-    el.setAttribute("title", marker.options.label || "");
-  });
+function applyTag(marker) {
+  const el = marker.getElement();
+  if (!el) return;
+  const { kind, id, latlng, label } = marker.options.tag;
+  Object.assign(el.dataset, { kind, id: String(id), lat: String(latlng[0]), lon: String(latlng[1]) });
+  el.setAttribute("title", label || "");
 }
 
 function popup(lines, link) {
@@ -56,11 +55,19 @@ function popup(lines, link) {
   return box;
 }
 
-function placeMarker(kind, id, latlng, ic, label, content) {
+// Pushes arrive several times a second on a busy camera: an existing marker is updated in place (icon only
+// when its look changed), never removed and re-added — that would break a cluster's zoom animation and
+// lose the marker an operator is zooming to.
+function placeMarker(kind, id, latlng, makeIcon, iconKey, label, content) {
   const old = state.markers[kind].get(id);
-  if (old) state.groups[kind].removeLayer(old);
-  const marker = L.marker(latlng, { icon: ic, label, keyboard: true, title: label });
-  tag(marker, kind, id, latlng);
+  if (old) {
+    old.options.tag = { kind, id, latlng, label };
+    if (old.options.iconKey !== iconKey) { old.options.iconKey = iconKey; old.setIcon(makeIcon()); applyTag(old); }
+    old.setPopupContent(content);
+    return old;
+  }
+  const marker = L.marker(latlng, { icon: makeIcon(), iconKey, tag: { kind, id, latlng, label }, keyboard: true, title: label });
+  marker.on("add", () => applyTag(marker));
   marker.bindPopup(content);
   state.groups[kind].addLayer(marker);
   state.markers[kind].set(id, marker);
@@ -71,7 +78,7 @@ function drawCamera(cam) {
   const status = state.status.get(cam.id) || "unknown";
   const latlng = [cam.position.lat, cam.position.lon];
   const label = `${cam.name}（${t(`devices.${status}`)}）`;
-  placeMarker("camera", cam.id, latlng, icon("xl-camera", `status-${status}`, CAMERA_COLOURS[status] || CAMERA_COLOURS.unknown), label,
+  placeMarker("camera", cam.id, latlng, () => icon("xl-camera", `status-${status}`, CAMERA_COLOURS[status] || CAMERA_COLOURS.unknown), status, label,
     () => popup([cam.name, `${t("map.status")}：${t(`devices.${status}`)}`, `${t("incident.jurisdiction")}：${placeName(cam.jurisdiction)}`,
       cam.kind ? `${t("map.camera_kind")}：${t(`kind.${cam.kind}`)}` : ""], ["/wall", t("map.open_wall")]));
 }
@@ -86,7 +93,7 @@ function drawUnit(r) {
   if (!where) return;
   const task = dispatchedTo(r.id);
   const label = `${r.name}（${t(`responder_status.${r.status}`)}）`;
-  placeMarker("unit", r.id, where, icon("xl-unit", `status-${r.status}${task ? " dispatched" : ""}`), label,
+  placeMarker("unit", r.id, where, () => icon("xl-unit", `status-${r.status}${task ? " dispatched" : ""}`), `${r.status}-${Boolean(task)}`, label,
     () => popup([r.name, `${t("map.status")}：${t(`responder_status.${r.status}`)}`, r.department ? `${t("map.department")}：${r.department}` : "",
       `${t("incident.jurisdiction")}：${placeName(r.jurisdiction_code)}`, r.phone ? `${t("intake.phone")}：${r.phone}` : "",
       r.position_at ? `${t("map.position_at")}：${fmtBeijing(r.position_at)}` : t("map.no_position"),
@@ -100,11 +107,15 @@ function drawIncident(inc) {
   const where = inc.lat != null && inc.lon != null ? [inc.lat, inc.lon] : centreOf(inc.jurisdiction_code);
   if (!where) return;
   const label = `${inc.title}（${t(`status.${inc.status}`)}）`;
-  placeMarker("incident", inc.id, where, icon("xl-incident", `colour-${inc.colour}`, RISK_COLOURS[inc.colour]), label,
+  placeMarker("incident", inc.id, where, () => icon("xl-incident", `colour-${inc.colour}`, RISK_COLOURS[inc.colour]), inc.colour, label,
     () => popup([`#${inc.id} ${inc.title}`, `${t("incident.status")}：${t(`status.${inc.status}`)}`, `${t("incident.colour")}：${t(`colour.${inc.colour}`)}`,
       `${t("incident.jurisdiction")}：${inc.jurisdiction_name || placeName(inc.jurisdiction_code)}`, inc.camera_name ? `${t("incident.camera")}：${inc.camera_name}` : "",
       `${t("incident.time")}：${fmtBeijing(inc.created_at)}`], [`/desk#${inc.id}`, t("map.open_desk")]));
-  for (const id of inc.assigned_responder_ids || []) { const r = state.units.get(id); if (r) drawUnit(r); }
+  const units = JSON.stringify(inc.assigned_responder_ids || []);
+  if (state.assigned.get(inc.id) !== units) {
+    state.assigned.set(inc.id, units);
+    for (const id of inc.assigned_responder_ids || []) { const r = state.units.get(id); if (r) drawUnit(r); }
+  }
 }
 
 function legend() {
@@ -147,7 +158,12 @@ function focusFromHash() {
 
 function onEvent(msg) {
   if (msg.type.startsWith("incident.") && msg.payload?.id !== undefined) drawIncident(msg.payload);
-  else if (msg.type === "responder.position" && msg.payload) { state.units.set(msg.payload.id, { ...(state.units.get(msg.payload.id) || {}), ...msg.payload }); drawUnit(state.units.get(msg.payload.id)); }
+  else if (msg.type === "responder.position" && msg.payload) {
+    const id = msg.payload.id ?? msg.payload.responder_id;
+    if (id === undefined || !state.units.has(id)) return;
+    state.units.set(id, { ...state.units.get(id), ...msg.payload, id });
+    drawUnit(state.units.get(id));
+  }
   else if (msg.type === "device.status" && msg.payload) {
     state.status.set(msg.payload.camera_id, msg.payload.status);
     const cam = state.cameras.get(msg.payload.camera_id);
