@@ -10,7 +10,7 @@ The health and mobile names load lazily (OpenCV, FastAPI) so a process that only
 needs the registry does not pay for them.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from devices.registry import (
     COCO_CLASSES,
@@ -56,10 +56,38 @@ _LAZY = {
     "UnknownUnitError": "devices.mobile", "ingest_telemetry": "devices.mobile",
     "DEVICE_POSITION": "devices.mobile", "IngestResult": "devices.mobile", "publish_position": "devices.mobile", "telemetry_from_event": "devices.mobile",
 }
-__all__ += [*_LAZY]
+__all__ += [
+    "ChannelHealth", "DeviceStatus", "Fault", "HealthMonitor", "HealthReport", "VideoQualityAnalyzer", "publish_status",
+    "status_event", "LAST_FRAME_KEY", "MobileTracker", "Nearby", "Telemetry", "UnknownUnitError", "ingest_telemetry",
+    "DEVICE_POSITION", "IngestResult", "publish_position", "telemetry_from_event",
+]  # = [*_LAZY], spelled out so type checkers and linters see the lazy names
+
+if TYPE_CHECKING:
+    from devices.health import (
+        LAST_FRAME_KEY,
+        ChannelHealth,
+        DeviceStatus,
+        Fault,
+        HealthMonitor,
+        HealthReport,
+        VideoQualityAnalyzer,
+        publish_status,
+        status_event,
+    )
+    from devices.mobile import (
+        DEVICE_POSITION,
+        IngestResult,
+        MobileTracker,
+        Nearby,
+        Telemetry,
+        UnknownUnitError,
+        ingest_telemetry,
+        publish_position,
+        telemetry_from_event,
+    )
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     import importlib
 
     if name in _LAZY:

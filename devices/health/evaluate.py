@@ -12,6 +12,7 @@ drawn from a seeded RNG, so a run is reproducible.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,7 +122,7 @@ def evaluate(frames: list[np.ndarray], clips_per_label: int = 20, seed: int = 20
     return score(run_clips(frames, clips_per_label, seed))
 
 
-def _sweep_clip(frames: list[np.ndarray], start: int, apply) -> set[str]:  # noqa: ANN001
+def _sweep_clip(frames: list[np.ndarray], start: int, apply: Callable[[np.ndarray], np.ndarray]) -> set[str]:
     analyzer = VideoQualityAnalyzer()
     idx = [(start + k * STEP) % len(frames) for k in range(WARMUP + DEGRADED)]
     for i in idx[:WARMUP]:
@@ -133,11 +134,11 @@ def _sweep_clip(frames: list[np.ndarray], start: int, apply) -> set[str]:  # noq
     return {str(f) for f in result.faults}
 
 
-def sweep(frames: list[np.ndarray], clips: int = 4) -> dict[str, dict[str, float]]:
+def sweep(frames: list[np.ndarray], clips: int = 4) -> dict[str, dict[str, float | str]]:
     """Detection rate of a fault as its severity grows: where the diagnosis starts to see it."""
     import cv2
 
-    def occlude_share(share: float):  # noqa: ANN202
+    def occlude_share(share: float) -> Callable[[np.ndarray], np.ndarray]:
         def apply(img: np.ndarray) -> np.ndarray:
             out = img.copy()
             out[:, : int(img.shape[1] * share)] = 40
@@ -155,11 +156,11 @@ def sweep(frames: list[np.ndarray], clips: int = 4) -> dict[str, dict[str, float
                         lambda v: (lambda img: np.clip(img.astype(np.float32) * np.array([1 / v, 1.0, v], np.float32), 0, 255).astype(np.uint8))),
     }
     span = (WARMUP + DEGRADED) * STEP
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, float | str]] = {}  # per fault: the parameter's name, then rate per value
     for fault, (unit, values, make) in levels.items():
-        rates = {}
+        rates: dict[str, float | str] = {}
         for v in values:
             hits = sum(fault in _sweep_clip(frames, int(k * (len(frames) - span) / clips), make(v)) for k in range(clips))
             rates[str(v)] = round(hits / clips, 2)
-        out[fault] = {"parameter": unit, **rates}  # type: ignore[dict-item]
+        out[fault] = {"parameter": unit, **rates}
     return out

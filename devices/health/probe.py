@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
 
 import av
 
@@ -27,11 +28,11 @@ def _is_auth_error(exc: BaseException) -> bool:
 
 
 def probe_camera(camera: Camera, *, samples: int = 8, interval_s: float = 0.5, timeout_s: float = 10.0,
-                 stream: str = "sub") -> HealthReport:
+                 stream: Literal["main", "sub"] = "sub") -> HealthReport:
     """Open the stream, diagnose ``samples`` frames ``interval_s`` apart (stream time), return the report."""
     health = ChannelHealth(camera, offline_after_s=timeout_s)
     try:
-        url = camera.stream_url(stream, resolve_secrets=True)  # type: ignore[arg-type]
+        url = camera.stream_url(stream, resolve_secrets=True)
     except SecretError as exc:
         health.observe_reader_state("auth_failed", f"credentials not configured: {exc}")
         return health.report()

@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -62,6 +62,30 @@ _NOT_RECEIVING = (DeviceStatus.offline, DeviceStatus.auth_failed, DeviceStatus.u
 
 def _dt(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+class ReaderEvent(Protocol):
+    """What health reads of an ``ingest.StatusEvent`` (devices/ sits below ingest/ and cannot import it)."""
+
+    @property
+    def channel_id(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def ts(self) -> float: ...
+
+
+class SampledFrame(Protocol):
+    """What health reads of an ``ingest.Frame``."""
+
+    @property
+    def channel_id(self) -> str: ...
+    @property
+    def image(self) -> np.ndarray: ...
+    @property
+    def ts_wall(self) -> float: ...
 
 
 class ChannelHealth:
@@ -219,7 +243,7 @@ class HealthMonitor:
             report = channel.report()
         return self._emit(report)
 
-    def reader_event(self, event: Any) -> HealthReport | None:
+    def reader_event(self, event: ReaderEvent) -> HealthReport | None:
         """An ``ingest.StatusEvent`` (``channel_id``, ``state``, ``reason``, ``ts``)."""
         channel = self.channels.get(event.channel_id)
         if channel is None:
@@ -229,7 +253,7 @@ class HealthMonitor:
             return self._first(channel, report)
         return self._emit(report)
 
-    def frame(self, frame: Any) -> HealthReport | None:
+    def frame(self, frame: SampledFrame) -> HealthReport | None:
         """A sampled ``ingest.Frame`` (``channel_id``, ``image``, ``ts_wall``)."""
         channel = self.channels.get(frame.channel_id)
         if channel is None:

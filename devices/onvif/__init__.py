@@ -17,7 +17,7 @@ that never talk ONVIF.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 _EXPORTS: dict[str, str] = {
     "OnvifCamera": "devices.onvif.client",
@@ -51,10 +51,17 @@ _EXPORTS: dict[str, str] = {
     "PtzVector": "devices.onvif.models",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [  # literal, so linters see the lazy names as exported; must equal sorted(_EXPORTS)
+    "Capabilities", "DeviceInfo", "DiscoveredDevice", "DiscoveryReport", "MediaProfile", "OnvifAuthError",
+    "OnvifCamera", "OnvifClientPool", "OnvifConnectionError", "OnvifError", "OnvifEvent",
+    "OnvifNotSupported", "OnvifProtocolError", "OnvifTimeout", "PtzNode", "PtzPreset", "PtzStatus",
+    "PtzVector", "PullPointSubscription", "SurveyResult", "camera_alert", "classify_topic",
+    "device_service_url", "discover", "event_to_alert", "expand_hosts", "survey_all", "survey_device",
+    "watch_alarms",
+]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'devices.onvif' has no attribute {name!r}")

@@ -168,7 +168,7 @@ class OnvifCamera:
     def measure_clock_offset(self) -> dt.timedelta:
         """GetSystemDateAndTime (unauthenticated by the ONVIF spec) → device clock minus ours."""
         anonymous = make_service("devicemgmt", self.url, self._transport, None)
-        sent = dt.datetime.now(dt.timezone.utc)
+        sent = dt.datetime.now(dt.UTC)
         try:
             reply = call(self.name, "GetSystemDateAndTime", anonymous.GetSystemDateAndTime)
         except OnvifAuthError:
@@ -176,9 +176,9 @@ class OnvifCamera:
             # with credentials (works when the clocks are close enough).
             if not self.username:
                 raise
-            sent = dt.datetime.now(dt.timezone.utc)
+            sent = dt.datetime.now(dt.UTC)
             reply = self._call("devicemgmt", "GetSystemDateAndTime")
-        received = dt.datetime.now(dt.timezone.utc)
+        received = dt.datetime.now(dt.UTC)
         utc = getattr(reply, "UTCDateTime", None)
         if utc is None or utc.Date is None or utc.Time is None:
             log.warning("%s: GetSystemDateAndTime has no UTCDateTime; assuming the clocks agree", self.name)
@@ -186,7 +186,7 @@ class OnvifCamera:
         try:
             device_now = dt.datetime(
                 utc.Date.Year, utc.Date.Month, utc.Date.Day, utc.Time.Hour, utc.Time.Minute, utc.Time.Second,
-                tzinfo=dt.timezone.utc,
+                tzinfo=dt.UTC,
             )
         except (TypeError, ValueError) as exc:
             raise OnvifProtocolError(self.name, "GetSystemDateAndTime", f"invalid UTCDateTime: {exc}") from None

@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,7 +97,7 @@ def _open(args: argparse.Namespace) -> OnvifCamera:
         raise SystemExit(str(exc)) from None
 
 
-def _run(args: argparse.Namespace, action) -> int:  # noqa: ANN001
+def _run(args: argparse.Namespace, action: Callable[[OnvifCamera], int]) -> int:
     from devices.onvif.errors import OnvifError
 
     cam = _open(args)
@@ -155,7 +156,11 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_goto(args: argparse.Namespace) -> int:
-    return _run(args, lambda cam: (cam.goto_preset(args.preset), 0)[1])
+    def action(cam: OnvifCamera) -> int:
+        cam.goto_preset(args.preset)
+        return 0
+
+    return _run(args, action)
 
 
 def cmd_set_preset(args: argparse.Namespace) -> int:

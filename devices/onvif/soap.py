@@ -149,7 +149,7 @@ class DeviceClock:
     offset: dt.timedelta = dt.timedelta(0)
 
     def device_now(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc) + self.offset
+        return dt.datetime.now(dt.UTC) + self.offset
 
 
 def reply_settings() -> Settings:
