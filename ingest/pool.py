@@ -93,6 +93,11 @@ class _Child:
     process: BaseProcess | None = None
     restarts: int = 0
 
+    def send(self, command: tuple[object, ...]) -> None:
+        if self.commands is None:
+            raise RuntimeError(f"ingest process {self.index} is not started: call IngestPool.start() first")
+        self.commands.put(command)
+
 
 class IngestPool:
     """``processes`` ingest children, each a :class:`ChannelScheduler` writing into its own FrameStore."""
@@ -171,10 +176,10 @@ class IngestPool:
         with self._lock:
             self._specs = {s.id: s for s in specs}
         for child in self._children:
-            child.commands.put(("sync", self._specs_for(child.index)))  # type: ignore[union-attr]
+            child.send(("sync", self._specs_for(child.index)))
 
     def promote(self, channel_id: str, minutes: float = 10.0, fps: float | None = None) -> None:
-        self._child_of(channel_id).commands.put(("promote", channel_id, minutes, fps))  # type: ignore[union-attr]
+        self._child_of(channel_id).send(("promote", channel_id, minutes, fps))
 
     def _child_of(self, channel_id: str) -> _Child:
         return self._children[shard_of(channel_id, self.processes)]
@@ -199,7 +204,7 @@ class IngestPool:
             answers: queue.Queue = queue.Queue()
             self._reports[req] = answers
         for child in self._children:
-            child.commands.put(("report", req))  # type: ignore[union-attr]
+            child.send(("report", req))
         out: list[tuple[int, SchedulerReport]] = []
         deadline = time.monotonic() + timeout
         try:

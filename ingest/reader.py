@@ -30,7 +30,7 @@ import numpy as np
 
 from ingest.backoff import Backoff
 from ingest.bitstream import inspect_keyframe
-from ingest.channel import ChannelSpec, redact_url
+from ingest.channel import ChannelSpec, Mode, redact_url
 from ingest.events import EncodedPacket, Frame, State, StatusEvent, StreamParams
 from ingest.packets import PacketRing
 from ingest.timing import DisplayClock, RateMeter
@@ -653,6 +653,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {redact_url(str(exc))}"
 
 
-def with_fps(spec: ChannelSpec, fps: float, mode: str | None = None) -> ChannelSpec:
+def with_fps(spec: ChannelSpec, fps: float, mode: Mode | None = None) -> ChannelSpec:
     """Convenience for the scheduler: a copy of ``spec`` with another fps/mode."""
-    return replace(spec, fps=fps, mode=mode or spec.mode)  # type: ignore[arg-type]
+    return replace(spec, fps=fps, mode=mode or spec.mode)
