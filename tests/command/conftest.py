@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from command.db import Database, open_database
 from command.models import Base
+from devices.gb28181.persist import metadata as gb28181_metadata
 
 
 def _reset(database: Database) -> None:
@@ -17,6 +18,7 @@ def _reset(database: Database) -> None:
         return
     with database.engine.begin() as connection:
         Base.metadata.drop_all(connection)
+        gb28181_metadata.drop_all(connection)  # the same schema's GB/T 28181 tables (devices declares them)
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
