@@ -104,6 +104,9 @@ from command.workflow import (
 )
 
 __all__ = [
+    # alarm handling, evidence, dispatch labels and the one-action-one-effect conflict (used by web)
+    "alarms", "AlarmError", "AlarmMute", "RuleSchedule", "ASSIGNMENT_LABELS", "responder_history", "Evidence",
+    "EvidenceItem", "evidence_source_path", "incident_evidence", "timeline_entries", "CONFLICT_REASON", "conflict",
     "ALERTS_STREAM", "COLOURS", "COLOUR_HEX", "COLOUR_NAMES", "COLOUR_POLICY", "CONSUMER_GROUP", "EVENTS_STREAM",
     "MERGE_WINDOW", "OPERATOR_ROLES", "ROLES", "RULE_KINDS", "SEVERITIES", "SOURCES", "STATES", "STATE_LABELS",
     "TRANSITIONS", "AccountError", "Actor", "AlertIn", "Assignment", "AuditEvent", "Category", "Database",

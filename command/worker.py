@@ -119,8 +119,8 @@ class AlertConsumer:
         """Take over entries idle longer than ``claim_idle_ms`` in other consumers' PELs and process them."""
         total, cursor = 0, "0-0"
         while True:
-            reply = ALERTS_GROUP.call(self.redis_client, lambda: self.redis_client.xautoclaim(
-                ALERTS_STREAM, CONSUMER_GROUP, self.consumer_name, self.claim_idle_ms, start_id=cursor, count=self.batch_size
+            reply = ALERTS_GROUP.call(self.redis_client, lambda start=cursor: self.redis_client.xautoclaim(
+                ALERTS_STREAM, CONSUMER_GROUP, self.consumer_name, self.claim_idle_ms, start_id=start, count=self.batch_size
             ))
             cursor, entries = reply[0], reply[1]
             entries = [(eid, f) for eid, f in entries if f is not None]

@@ -60,6 +60,8 @@ case "${1:-}" in
   demo) shift; exec "$VENV/bin/xueliang" demo "$@" ;;
   test)
     shift
+    echo "==> ruff check ."
+    "$VENV/bin/ruff" check . || exit 1
     set +e
     "$VENV/bin/python" -m pytest "$@"
     rc=$?

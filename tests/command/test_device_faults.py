@@ -1,11 +1,9 @@
 """Device-fault work orders from ``device.status`` events, against real Valkey and a real database."""
 
 import signal
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import redis

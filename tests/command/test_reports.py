@@ -31,7 +31,7 @@ def test_period_bounds_follow_beijing_time():
 def _fill(session, make_alert):
     # 3 video incidents in village 101201 (two resolved in 1 h and 3 h), one false alarm in 102
     incidents = []
-    for i, (camera, code) in enumerate([("cam01", "330381101201"), ("cam02", "330381101201"), ("cam03", "330381101202")]):
+    for camera, code in [("cam01", "330381101201"), ("cam02", "330381101201"), ("cam03", "330381101202")]:
         [r] = intake_alerts(session, [(make_alert(camera_id=camera, camera_name=camera, jurisdiction_code=code, ts=T0), None)], now=T0)
         incidents.append(r.incident)
     for incident, hours, rating in ((incidents[0], 1, 5), (incidents[1], 3, 2)):

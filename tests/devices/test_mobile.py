@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi import Depends, FastAPI, Header, HTTPException
-from fastapi.testclient import TestClient
 
 from devices import load_registry
 from devices.mobile import MobileTracker, Telemetry, UnknownUnitError, ingest_telemetry

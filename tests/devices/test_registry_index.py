@@ -25,7 +25,7 @@ def brute(reg: Registry, pred) -> list[str]:
 
 def test_jurisdiction_subtree(county: Registry) -> None:
     for code in ("330381", "330381105", "330381105203", "330381105203004", "330382", "3303811"):
-        assert county.in_jurisdiction(code).ids == brute(county, lambda c: c.jurisdiction.startswith(code)), code
+        assert county.in_jurisdiction(code).ids == brute(county, lambda c, code=code: c.jurisdiction.startswith(code)), code
     assert len(county.in_jurisdiction("330381")) == 5000
 
 

@@ -131,7 +131,6 @@ def test_cluster_failover_rebalance_and_stale_epoch(ray_cluster, rtsp_server, re
     # 3. Node loss: the 6 cameras of n2 (and only they) resume on n1 and raise alerts again.
     lost = by_node[n2.node_id]
     before = status["assignment"]
-    frames_before = {c: n for v in views().values() for c, n in v.get("frames", {}).items()}
     removed_at, removed_wall = time.monotonic(), time.time()
     cluster.remove_node(n2)
     _poll(lambda: analysing(lost, on_node=n1.node_id), FAILOVER_BOUND_S, "the lost node's cameras analysed on n1")

@@ -63,7 +63,7 @@ def main() -> None:
             for _ in range(10):
                 raised: list[float] = []
 
-                def fire() -> None:
+                def fire(raised: list[float] = raised) -> None:
                     raised.append(time.perf_counter())
                     sim.emit_event("tns1:RuleEngine/CellMotionDetector/Motion", {"IsMotion": "true"})
 

@@ -186,7 +186,7 @@ class OnvifSimulator:
 
     # ------------------------------------------------------------ device state
     def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc) + self.config.clock_offset
+        return dt.datetime.now(dt.UTC) + self.config.clock_offset
 
     def position(self) -> tuple[float, float, float]:
         with self._lock:
@@ -780,7 +780,7 @@ def _clip(v: float, lo: float, hi: float) -> float:
 
 
 def _iso(when: dt.datetime) -> str:
-    return when.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return when.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _duration_s(text: str | None) -> float:
@@ -792,7 +792,7 @@ def _duration_s(text: str | None) -> float:
         return 0.0
     if text.startswith("P") or text.startswith("-P"):
         return isodate.parse_duration(text).total_seconds()
-    return max(0.0, (isodate.parse_datetime(text) - dt.datetime.now(dt.timezone.utc)).total_seconds())
+    return max(0.0, (isodate.parse_datetime(text) - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def main() -> None:

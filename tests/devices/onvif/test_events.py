@@ -75,7 +75,7 @@ def test_event_time_is_converted_to_our_clock_for_a_camera_two_hours_off(make_si
     with camera_for(sim).pullpoint(pull_timeout=dt.timedelta(seconds=1)) as sub:
         sim.emit_event(MOTION, {"IsMotion": "true"})
         (event,) = sub.pull()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     assert abs((event.utc_time - now).total_seconds()) < 5
     assert event.device_time is not None and abs((event.device_time - now).total_seconds() - 7200) < 5
 

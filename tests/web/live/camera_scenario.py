@@ -142,7 +142,7 @@ def main() -> int:
     try:
         asyncio.run(scenario(out))
         out["ok"] = True
-    except Exception as exc:  # the test prints it
+    except Exception:  # the test prints it
         import traceback
 
         out["ok"] = False

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from fractions import Fraction
 
 import av
 import psutil
@@ -32,7 +31,7 @@ def sample_packets(n: int) -> list[RawPacket]:
     """The first ``n`` packets of the sample footage, stamped at 10 fps (3600 ticks would be 25 fps)."""
     out = []
     with av.open(str(SAMPLE)) as container:
-        for i, packet in enumerate(container.demux(video=0)):
+        for packet in container.demux(video=0):
             if packet.size == 0:
                 continue
             out.append(RawPacket(bytes(packet), 1000 + 9000 * len(out), bool(packet.is_keyframe), 1))
@@ -211,6 +210,7 @@ async def test_shared_transcode_decodes_and_encodes_once_for_all_viewers(rtsp_se
         a, b = feed.subscribe(), feed.subscribe()
         got_a = [await asyncio.wait_for(a.recv(), 10) for _ in range(10)]
         got_b = [await asyncio.wait_for(b.recv(), 10) for _ in range(10)]
+        assert len(got_b) == 10  # the second viewer is served by the same encoder
         decoder = av.CodecContext.create("vp8", "r")
         frames = [f for p in got_a for f in decoder.decode(p)]
         assert (frames[0].width, frames[0].height) == (320, 240)  # scaled down from 480x360
