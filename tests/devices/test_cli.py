@@ -38,7 +38,7 @@ def test_validate_json_summary() -> None:
 def test_validate_broken_copy_prints_every_problem_without_secrets(tmp_path: Path) -> None:
     text = CAMERAS.read_text(encoding="utf-8")
     broken = (
-        text.replace("position: {lat: 27.8421, lon: 120.6152}", "position: {lat: 27.8421, lon: east}")
+        text.replace("position: {lat: 27.5977, lon: 120.5851}", "position: {lat: 27.5977, lon: east}")
         .replace("password: ${PTZ01_PASSWORD}", "password: TopSecret123")
         .replace("polygon: [[0.03, 0.05], [0.97, 0.05], [0.97, 0.97], [0.03, 0.97]]\n    rules:\n      - {id: school-gate",
                  "polygon: [[0.03, 0.05], [1.97, 0.05], [0.97, 0.97], [0.03, 0.97]]\n    rules:\n      - {id: school-gate", 1)

@@ -40,14 +40,15 @@ def test_unknown_or_fixed_units_rejected() -> None:
 
 def test_within_radius_mixes_cameras_and_fresh_mobile_units() -> None:
     tracker = MobileTracker(REGISTRY, stale_after_s=60)
-    # The drone flies over 城关镇's square (cam01 at 27.7794, 120.6553); the 4G terminal is in 马屿镇, far away.
-    tracker.update(Telemetry.model_validate(msg("uav01", lat=27.7800, lon=120.6560)))
-    tracker.update(Telemetry.model_validate(msg("t4g01", lat=27.7398, lon=120.5280)))
-    hits = tracker.within_radius(27.7794, 120.6553, 1000, now=NOW + timedelta(seconds=5))
+    # The drone flies over 东城街道's square (cam01 at 27.5987, 120.3986; cam05, the village office, ~630 m
+    # away); the 4G terminal patrols 北麓镇's market (cam04 at 27.6310, 120.8341), far away.
+    tracker.update(Telemetry.model_validate(msg("uav01", lat=27.5993, lon=120.3993)))
+    tracker.update(Telemetry.model_validate(msg("t4g01", lat=27.6300, lon=120.8345)))
+    hits = tracker.within_radius(27.5987, 120.3986, 1000, now=NOW + timedelta(seconds=5))
     assert [(h.kind, h.id) for h in hits] == [("camera", "cam01"), ("mobile", "uav01"), ("camera", "cam05")]
-    assert hits[1].distance_m == pytest.approx(97, abs=3) and hits[1].last_seen == NOW
-    assert "uav01" not in [h.id for h in tracker.within_radius(27.7794, 120.6553, 1000, now=NOW + timedelta(minutes=5))], "stale"
-    far = tracker.within_radius(27.7398, 120.5280, 200, now=NOW)
+    assert hits[1].distance_m == pytest.approx(96, abs=3) and hits[1].last_seen == NOW
+    assert "uav01" not in [h.id for h in tracker.within_radius(27.5987, 120.3986, 1000, now=NOW + timedelta(minutes=5))], "stale"
+    far = tracker.within_radius(27.6300, 120.8345, 200, now=NOW)
     assert [(h.kind, h.id) for h in far] == [("mobile", "t4g01"), ("camera", "cam04")]
 
 

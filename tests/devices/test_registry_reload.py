@@ -67,10 +67,10 @@ def test_bad_edit_is_rejected_and_old_registry_kept(tmp_path: Path) -> None:
     path.unlink()
     assert watcher.check() is None and watcher.current is good and "cannot read" in errors[-1].problems[0]
 
-    write(path, DEMO.replace("name: 城关镇 人民广场 东入口", "name: 城关镇 人民广场 东门"))
+    write(path, DEMO.replace("name: 东城街道 人民广场 东入口", "name: 东城街道 人民广场 东门"))
     diff = watcher.check()
     assert diff is not None and diff.changed == {"cam01"} and not diff.restart_ingest
-    assert watcher.last_error is None and watcher.current["cam01"].name == "城关镇 人民广场 东门"
+    assert watcher.last_error is None and watcher.current["cam01"].name == "东城街道 人民广场 东门"
 
 
 def test_background_thread_picks_up_changes(tmp_path: Path) -> None:
