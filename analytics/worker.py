@@ -11,6 +11,7 @@ of each channel (live video: late is worthless), counting what it dropped.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # annotations only: ingest (PyAV) loads when the first reader
     from devices import Camera, Registry, RegistryDiff
     from ingest import ChannelScheduler, Frame, PacketRing, StatusEvent, StreamReader
 from analytics.tracking import preload as preload_tracker
+from command import mark_clip_failed
 
 log = logging.getLogger(__name__)
 
@@ -410,9 +412,13 @@ class AnalyticsWorker:
                 packets = ring.snapshot(clip.since, clip.until) if ring is not None else []
                 if not packets or ring is None or ring.params is None:
                     raise ValueError("no packets buffered for this camera")
-                write_mp4(packets, ring.params, clip.path)
+                # written beside and renamed, so a clip that exists is a complete one
+                partial = clip.path.with_name(clip.path.stem + ".part" + clip.path.suffix)
+                write_mp4(packets, ring.params, partial)
+                os.replace(partial, clip.path)
             except Exception as exc:
                 log.warning("camera %s: evidence clip %s not written: %s", clip.camera_id, clip.path.name, exc)
+                mark_clip_failed(clip.path, f"录像未能写入：{type(exc).__name__}: {exc}")
 
     def summary(self) -> dict[str, object]:
         frames = sum(c.counters.frames for c in self.channels.values())

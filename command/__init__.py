@@ -58,7 +58,7 @@ from command.lifecycle import (
     revisit,
     set_colour,
 )
-from command.media import resolve_media_path, snapshot_path, store_photo
+from command.media import clip_state, mark_clip_failed, resolve_media_path, snapshot_path, store_photo
 from command.models import (
     AlarmMute,
     Assignment,
@@ -107,6 +107,7 @@ __all__ = [
     # alarm handling, evidence, dispatch labels and the one-action-one-effect conflict (used by web)
     "alarms", "AlarmError", "AlarmMute", "RuleSchedule", "ASSIGNMENT_LABELS", "responder_history", "Evidence",
     "EvidenceItem", "evidence_source_path", "incident_evidence", "timeline_entries", "CONFLICT_REASON", "conflict",
+    "clip_state", "mark_clip_failed",
     "ALERTS_STREAM", "COLOURS", "COLOUR_HEX", "COLOUR_NAMES", "COLOUR_POLICY", "CONSUMER_GROUP", "EVENTS_STREAM",
     "MERGE_WINDOW", "OPERATOR_ROLES", "ROLES", "RULE_KINDS", "SEVERITIES", "SOURCES", "STATES", "STATE_LABELS",
     "TRANSITIONS", "AccountError", "Actor", "AlertIn", "Assignment", "AuditEvent", "Category", "Database",

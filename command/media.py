@@ -9,8 +9,9 @@ import os
 import threading
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from command.models import Incident
 
@@ -119,3 +120,36 @@ def snapshot_path(incident: Incident, media_dir: Path | None = None) -> Path | N
         media_dir = Settings().media_dir
     path = resolve_media_path(media_dir, incident.snapshot_path)
     return path if path is not None and path.is_file() else None
+
+
+# --- evidence clips: written by analytics when an alarm window closes, named in the window's first alert ---
+ClipState = Literal["ready", "recording", "missing"]
+CLIP_RECORDING_S = 180.0  # longest a window's clip can take to appear (window ≤ 30 s + 15 s tail, plus margin)
+
+
+def clip_failure_marker(clip: Path) -> Path:
+    """The file that says why ``clip`` was not written (``<clip>.failed``)."""
+    return clip.with_name(clip.name + ".failed")
+
+
+def mark_clip_failed(clip: Path, reason: str) -> None:
+    """Record that ``clip`` will never exist, with the reason (the desk shows 录像缺失 instead of waiting)."""
+    clip.parent.mkdir(parents=True, exist_ok=True)
+    _write_file_atomic(str(clip_failure_marker(clip)), reason.encode("utf-8", "replace")[:2000])
+
+
+def clip_state(clip: Path | None, alert_at: datetime | None, now: datetime,
+               recording_s: float = CLIP_RECORDING_S) -> tuple[ClipState, str | None]:
+    """Whether an alert's clip can be played, is still being recorded, or is missing (and why)."""
+    if clip is None:
+        return "missing", "no clip was named for this alert"
+    if clip.is_file():
+        return "ready", None
+    marker = clip_failure_marker(clip)
+    if marker.is_file():
+        return "missing", marker.read_text(encoding="utf-8", errors="replace")
+    if alert_at is not None and alert_at.tzinfo is None:
+        alert_at = alert_at.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+    if alert_at is not None and (now - alert_at).total_seconds() <= recording_s:
+        return "recording", None
+    return "missing", "the clip did not appear (the analytics worker stopped before writing it)"

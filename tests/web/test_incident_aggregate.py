@@ -84,3 +84,34 @@ def test_a_busy_incidents_detail_lists_the_first_and_latest_sources_only(web_ser
         assert refs[0] == alerts[0].alert_id and refs[1:] == [a.alert_id for a in alerts[30:]]
         timeline = http.get(f"/api/incidents/{incident_id}/timeline").json()["items"]
         assert [(r["action"], r.get("count")) for r in timeline] == [("receive", None), ("classify", None), ("merge", 79)]
+
+
+def test_a_clip_says_whether_it_plays_is_being_recorded_or_is_missing(web_server) -> None:
+    """The desk never waits for a clip that will not come: a failed write (the writer's marker) and a clip
+    that never appeared are ``missing`` with the reason; a window still open is ``recording``."""
+    from command import mark_clip_failed
+
+    camera = f"camClip{uuid.uuid4().hex[:6]}"
+    media = web_server.settings.media_dir
+    ready = _clip(media, uuid.uuid4().hex)
+    failed = media / "clips" / camera / f"{uuid.uuid4().hex}.mp4"
+    mark_clip_failed(failed, "录像未能写入：ValueError: no packets buffered for this camera")
+    vanished = media / "clips" / camera / f"{uuid.uuid4().hex}.mp4"  # the worker died before writing it
+    recording = media / "clips" / camera / f"{uuid.uuid4().hex}.mp4"  # its window is still open
+    now = datetime.now(UTC)
+    plan = [(ready, now - timedelta(minutes=6)), (failed, now - timedelta(minutes=5)),
+            (vanished, now - timedelta(minutes=4)), (recording, now)]
+    client = redis.Redis.from_url(web_server.redis_url)
+    try:
+        for clip, ts in plan:
+            alert = make_alert("camA1").model_copy(update={"camera_id": camera, "clip_path": str(clip), "ts": ts})
+            publish_alert(client, alert, sample_jpeg())  # a window's first alert carries a snapshot and names its clip
+    finally:
+        client.close()
+    assert consume(web_server) >= len(plan)
+    with web_server.client("op_a") as http:
+        [incident] = http.get("/api/incidents", params={"camera_id": camera}).json()["items"]
+        clips = http.get(f"/api/incidents/{incident['id']}/evidence").json()["clips"]
+    assert [c["state"] for c in clips] == ["ready", "missing", "missing", "recording"], clips
+    assert clips[0]["reason"] is None and clips[3]["reason"] is None
+    assert "no packets buffered" in clips[1]["reason"] and "stopped" in clips[2]["reason"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
-from command import EvidenceItem, evidence_source_path, incident_evidence, timeline_entries
+from command import EvidenceItem, clip_state, evidence_source_path, incident_evidence, resolve_media_path, timeline_entries
 from command import get_incident as command_get_incident
 
 from web.deps import MAX_ID, IdPath, current_user, get_ctx, visible_incident
@@ -87,7 +89,7 @@ def _evidence_item(incident_id: int, item: EvidenceItem | None, kind: str) -> di
 
 @router.get("/{incident_id}/evidence", summary="First, latest and best snapshot and the clips of the incident",
             description="`snapshots.first|latest|best`: {source_id, url, at, confidence} or null; `clips`: one per "
-                        "alarm window, oldest first, each {source_id, url, at, confidence}; plus `source_count` and "
+                        "alarm window, oldest first, each {source_id, url, at, confidence, state: ready|recording|missing, reason}; plus `source_count` and "
                         "`last_source_at` (the merged-alert counter and 'latest at').")
 def incident_evidence_view(incident_id: IdPath, request: Request, user: Principal = Depends(current_user)) -> dict:
     load_visible(request, user, incident_id)
@@ -100,8 +102,20 @@ def incident_evidence_view(incident_id: IdPath, request: Request, user: Principa
             "last_source_at": incident.last_source_at.isoformat() if incident.last_source_at else None,
             "snapshots": {name: _evidence_item(incident_id, getattr(evidence, name), "snapshot")
                           for name in ("first", "latest", "best")},
-            "clips": [_evidence_item(incident_id, clip, "clip") for clip in evidence.clips],
+            "clips": [_clip_item(incident_id, clip, get_ctx(request).settings.media_dir) for clip in evidence.clips],
         }
+
+
+def _clip_item(incident_id: int, item: EvidenceItem, media_dir: Path) -> dict:
+    """A clip with its ``state``: ``ready`` to play, ``recording`` (its alarm window is still open), or
+    ``missing`` with the ``reason`` (the writer failed or stopped) — so the desk never waits for a clip
+    that will not come."""
+    try:
+        path = resolve_media_path(media_dir, item.path)
+    except ValueError:
+        path = None
+    state, reason = clip_state(path, item.at, datetime.now(UTC))
+    return {**(_evidence_item(incident_id, item, "clip") or {}), "state": state, "reason": reason}
 
 
 @router.get("/{incident_id}/sources/{source_id}/{what}", summary="One merged source's snapshot (JPEG) or clip (MP4)",

@@ -279,7 +279,12 @@ const Evidence = {
           label: t(`evidence.${s.kind}`) + (s.at ? ` ${fmtTime(s.at)}` : ""),
           className: i === 0 ? "snap detail-snap" : "snap evidence-snap",
         }))),
-        clips.length ? h("div", { class: "clips" }, clips.map((c) => h("figure", { key: `${c.url}#${clipRetry[c.url] || 0}`, class: "clip-box" }, [
+        clips.length ? h("div", { class: "clips" }, clips.map((c) => c.state === "missing"
+          ? h("figure", { key: c.url, class: "clip-box clip-missing" }, [
+              h("p", { class: "muted" }, t("evidence.clip_missing")),
+              h("figcaption", { class: "muted small" }, `${t("evidence.clip")} ${fmtTime(c.at)}`),
+            ])
+          : h("figure", { key: `${c.url}#${clipRetry[c.url] || 0}`, class: "clip-box" }, [
           // a clip still being recorded cannot be played yet: retry in 5 s (a loaded clip is never reloaded)
           h("video", { src: clipRetry[c.url] ? `${c.url}?retry=${clipRetry[c.url]}` : c.url, controls: true, class: "clip", preload: "metadata",
             onError: () => { setTimeout(() => { clipRetry[c.url] = (clipRetry[c.url] || 0) + 1; }, 5000); } }),
