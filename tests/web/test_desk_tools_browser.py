@@ -165,6 +165,8 @@ def test_labelled_intake_form_registers_a_call(browser, stack, shots):
         labels = page.eval_on_selector_all("#report-form label .form-label", "els => els.map(e => e.textContent.replace(' *', ''))")
         for label in ("来源渠道", "来电时间", "事件标题", "诉求内容", "事件类别", "所属区划", "事发地址", "来电人", "联系电话"):
             assert label in labels, labels
+        # the categories arrive from the API after the form opens: wait for them as a person would
+        page.wait_for_selector("#report-category optgroup option", state="attached")
         options = page.eval_on_selector_all("#report-category option", "els => els.map(e => e.textContent)")
         assert "噪音扰民" in options and "区域入侵" not in options and "设备故障" not in options
         groups = page.eval_on_selector_all("#report-category optgroup", "els => els.map(e => e.label)")
