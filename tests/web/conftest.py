@@ -143,4 +143,21 @@ def web_server(web_settings: Settings) -> Iterator[WebServer]:
         database.dispose()
 
 
-__all__ = ["PASSWORD", "REPO_ROOT", "TOWNSHIP_A", "TOWNSHIP_B", "WebServer", "ServerThread", "seeded_database"]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "PASSWORD", "REPO_ROOT", "TOWNSHIP_A", "TOWNSHIP_B", "WebServer", "ServerThread", "seeded_database"]

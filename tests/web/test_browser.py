@@ -20,13 +20,12 @@ from xueliang.runtime import free_port, spawn, stop
 from xueliang.settings import Settings
 
 PASSWORD = "web-test-Passw0rd"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 APPEAR_WITHIN_S = 3.0
 PUSH_WITHIN_MS = 15_000  # a push reaching another page; generous because CI shares 2 cores with the RTSP server and workers
+
+from tests.web.conftest import CHROMIUM  # the browser fixture lives there too
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (scripts/setup.sh installs it)")
 
@@ -80,18 +79,6 @@ def _wait_until_consuming(redis_url: str, worker, log: Path, timeout: float = 60
     finally:
         client.close()
     raise AssertionError(f"command worker did not start consuming within {timeout}s: {log.read_text()[-2000:]}")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,8 @@ from web.english_scan import record_toasts, scan
 from xueliang.runtime import free_port
 from xueliang.settings import Settings
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+from tests.web.conftest import CHROMIUM  # the browser fixture lives there too
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (scripts/setup.sh installs it)")
 
@@ -84,18 +83,6 @@ cameras:
     finally:
         server.stop()
         database.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _visit(browser, stack, username: str, paths: list[str], phone: bool = False) -> dict[str, list[str]]:
