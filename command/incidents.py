@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, func, literal, select, true
+from sqlalchemy import ColumnElement, Select, String, func, literal, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
@@ -15,7 +16,7 @@ from command import jurisdictions
 from command.bulk import insert_rows, insert_rows_returning_ids
 from command.catalog import COLOUR_HEX, COLOUR_POLICY, RULE_KIND_CATEGORY, SOURCES, category_for_rule_kind, sla_for
 from command.jurisdictions import HANDLING_LEVELS
-from command.models import AuditEvent, Category, Incident, IncidentSource, scope_columns, utcnow
+from command.models import AuditEvent, Category, Incident, IncidentSource, incident_in_scope, scope_columns, utcnow
 from command.schemas import AlertIn
 from command.workflow import CLOSED_STATES, STATE_LABELS, Actor
 
@@ -505,39 +506,42 @@ class IncidentFilter:
     text: str | None = None
 
 
+def where_incident_fields(query: Select[tuple[Incident]], *, status: Sequence[str] = (), category: Sequence[str] = (),
+                          source: Sequence[str] = (), colour: Sequence[str] = (), open_only: bool = False,
+                          overdue_only: bool = False, since: datetime | None = None,
+                          until: datetime | None = None) -> Select[tuple[Incident]]:
+    """The filters the desk's list and its search share (an empty value filters nothing)."""
+    if status:
+        query = query.where(Incident.status.in_(status))
+    if category:
+        query = query.where(Incident.category_code.in_(category))
+    if source:
+        query = query.where(Incident.source.in_(source))
+    if colour:
+        query = query.where(Incident.colour.in_(colour))
+    if open_only:
+        query = query.where(Incident.is_open.is_(True))
+    if overdue_only:
+        query = query.where(Incident.overdue.is_(True))
+    if since:
+        query = query.where(Incident.created_at >= since)
+    if until:
+        query = query.where(Incident.created_at < until)
+    return query
+
+
 def list_incidents(session: Session, flt: IncidentFilter | None = None, *, limit: int = 50,
                    before_id: int | None = None) -> list[Incident]:
     """Newest first, keyset-paginated (pass the last id as ``before_id`` for the next page)."""
     flt = flt or IncidentFilter()
     query = select(Incident)
-    # Scopes are equalities on denormalised ancestor columns: with statistics (ANALYZE) both
-    # planners know a county matches nearly every row and walk a (filter, id) index instead.
-    if len(flt.scope) == 6:
-        query = query.where(Incident.county_code == flt.scope)
-    elif len(flt.scope) == 9:
-        query = query.where(Incident.township_code == flt.scope)
-    elif len(flt.scope) == 12:
-        query = query.where(Incident.village_code == flt.scope)
-    elif flt.scope:
-        query = query.where(Incident.jurisdiction_code == flt.scope)
-    if flt.status:
-        query = query.where(Incident.status.in_(flt.status))
-    if flt.category:
-        query = query.where(Incident.category_code.in_(flt.category))
-    if flt.source:
-        query = query.where(Incident.source.in_(flt.source))
-    if flt.colour:
-        query = query.where(Incident.colour.in_(flt.colour))
+    if flt.scope:
+        query = query.where(incident_in_scope(flt.scope))
+    query = where_incident_fields(query, status=flt.status, category=flt.category, source=flt.source,
+                                  colour=flt.colour, open_only=flt.open_only, overdue_only=flt.overdue_only,
+                                  since=flt.since, until=flt.until)
     if flt.camera_id:
         query = query.where(Incident.camera_id == flt.camera_id)
-    if flt.open_only:
-        query = query.where(Incident.is_open.is_(True))
-    if flt.overdue_only:
-        query = query.where(Incident.overdue.is_(True))
-    if flt.since:
-        query = query.where(Incident.created_at >= flt.since)
-    if flt.until:
-        query = query.where(Incident.created_at < flt.until)
     if flt.text:
         query = query.where(Incident.title.contains(flt.text, autoescape=True))
     if before_id is not None:

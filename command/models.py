@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 
@@ -427,6 +428,16 @@ def scope_columns(jurisdiction_code: str) -> dict[str, str | None]:
         "township_code": jurisdiction_code[:9] if len(jurisdiction_code) >= 9 else None,
         "village_code": jurisdiction_code[:12] if len(jurisdiction_code) >= 12 else None,
     }
+
+
+def incident_in_scope(code: str) -> ColumnElement[bool]:
+    """Incidents in the subtree of ``code``: an equality on the ancestor column :func:`scope_columns` stores.
+
+    With statistics (ANALYZE) both planners know a county matches nearly every row and walk a
+    (filter, id) index instead of the scope column.
+    """
+    column = {6: Incident.county_code, 9: Incident.township_code, 12: Incident.village_code}.get(len(code))
+    return (column if column is not None else Incident.jurisdiction_code) == code
 
 
 @event.listens_for(Incident, "before_insert")

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from command.catalog import COLOURS, SOURCES
-from command.models import Incident, IncidentSource
+from command.incidents import where_incident_fields
+from command.models import Incident, IncidentSource, incident_in_scope
 from command.workflow import STATES
 
 Sort = Literal["newest", "oldest", "deadline", "urgency"]
@@ -130,11 +131,6 @@ def _validate(q: SearchQuery) -> None:
         raise SearchError("search.bad_range", "开始时间须早于结束时间", "since")
 
 
-def _scope_condition(code: str) -> ColumnElement[bool]:
-    column = {6: Incident.county_code, 9: Incident.township_code, 12: Incident.village_code}.get(len(code))
-    return (column if column is not None else Incident.jurisdiction_code) == code
-
-
 def _urgency() -> ColumnElement[int]:
     return case(COLOUR_RANK, value=Incident.colour, else_=9)
 
@@ -202,25 +198,11 @@ def _after(sort: Sort, key: list[object]) -> ColumnElement[bool]:
 
 
 def _filtered(q: SearchQuery, terms: list[str], sqlite: bool) -> Select[tuple[Incident]]:
-    query = select(Incident).where(_scope_condition(q.scope))
+    query = select(Incident).where(incident_in_scope(q.scope))
     if q.jurisdiction and q.jurisdiction != q.scope:
-        query = query.where(_scope_condition(q.jurisdiction))
-    if q.status:
-        query = query.where(Incident.status.in_(q.status))
-    if q.category:
-        query = query.where(Incident.category_code.in_(q.category))
-    if q.source:
-        query = query.where(Incident.source.in_(q.source))
-    if q.colour:
-        query = query.where(Incident.colour.in_(q.colour))
-    if q.open_only:
-        query = query.where(Incident.is_open.is_(True))
-    if q.overdue_only:
-        query = query.where(Incident.overdue.is_(True))
-    if q.since:
-        query = query.where(Incident.created_at >= q.since)
-    if q.until:
-        query = query.where(Incident.created_at < q.until)
+        query = query.where(incident_in_scope(q.jurisdiction))
+    query = where_incident_fields(query, status=q.status, category=q.category, source=q.source, colour=q.colour,
+                                  open_only=q.open_only, overdue_only=q.overdue_only, since=q.since, until=q.until)
     for term in terms:
         query = query.where(_term_condition(term, sqlite))
     return query
