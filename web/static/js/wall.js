@@ -89,6 +89,23 @@ function placeAlarm(cameraId) {
   Object.assign(wall.tiles[index], { cameraId, pinned: false, live: "" });
 }
 
+// An incident is alarming while alerts keep merging into it: its last alert is this recent.
+const ALARMING_S = 120;
+
+function isAlarming(inc, nowMs) {
+  if (!inc || !inc.camera_id || inc.is_open === false || !inc.last_source_at) return false;
+  return nowMs - Date.parse(inc.last_source_at) <= ALARMING_S * 1000;
+}
+
+function raiseAlarm(inc) {
+  wall.alarms[inc.id] = { id: inc.id, title: inc.title, camera_id: inc.camera_id, count: inc.source_count || 1,
+    last_at: inc.last_source_at || inc.created_at, confirmed: false, inc, at: Date.now() };
+  placeAlarm(inc.camera_id);
+  document.body.dataset.lastAlarm = String(inc.id);
+  document.body.dataset.pops = String(Number(document.body.dataset.pops || 0) + 1);
+  if (wall.sound) beep();
+}
+
 function onEvent(msg) {
   const inc = msg.payload;
   if (!inc || !msg.type.startsWith("incident.") || !inc.camera_id) return;
@@ -102,13 +119,19 @@ function onEvent(msg) {
     document.body.dataset.realerts = String(Number(document.body.dataset.realerts || 0) + 1);
     return;
   }
-  if (msg.type !== "incident.created" || inc.is_open === false) return;
-  wall.alarms[inc.id] = { id: inc.id, title: inc.title, camera_id: inc.camera_id, count: inc.source_count || 1,
-    last_at: inc.last_source_at || inc.created_at, confirmed: false, inc, at: Date.now() };
-  placeAlarm(inc.camera_id);
-  document.body.dataset.lastAlarm = String(inc.id);
-  document.body.dataset.pops = String(Number(document.body.dataset.pops || 0) + 1);
-  if (wall.sound) beep();
+  // New incidents pop; so does an incident opened before this wall was, once an alert merges
+  // into it (a state change of an old incident does not: its last alert is not recent).
+  const server = Date.parse(inc.updated_at || "") || Date.now();
+  if (msg.type === "incident.created" ? inc.is_open !== false : isAlarming(inc, server)) raiseAlarm(inc);
+}
+
+// A wall opened mid-shift shows what is alarming now, not only what starts alarming later.
+async function loadAlarming() {
+  const { items } = await api("/api/incidents?open_only=true&limit=200");
+  const now = Date.now();
+  for (const inc of items.slice().reverse()) {
+    if (!wall.alarms[inc.id] && isAlarming(inc, now)) raiseAlarm(inc);
+  }
 }
 
 setInterval(() => {
@@ -241,5 +264,6 @@ if (await requireLogin()) {
   }
   createApp(WallApp).mount("#wall-app");
   new LiveEvents(onEvent, setConnState).start();
+  try { await loadAlarming(); } catch (e) { toast(t("wall.alarms_load_failed"), "error"); }
   document.body.dataset.ready = "1";
 }
