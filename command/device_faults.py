@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from command.catalog import ensure_category
 from command.db import Database
-from command.incidents import NameCache, audit, incident_payload, merge_source, new_incident
+from command.incidents import NameCache, audit, incident_payload, incident_row, merge_source, new_incident
 from command.models import AuditEvent, Incident, IncidentSource, OutboxEvent, utcnow
 from command.outbox import Outbox, stage
 from command.streams import EVENTS_STREAM, ConsumerGroup, event_entry
@@ -329,12 +329,14 @@ class DeviceFaultConsumer:
         description = (f"摄像机 {camera.camera_name}（{camera.camera_id}）{label}：{camera.reason or '无说明'}。"
                        f"故障开始于 {fault_since.isoformat()}，当前状态开始于 {camera.since}"
                        + (f"，最后一帧 {camera.last_frame_at}" if camera.last_frame_at else "，未收到画面") + "。")
-        incident = new_incident(
-            session, actor=self.actor, source=SOURCE, ref=ref, jurisdiction_code=camera.jurisdiction_code,
-            title=f"{category.name} · {camera.camera_name}: {summary}", category=category, now=now,
-            description=description, place_key=f"camera:{camera.camera_id}", source_summary=summary,
-            source_payload=payload, reported_at=since_at, camera_id=camera.camera_id, camera_name=camera.camera_name,
+        row = incident_row(
+            source=SOURCE, title=f"{category.name} · {camera.camera_name}: {summary}",
+            jurisdiction_code=camera.jurisdiction_code, category=category, now=now, description=description,
+            place_key=f"camera:{camera.camera_id}", reported_at=since_at, camera_id=camera.camera_id,
+            camera_name=camera.camera_name,
         )
+        incident = new_incident(session, row, actor=self.actor, ref=ref, now=now, source_summary=summary,
+                                source_payload=payload)
         session.flush()
         self.stats.opened += 1
         published.append(self._event(session, incident, "incident.created"))

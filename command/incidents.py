@@ -87,12 +87,9 @@ def route(category: Category | None) -> tuple[str, str | None]:
     return "grid", None
 
 
-def new_incident(
-    session: Session,
+def incident_row(
     *,
-    actor: Actor,
     source: str,
-    ref: str,
     title: str,
     jurisdiction_code: str,
     category: Category | None,
@@ -101,58 +98,69 @@ def new_incident(
     severity: str | None = None,
     colour: str | None = None,
     place_key: str | None = None,
-    source_summary: str = "",
-    source_payload: dict[str, Any] | None = None,
     reported_at: datetime | None = None,
     snapshot_path: str | None = None,
-    **fields: Any,
-) -> Incident:
-    """Open an incident (受理) and, when its category is known, classify it (分类登记) at once."""
+    camera_id: str | None = None,
+    camera_name: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    address: str | None = None,
+    reporter_name: str | None = None,
+    reporter_phone: str | None = None,
+    boxes: list[list[float]] | None = None,
+    frame_width: int | None = None,
+    frame_height: int | None = None,
+) -> dict[str, Any]:
+    """THE incident factory: every column of a new incident (受理, and 分类登记 at once when its
+    category is known), whatever its source. :func:`new_incident` builds the ORM object from it,
+    the bulk alert intake inserts it as a row."""
     jurisdictions.validate_code(jurisdiction_code)
     if source not in SOURCES:
         raise ValueError(f"source {source!r} is not one of {', '.join(SOURCES)}")
     severity = severity or (category.default_severity if category else "normal")
     colour = colour or (category.default_colour if category else "blue")
     queue, department = route(category)
-    incident = Incident(
-        title=title[:256],
-        description=description,
-        category_code=category.code if category else "other",
-        source=source,
-        status="received",
-        is_open=True,
-        severity=severity,
-        colour=colour,
-        queue=queue,
-        department=department,
-        jurisdiction_code=jurisdiction_code,
-        handling_level=raise_level(level_for_code(jurisdiction_code), COLOUR_POLICY[colour].handling_level),
-        mediation_level=1 if category is not None and category.code == "dispute" else 0,
-        place_key=place_key,
-        snapshot_path=snapshot_path,
-        created_at=now,
-        updated_at=now,
-        last_source_at=reported_at or now,
-        source_count=1,
-        assignments=[],  # initialised: a new incident has none, so no lazy load later
-        **fields,
-    )
-    if category is not None:
-        incident.resolve_deadline = now + sla_for(category, severity).resolve
+    return {
+        "title": title[:256], "description": description, "category_code": category.code if category else "other",
+        "source": source, "status": "classified" if category is not None else "received", "is_open": True,
+        "severity": severity, "colour": colour, "queue": queue, "department": department,
+        "jurisdiction_code": jurisdiction_code, **scope_columns(jurisdiction_code),
+        "handling_level": raise_level(level_for_code(jurisdiction_code), COLOUR_POLICY[colour].handling_level),
+        "escalation_count": 0, "mediation_level": 1 if category is not None and category.code == "dispute" else 0,
+        "camera_id": camera_id, "camera_name": camera_name, "lat": lat, "lon": lon, "address": address,
+        "place_key": place_key, "reporter_name": reporter_name, "reporter_phone": reporter_phone,
+        "snapshot_path": snapshot_path, "boxes": boxes or [], "frame_width": frame_width, "frame_height": frame_height,
+        "source_count": 1, "version": 0, "supervised": False, "overdue": False, "satisfaction": None,
+        "created_at": now, "updated_at": now, "last_source_at": reported_at or now,
+        "dispatched_at": None, "acknowledged_at": None, "resolved_at": None, "closed_at": None, "ack_deadline": None,
+        "resolve_deadline": now + sla_for(category, severity).resolve if category is not None else None,
+        "next_revisit_at": None,
+    }
+
+
+def opening_audits(row: dict[str, Any], ref: str) -> list[tuple[str, str | None, str, dict[str, Any]]]:
+    """(action, from, to, detail) of a new incident's first timeline rows: receive, then classify if it has a category."""
+    steps: list[tuple[str, str | None, str, dict[str, Any]]] = [
+        ("receive", None, "received", {"source": row["source"], "ref": ref})]
+    if row["status"] == "classified":
+        steps.append(("classify", "received", "classified", {
+            "category": row["category_code"], "severity": row["severity"], "colour": row["colour"],
+            "queue": row["queue"], "department": row["department"]}))
+    return steps
+
+
+def new_incident(session: Session, row: dict[str, Any], *, actor: Actor, ref: str, now: datetime,
+                 source_summary: str = "", source_payload: dict[str, Any] | None = None) -> Incident:
+    """Open one incident from its :func:`incident_row`, with its first source and timeline rows."""
+    incident = Incident(**row, assignments=[])  # initialised: a new incident has none, so no lazy load later
     src = IncidentSource(
-        kind=source, ref=ref, received_at=now, reported_at=reported_at, summary=source_summary,
-        snapshot_path=snapshot_path, payload=source_payload or {},
+        kind=row["source"], ref=ref, received_at=now, reported_at=row["last_source_at"], summary=source_summary,
+        snapshot_path=row["snapshot_path"], payload=source_payload or {},
     )
     incident.sources.append(src)
     session.add(incident)
-    audit(session, actor, "receive", incident=incident, to_status="received", detail={"source": source, "ref": ref}, now=now)
-    if category is not None:
-        incident.status = "classified"
-        audit(
-            session, actor, "classify", incident=incident, from_status="received", to_status="classified",
-            detail={"category": category.code, "severity": severity, "colour": colour, "queue": queue, "department": department},
-            now=now,
-        )
+    for action, before, after, detail in opening_audits(row, ref):
+        audit(session, actor, action, incident=incident, from_status=before, to_status=after, detail=detail, now=now)
     return incident
 
 
@@ -357,7 +365,7 @@ def _insert_new_incidents(session: Session, rows: list[dict[str, Any]]) -> list[
         return []
     missing = _INCIDENT_COLUMNS - rows[0].keys()
     if missing:
-        raise RuntimeError(f"incident rows lack columns {sorted(missing)}: add them to _alert_incident_row")
+        raise RuntimeError(f"incident rows lack columns {sorted(missing)}: add them to incident_row")
     # (place_key, category) is unique within a batch: it matches RETURNING rows to inputs.
     ids = insert_rows_returning_ids(session, Incident.__table__, rows, key=("place_key", "category_code"))
     created = []
@@ -385,13 +393,9 @@ def _new_incident_rows(groups: list[dict[str, Any]], created: list[Incident], ac
     source_rows, audit_rows = [], []
     base = _audit_base(actor, now)
     for group, incident in zip(groups, created, strict=True):
-        category = group["category"]
-        audit_rows.append({**base, "incident_id": incident.id, "action": "receive", "from_status": None,
-                           "to_status": "received", "detail": {"source": "video", "ref": group["alerts"][0][0].alert_id}})
-        audit_rows.append({**base, "incident_id": incident.id, "action": "classify", "from_status": "received",
-                           "to_status": "classified", "detail": {
-                               "category": category.code, "severity": incident.severity, "colour": incident.colour,
-                               "queue": incident.queue, "department": incident.department}})
+        for action, before, after, detail in opening_audits(group["row"], group["alerts"][0][0].alert_id):
+            audit_rows.append({**base, "incident_id": incident.id, "action": action, "from_status": before,
+                               "to_status": after, "detail": detail})
         for n, (alert, snapshot) in enumerate(group["alerts"]):
             source_rows.append(_alert_source_row(incident.id, alert, snapshot, now))
             if n:
@@ -422,26 +426,14 @@ def _alert_summary(alert: AlertIn) -> str:
 
 
 def _alert_incident_row(alert: AlertIn, snapshot: str | None, category: Category, now: datetime) -> dict[str, Any]:
-    severity, colour = category.default_severity, category.default_colour
-    queue, department = route(category)
-    return {
-        "title": f"{category.name} · {alert.camera_name or alert.camera_id}"[:256],
-        "description": f"{alert.camera_name or alert.camera_id} 规则 {alert.rule_id} 检测到 {alert.object_class}"
-        f"（置信度 {alert.confidence:.2f}）",
-        "category_code": category.code, "source": "video", "status": "classified", "is_open": True,
-        "severity": severity, "colour": colour, "queue": queue, "department": department,
-        "jurisdiction_code": alert.jurisdiction_code, **scope_columns(alert.jurisdiction_code),
-        "handling_level": raise_level(level_for_code(alert.jurisdiction_code), COLOUR_POLICY[colour].handling_level),
-        "escalation_count": 0, "mediation_level": 0, "camera_id": alert.camera_id, "camera_name": alert.camera_name,
-        "lat": alert.lat, "lon": alert.lon, "address": None, "place_key": f"camera:{alert.camera_id}",
-        "snapshot_path": snapshot, "boxes": alert.boxes, "frame_width": alert.frame_width,
-        "frame_height": alert.frame_height, "source_count": 1, "version": 0, "supervised": False, "overdue": False,
-        "created_at": now, "updated_at": now, "last_source_at": alert.ts,
-        "resolve_deadline": now + sla_for(category, severity).resolve,
-        # Every other column too: the returned objects are built from this row, not read back.
-        "reporter_name": None, "reporter_phone": None, "satisfaction": None, "dispatched_at": None,
-        "acknowledged_at": None, "resolved_at": None, "closed_at": None, "ack_deadline": None, "next_revisit_at": None,
-    }
+    """:func:`incident_row` of an analytics alert."""
+    camera = alert.camera_name or alert.camera_id
+    return incident_row(
+        source="video", title=f"{category.name} · {camera}", jurisdiction_code=alert.jurisdiction_code, category=category,
+        now=now, description=f"{camera} 规则 {alert.rule_id} 检测到 {alert.object_class}（置信度 {alert.confidence:.2f}）",
+        place_key=f"camera:{alert.camera_id}", reported_at=alert.ts, snapshot_path=snapshot, camera_id=alert.camera_id,
+        camera_name=alert.camera_name, lat=alert.lat, lon=alert.lon, boxes=alert.boxes, frame_width=alert.frame_width,
+        frame_height=alert.frame_height)
 
 
 _INCIDENT_COLUMNS = frozenset(c.key for c in Incident.__table__.columns) - {"id"}

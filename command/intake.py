@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from command import jurisdictions
 from command.catalog import COLOURS, SEVERITIES
-from command.incidents import MERGE_WINDOW, IntakeResult, find_merge_target, merge_source, new_incident
+from command.incidents import MERGE_WINDOW, IntakeResult, find_merge_target, incident_row, merge_source, new_incident
 from command.media import store_photo
 from command.models import Category, IncidentSource, utcnow
 from command.workflow import SYSTEM_ROLE, Actor
@@ -155,13 +155,13 @@ def submit_report(
         src.scope_code = scope
         session.flush()
         return IntakeResult(target, created=False, source=src)
-    incident = new_incident(
-        session, actor=actor, source=report.source, ref=ref, title=report.title, jurisdiction_code=code,
-        category=category, now=now, description=report.description, severity=report.severity, colour=report.colour,
-        place_key=place_key, source_summary=report.title, source_payload=payload, reported_at=reported_at,
-        snapshot_path=stored[0] if stored else None, lat=report.lat, lon=report.lon, address=report.address,
-        reporter_name=report.reporter_name, reporter_phone=report.reporter_phone,
+    row = incident_row(
+        source=report.source, title=report.title, jurisdiction_code=code, category=category, now=now,
+        description=report.description, severity=report.severity, colour=report.colour, place_key=place_key,
+        reported_at=reported_at, snapshot_path=stored[0] if stored else None, lat=report.lat, lon=report.lon,
+        address=report.address, reporter_name=report.reporter_name, reporter_phone=report.reporter_phone,
     )
+    incident = new_incident(session, row, actor=actor, ref=ref, now=now, source_summary=report.title, source_payload=payload)
     incident.sources[0].scope_code = scope
     session.flush()
     return IntakeResult(incident, created=True, source=incident.sources[0])
