@@ -70,3 +70,31 @@ def closed_port_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/onvif/device_service"
+
+
+def gate_ptz_registry(sim_url: str, *, frame: tuple[int, int] | None = (480, 360), second_url: str | None = None) -> str:
+    """cameras.yaml text with the ONVIF dome ``gate-ptz`` on ``sim_url`` (password from $GATE_ONVIF_PASSWORD),
+    and optionally a second dome ``yard-ptz`` on ``second_url``."""
+    frame_line = f"    frame: {{width: {frame[0]}, height: {frame[1]}}}\n" if frame else ""
+    text = f"""
+version: 1
+cameras:
+  - id: gate-ptz
+    name: 东门球机
+    jurisdiction: "330381101201"
+    position: {{lat: 27.78, lon: 120.65}}
+    kind: ptz
+    streams: {{main: "rtsp://127.0.0.1:8554/cam01"}}
+{frame_line}    onvif: {{url: "{sim_url}", username: admin, password: "${{GATE_ONVIF_PASSWORD}}"}}
+"""
+    if second_url:
+        text += f"""
+  - id: yard-ptz
+    name: 后院球机
+    jurisdiction: "330381101201"
+    position: {{lat: 27.781, lon: 120.651}}
+    kind: ptz
+    streams: {{main: "rtsp://127.0.0.1:8554/cam02"}}
+    onvif: {{url: "{second_url}", username: admin, password: "${{GATE_ONVIF_PASSWORD}}"}}
+"""
+    return text

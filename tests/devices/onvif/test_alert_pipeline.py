@@ -13,34 +13,9 @@ from pathlib import Path
 import redis
 
 from command import ALERTS_STREAM
+from tests.devices.onvif.conftest import gate_ptz_registry
 
 LINE = "tns1:RuleEngine/LineDetector/Crossed"
-
-
-def _registry(sim_url: str, *, with_second: str | None = None) -> str:
-    text = f"""
-version: 1
-cameras:
-  - id: gate-ptz
-    name: 东门球机
-    jurisdiction: "330381101201"
-    position: {{lat: 27.78, lon: 120.65}}
-    kind: ptz
-    streams: {{main: "rtsp://127.0.0.1:8554/cam01"}}
-    frame: {{width: 480, height: 360}}
-    onvif: {{url: "{sim_url}", username: admin, password: "${{GATE_ONVIF_PASSWORD}}"}}
-"""
-    if with_second:
-        text += f"""
-  - id: yard-ptz
-    name: 后院球机
-    jurisdiction: "330381101201"
-    position: {{lat: 27.781, lon: 120.651}}
-    kind: ptz
-    streams: {{main: "rtsp://127.0.0.1:8554/cam02"}}
-    onvif: {{url: "{with_second}", username: admin, password: "${{GATE_ONVIF_PASSWORD}}"}}
-"""
-    return text
 
 
 def _wait(predicate, timeout_s: float, what: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -56,7 +31,7 @@ def _wait(predicate, timeout_s: float, what: str, proc: subprocess.Popen[bytes],
 def test_alarm_worker_publishes_camera_alarms_and_follows_the_registry(make_sim, redis_url, tmp_path):
     gate, yard = make_sim(), make_sim()
     cameras = tmp_path / "cameras.yaml"
-    cameras.write_text(_registry(gate.device_url))
+    cameras.write_text(gate_ptz_registry(gate.device_url))
     log = tmp_path / "alarms.log"
     env = {**os.environ, "REDIS_URL": redis_url, "GATE_ONVIF_PASSWORD": gate.config.password,
            "XUELIANG_DATA_DIR": str(tmp_path)}
@@ -72,7 +47,7 @@ def test_alarm_worker_publishes_camera_alarms_and_follows_the_registry(make_sim,
         _wait(lambda: client.xlen(ALERTS_STREAM) == 1, 10, "no alert on xl:alerts", proc, log)
 
         # A camera added to the registry file gets its own link while the first keeps running.
-        cameras.write_text(_registry(gate.device_url, with_second=yard.device_url))
+        cameras.write_text(gate_ptz_registry(gate.device_url, second_url=yard.device_url))
         _wait(lambda: yard.subscription_count() > 0, 20, "the added camera was not subscribed", proc, log)
         yard.emit_event("tns1:VideoSource/MotionAlarm", {"State": "true"})
         _wait(lambda: client.xlen(ALERTS_STREAM) == 2, 10, "no alert from the added camera", proc, log)

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from devices.onvif import cli as onvif_cli
+from tests.devices.onvif.conftest import gate_ptz_registry
 
 MOTION = "tns1:RuleEngine/CellMotionDetector/Motion"
 
@@ -24,17 +25,7 @@ def run(argv: list[str]) -> int:
 @pytest.fixture()
 def registry_file(sim, tmp_path, monkeypatch):
     path = tmp_path / "cameras.yaml"
-    path.write_text(f"""
-version: 1
-cameras:
-  - id: gate-ptz
-    name: 东门球机
-    jurisdiction: "330381101201"
-    position: {{lat: 27.78, lon: 120.65}}
-    kind: ptz
-    streams: {{main: "rtsp://127.0.0.1:8554/cam01"}}
-    onvif: {{url: "{sim.device_url}", username: admin, password: "${{GATE_ONVIF_PASSWORD}}"}}
-""", encoding="utf-8")
+    path.write_text(gate_ptz_registry(sim.device_url, frame=None), encoding="utf-8")
     monkeypatch.setenv("GATE_ONVIF_PASSWORD", sim.config.password)
     return path
 

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from devices.onvif import OnvifAuthError, OnvifCamera, OnvifEvent, camera_alert, watch_alarms
+from tests.devices.onvif.conftest import gate_ptz_registry
 from tests.devices.onvif.simulator import OnvifSimulator, SimConfig
 
 MOTION = "tns1:RuleEngine/CellMotionDetector/Motion"
@@ -109,18 +110,7 @@ def test_snapshot_with_wrong_password_is_an_auth_error(sim):
 def test_client_from_registry_camera_resolves_env_credentials(sim, monkeypatch):
     from devices import parse_registry
 
-    text = f"""
-version: 1
-cameras:
-  - id: gate-ptz
-    name: 东门球机
-    jurisdiction: "330381101201"
-    position: {{lat: 27.78, lon: 120.65}}
-    kind: ptz
-    streams: {{main: "rtsp://127.0.0.1:8554/cam01"}}
-    frame: {{width: 640, height: 360}}
-    onvif: {{url: "{sim.device_url}", username: admin, password: "${{GATE_ONVIF_PASSWORD}}"}}
-"""
+    text = gate_ptz_registry(sim.device_url, frame=(640, 360))
     camera = parse_registry(text).cameras["gate-ptz"]
     monkeypatch.setenv("GATE_ONVIF_PASSWORD", sim.config.password)
     with OnvifCamera.from_registry(camera, timeout=3.0) as cam:
