@@ -179,6 +179,8 @@ class DemoDeployment:
             "YOLO_OFFLINE": "1",
             "YOLO_AUTOINSTALL": "0",
             "YOLO_CONFIG_DIR": str(s.data_dir / "ultralytics"),
+            # the GB worker's PS/control endpoint token, shared by web and analytics (docs/gb28181.md)
+            "XUELIANG_GB28181_MEDIA_TOKEN": os.environ.get("XUELIANG_GB28181_MEDIA_TOKEN") or secrets.token_urlsafe(24),
         }
         xl = [sys.executable, "-m", "xueliang.cli"]
         for step in (["db", "upgrade"], ["db", "seed-demo"]):

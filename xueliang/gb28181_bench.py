@@ -18,6 +18,7 @@ import gc
 import json
 import multiprocessing as mp
 import os
+import secrets
 import statistics
 import tempfile
 import threading
@@ -247,7 +248,7 @@ async def _first_frames(platform, n: int) -> dict[str, float]:  # noqa: ANN001
     from ingest.ps import GbMediaHub, PsHttpServer
 
     hub = GbMediaHub(platform, media_host="127.0.0.1", bind_host="127.0.0.1", mode="udp", linger_s=0.2)
-    http = await PsHttpServer(hub, "127.0.0.1", 0).start()
+    http = await PsHttpServer(hub, "127.0.0.1", 0, token=secrets.token_urlsafe(24)).start()
     channels = sorted(platform.store.channels)[:n]
     times: list[float] = []
     try:

@@ -41,7 +41,7 @@ class GbSinks:
 
 class GbWorker:
     def __init__(self, config: GbConfig, sinks: GbSinks, *, media_host: str = "127.0.0.1", media_bind: str = "127.0.0.1",
-                 media_port: int = 15080, media_mode: str = "udp", rtp_bind: str = "0.0.0.0") -> None:
+                 media_port: int = 15080, media_mode: str = "udp", rtp_bind: str = "0.0.0.0", media_token: str) -> None:
         self.config, self.sinks = config, sinks
         self.platform = GbPlatform(config, GbEvents(on_device=self._on_device, on_catalog=self._on_catalog,
                                                     on_alarm=self._on_alarm, on_position=self._on_position))
@@ -49,7 +49,7 @@ class GbWorker:
 
         self.hub = GbMediaHub(self.platform, media_host=media_host, bind_host=rtp_bind, mode=media_mode)  # type: ignore[arg-type]
         self.platform.on_remote_bye = self.hub.on_remote_bye
-        self.http = PsHttpServer(self.hub, media_bind, media_port, control=self.control)
+        self.http = PsHttpServer(self.hub, media_bind, media_port, control=self.control, token=media_token)
         self._bg: set[asyncio.Future[Any]] = set()
 
         self.cascade: Any = None
@@ -268,7 +268,13 @@ def run_worker(args: argparse.Namespace) -> int:
     from xueliang.runtime import stop_requested_by_signals
     from xueliang.settings import Settings
 
+    from devices.gb28181.config import token_from_env
+
     settings = Settings()
+    try:  # every route of the PS/control endpoint but /health needs it: no token, no worker
+        media_token = token_from_env()
+    except ValueError as exc:
+        raise SystemExit(f"xueliang gb28181 run: {exc}") from None
     overrides: dict[str, Any] = {}
     if args.port is not None:
         overrides["port"] = args.port
@@ -285,8 +291,8 @@ def run_worker(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         worker = await GbWorker(config, GbSinks(db.engine, client, lambda: watcher.current, mapping), media_host=args.media_host,
-                                media_bind=args.media_host, media_port=args.media_port, media_mode=args.media_mode
-                                ).start(upper, os.environ.get("XUELIANG_GB28181_UPPER_SCOPE", ""))
+                                media_bind=args.media_host, media_port=args.media_port, media_mode=args.media_mode,
+                                media_token=media_token).start(upper, os.environ.get("XUELIANG_GB28181_UPPER_SCOPE", ""))
         log.info("GB28181 platform %s (domain %s) on %s:%d; PS endpoint http://%s:%d", config.platform_id, config.domain,
                  config.host, worker.platform.port, args.media_host, args.media_port)
         try:

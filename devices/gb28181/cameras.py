@@ -73,8 +73,23 @@ class ChannelMapping:
         return self.default_jurisdiction
 
 
+MEDIA_TOKEN_REF = "${XUELIANG_GB28181_MEDIA_TOKEN}"  # the PS endpoint's token, resolved only when connecting
+
+
 def stream_url(media_url: str, channel_id: str) -> str:
-    return f"{media_url.rstrip('/')}/gb28181/{channel_id}.ps"
+    """``http://gb:${XUELIANG_GB28181_MEDIA_TOKEN}@host:port/gb28181/<channel>.ps``: the token is an environment
+    reference (``Camera.stream_url(resolve_secrets=True)`` fills it in at connect time; shown and logged masked)."""
+    scheme, sep, rest = media_url.rstrip("/").partition("://")
+    if not sep:
+        raise ValueError(f"XUELIANG_GB28181_MEDIA_URL {media_url!r}: write http://host:port")
+    return f"{scheme}://gb:{MEDIA_TOKEN_REF}@{rest.rpartition('@')[2]}/gb28181/{channel_id}.ps"
+
+
+def control_headers(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Headers for the web process's calls to the GB worker's control routes (raises if the token is not set)."""
+    from devices.gb28181.config import token_from_env
+
+    return {"Authorization": f"Bearer {token_from_env(env)}"}
 
 
 def channel_cameras(rows: list[ChannelRow], mapping: ChannelMapping) -> list[Camera]:

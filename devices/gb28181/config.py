@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from devices.gb28181.ids import domain_of, validate_id
 
 ENV_PREFIX = "XUELIANG_GB28181_"
+
+MIN_TOKEN_LEN = 16
+TOKEN_ENV = "XUELIANG_GB28181_MEDIA_TOKEN"
+_TOKEN_CHARS = re.compile(r"^[A-Za-z0-9._~-]+$")  # URL-safe: it travels as the password of stream URLs
+TOKEN_USER = "gb"  # the Basic user name in stream URLs (any name is accepted; the token is the password)
+
+
+def check_token(value: str, where: str = TOKEN_ENV) -> str:
+    """*value* if it can be the media token (≥ 16 URL-safe characters); the error names *where*, never the value."""
+    if len(value) < MIN_TOKEN_LEN or not _TOKEN_CHARS.match(value):
+        raise ValueError(f"{where} is {'not set' if not value else 'too short or not URL-safe'}: export a random secret of at least "
+                         f"{MIN_TOKEN_LEN} characters (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))') "
+                         "in the GB worker and in the web and analytics processes")
+    return value
+
+
+def token_from_env(env: Mapping[str, str] | None = None) -> str:
+    """The PS/control endpoint's token (``XUELIANG_GB28181_MEDIA_TOKEN``); refuses a missing or short one."""
+    return check_token((os.environ if env is None else env).get(TOKEN_ENV, ""))
 
 
 @dataclass(frozen=True)
@@ -33,6 +53,8 @@ class GbConfig:
     catalog_timeout_s: float = 30.0
     max_catalog_items: int = 100_000
     transaction_timeout_s: float = 8.0
+    position_interval_s: int = 5  # MobilePosition report interval asked in SUBSCRIBE
+    subscribe_expires_s: int = 3600  # MobilePosition subscription expiry; refreshed a minute before (half-way if short)
 
     def __post_init__(self) -> None:
         validate_id(self.platform_id, what="platform id (XUELIANG_GB28181_ID)")
@@ -52,7 +74,8 @@ class GbConfig:
         values: dict[str, object] = {"device_passwords": per_device}
         simple = {"ID": ("platform_id", str), "HOST": ("host", str), "PORT": ("port", int),
                   "ADVERTISED_HOST": ("advertised_host", str), "PASSWORD": ("password", str),
-                  "KEEPALIVE_S": ("keepalive_interval_s", float), "REGISTER_EXPIRES_MAX": ("register_expires_max", int)}
+                  "KEEPALIVE_S": ("keepalive_interval_s", float), "REGISTER_EXPIRES_MAX": ("register_expires_max", int),
+                  "POSITION_INTERVAL_S": ("position_interval_s", int), "SUBSCRIBE_EXPIRES": ("subscribe_expires_s", int)}
         for suffix, (name, conv) in simple.items():
             raw = env.get(ENV_PREFIX + suffix)
             if raw:

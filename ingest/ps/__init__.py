@@ -10,9 +10,9 @@
 """
 
 from ingest.ps.hub import Consumer, GbMediaHub
-from ingest.ps.http import PsHttpServer
+from ingest.ps.http import TOKEN_ENV, PsHttpServer, token_from_env
 from ingest.ps.receiver import MediaReceiver
 from ingest.ps.rtp import RtpDepacketizer, RtpPacket, RtpStats, build_rtp, parse_rtp
 
 __all__ = ["Consumer", "GbMediaHub", "MediaReceiver", "PsHttpServer", "RtpDepacketizer", "RtpPacket", "RtpStats",
-           "build_rtp", "parse_rtp"]
+           "TOKEN_ENV", "build_rtp", "parse_rtp", "token_from_env"]

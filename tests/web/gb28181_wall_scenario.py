@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -46,7 +47,7 @@ class GbSide(threading.Thread):
     async def main(self) -> None:
         from devices.gb28181 import GbConfig, GbPlatform
         from ingest.ps import GbMediaHub, PsHttpServer
-        from tests.devices.gb28181.sipp import start_sipp
+        from tests.devices.gb28181.sipp import MEDIA_TOKEN, start_sipp
         from tests.devices.gb28181.test_sipp_device import DEVICE, PLATFORM, keys
         from tests.ingest.ps.footage import gstreamer_ps, ps_units
         from tests.ingest.ps.sender import PsRtpSender
@@ -55,14 +56,17 @@ class GbSide(threading.Thread):
         platform = await GbPlatform(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw")).start()
         hub = GbMediaHub(platform, media_host="127.0.0.1", bind_host="127.0.0.1", mode="udp")
         platform.on_remote_bye = hub.on_remote_bye
-        http = await PsHttpServer(hub, "127.0.0.1", 0).start()
+        http = await PsHttpServer(hub, "127.0.0.1", 0, token=MEDIA_TOKEN).start()
         run = await start_sipp("device.xml", ooc="device_ooc.xml", server_port=platform.port, logdir=self.work / "sipp",
                                keys=keys(), auth=(DEVICE, "pw"), timeout_s=200, hold_ms=180_000)
         sending: dict[str, asyncio.Task] = {}
         try:
             while CH not in platform.store.channels:
                 await asyncio.sleep(0.05)
-            self.url = http.url(CH)
+            from devices.gb28181.cameras import stream_url
+
+            os.environ["XUELIANG_GB28181_MEDIA_TOKEN"] = MEDIA_TOKEN  # the web's relay resolves the URL's ${…} with it
+            self.url = stream_url(f"http://127.0.0.1:{http.port}", CH)
             self.ready.set()
             while not self.stop_flag.is_set():  # send to whatever session the relay opened (re-INVITEs too)
                 session = hub.sessions.get(CH)

@@ -9,7 +9,7 @@ import redis
 
 from devices import RegistryWatcher
 from devices.gb28181 import ChannelMapping, GbChannelSource, GbConfig
-from tests.devices.gb28181.sipp import needs_sipp, start_sipp
+from tests.devices.gb28181.sipp import MEDIA_TOKEN, needs_sipp, start_sipp
 from tests.devices.gb28181.test_sipp_device import CH1, CH2, CH3, DEVICE, PLATFORM, keys, wait_for
 from tests.web.conftest import ServerThread, WebServer
 from xueliang.gb28181_worker import GbSinks, GbWorker
@@ -28,7 +28,7 @@ async def test_drone_positions_from_gb_reach_the_map_api(web_server: WebServer, 
     watcher = RegistryWatcher(web_server.settings.cameras_file, sources=[GbChannelSource(engine, mapping)])
     client = redis.Redis.from_url(web_server.redis_url)
     worker = await GbWorker(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw"),
-                            GbSinks(engine, client, lambda: watcher.current, mapping), media_port=0).start()
+                            GbSinks(engine, client, lambda: watcher.current, mapping), media_port=0, media_token=MEDIA_TOKEN).start()
     run = await start_sipp("device.xml", ooc="device_ooc.xml", server_port=worker.platform.port, logdir=tmp_path / "sipp",
                            keys=keys(), auth=(DEVICE, "pw"), hold_ms=1000, timeout_s=60)
     thread = None

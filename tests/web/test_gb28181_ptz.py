@@ -8,7 +8,7 @@ import pytest
 
 from devices import parse_registry
 from devices.gb28181 import GbConfig
-from tests.devices.gb28181.sipp import needs_sipp, start_sipp
+from tests.devices.gb28181.sipp import MEDIA_TOKEN, needs_sipp, start_sipp
 from tests.devices.gb28181.test_sipp_device import CH1, DEVICE, PLATFORM, keys, wait_for
 from tests.web.conftest import ServerThread, WebServer
 from xueliang.gb28181_worker import GbSinks, GbWorker
@@ -22,7 +22,7 @@ async def test_ptz_on_a_gb_channel_reaches_the_device_in_scope_only(web_server: 
 
     empty = parse_registry("version: 1\ncameras: []\n")
     worker = await GbWorker(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw"),
-                            GbSinks(web_server.database.engine, None, lambda: empty), media_port=0).start()
+                            GbSinks(web_server.database.engine, None, lambda: empty), media_port=0, media_token=MEDIA_TOKEN).start()
     run = await start_sipp("device.xml", ooc="device_ooc.xml", server_port=worker.platform.port, logdir=tmp_path / "sipp",
                            keys=keys(), auth=(DEVICE, "pw"), hold_ms=15000, timeout_s=60)
     thread = None
@@ -31,6 +31,7 @@ async def test_ptz_on_a_gb_channel_reaches_the_device_in_scope_only(web_server: 
         await asyncio.sleep(0.5)  # persisted off the loop
         monkeypatch.setenv("XUELIANG_GB28181_ENABLED", "1")
         monkeypatch.setenv("XUELIANG_GB28181_MEDIA_URL", f"http://127.0.0.1:{worker.http.port}")
+        monkeypatch.setenv("XUELIANG_GB28181_MEDIA_TOKEN", MEDIA_TOKEN)
         settings = web_server.settings.model_copy(update={"web_port": free_port()})
         thread = ServerThread(create_app(settings), settings.web_port)
         await asyncio.to_thread(thread.start)

@@ -23,7 +23,8 @@ from command.worker import AlertConsumer
 from devices.gb28181 import GbConfig, GbPlatform
 from ingest.ps import GbMediaHub, PsHttpServer
 from tests.analytics.test_worker import WALKWAY, read_alerts
-from tests.devices.gb28181.sipp import needs_sipp, start_sipp
+from devices.gb28181.cameras import stream_url
+from tests.devices.gb28181.sipp import MEDIA_TOKEN, needs_sipp, start_sipp
 from tests.devices.gb28181.test_sipp_device import CH1, DEVICE, PLATFORM, keys, wait_for
 from tests.ingest.ps.footage import gstreamer_ps, needs_ffmpeg, needs_gst, ps_units
 from tests.ingest.ps.sender import PsRtpSender
@@ -38,7 +39,7 @@ async def test_person_in_a_gb_channel_becomes_an_incident(tmp_path, redis_url, d
     platform = await GbPlatform(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw")).start()
     hub = GbMediaHub(platform, media_host="127.0.0.1", bind_host="127.0.0.1", mode="udp")
     platform.on_remote_bye = hub.on_remote_bye
-    http = await PsHttpServer(hub, "127.0.0.1", 0).start()
+    http = await PsHttpServer(hub, "127.0.0.1", 0, token=MEDIA_TOKEN).start()
     run = await start_sipp("device.xml", ooc="device_ooc.xml", server_port=platform.port, logdir=tmp_path / "sipp",
                            keys=keys(hold_ms=200_000), auth=(DEVICE, "pw"), timeout_s=220, hold_ms=200_000)
     cameras = tmp_path / "cameras.yaml"
@@ -48,7 +49,7 @@ cameras:
     name: 塘下镇中心路口(国标)
     jurisdiction: "330381101201"
     position: {{lat: 27.78, lon: 120.65}}
-    streams: {{main: "{http.url(CH1)}"}}
+    streams: {{main: "{stream_url(f'http://127.0.0.1:{http.port}', CH1)}"}}
     analysis: {{mode: continuous, fps: 5, detector_classes: [person]}}
     zones:
       - id: walkway
@@ -63,7 +64,7 @@ cameras:
     try:
         await wait_for(lambda: CH1 in platform.store.channels, what="the catalog")
         proc = spawn([sys.executable, "-m", "xueliang.cli", "analytics", "run", "--cameras", str(cameras)],
-                     env={"REDIS_URL": redis_url, "XUELIANG_DATA_DIR": str(tmp_path / "data"), "YOLO_OFFLINE": "1"},
+                     env={"REDIS_URL": redis_url, "XUELIANG_GB28181_MEDIA_TOKEN": MEDIA_TOKEN, "XUELIANG_DATA_DIR": str(tmp_path / "data"), "YOLO_OFFLINE": "1"},
                      cwd=REPO_ROOT, log_path=log_path)
         await wait_for(lambda: CH1 in hub.sessions and hub.sessions[CH1].invite is not None, timeout=120,
                        what="the analytics reader's INVITE")

@@ -16,7 +16,7 @@ from command.seed import seed_demo
 from command.worker import AlertConsumer
 from devices import RegistryWatcher
 from devices.gb28181 import ChannelMapping, GbChannelSource, GbConfig
-from tests.devices.gb28181.sipp import needs_sipp, start_sipp
+from tests.devices.gb28181.sipp import MEDIA_TOKEN, needs_sipp, start_sipp
 from tests.devices.gb28181.test_sipp_device import CH1, CH2, CH3, DEVICE, PLATFORM, keys, wait_for
 from xueliang.gb28181_worker import GbSinks, GbWorker
 
@@ -42,7 +42,7 @@ async def test_device_alarm_becomes_an_incident_and_status_follows_registration(
     mapping = ChannelMapping(media_url="http://127.0.0.1:15999", default_jurisdiction="330381", device_kinds={DEVICE: "drone"})
     watcher = RegistryWatcher(cameras, sources=[GbChannelSource(db.engine, mapping)])
     worker = await GbWorker(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw"),
-                            GbSinks(db.engine, client, lambda: watcher.current, mapping), media_port=0).start()
+                            GbSinks(db.engine, client, lambda: watcher.current, mapping), media_port=0, media_token=MEDIA_TOKEN).start()
     try:
         run = await start_sipp("device.xml", ooc="device_ooc.xml", server_port=worker.platform.port, logdir=tmp_path / "sipp",
                                keys=keys(), auth=(DEVICE, "pw"), hold_ms=2500)
@@ -118,7 +118,7 @@ async def test_worker_reports_an_rtsp_camera_up_to_the_city(tmp_path, database_u
                            hold_ms=4000, server_mode=True)
     await asyncio.sleep(0.5)
     worker = await GbWorker(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw"),
-                            GbSinks(db.engine, None, lambda: watcher.current), media_port=0).start(
+                            GbSinks(db.engine, None, lambda: watcher.current), media_port=0, media_token=MEDIA_TOKEN).start(
         UpperPlatform(UPPER, "127.0.0.1", sipp_port, LOWER, "city-pw", keepalive_s=1.0), scope="330381101")
     try:
         await wait_for(lambda: worker.cascade.stats["invites"] == 1 and not worker.cascade._sessions, timeout=40,

@@ -107,10 +107,16 @@ def _gb_control(camera_id: str, action: str, payload: dict) -> dict:
     import httpx
 
     from devices.gb28181 import ChannelMapping
+    from devices.gb28181.cameras import control_headers
 
     url = f"{ChannelMapping.from_env().media_url.rstrip('/')}/gb28181/{camera_id}/{action}"
     try:
-        r = httpx.post(url, json=payload, timeout=12.0)
+        headers = control_headers()  # XUELIANG_GB28181_MEDIA_TOKEN; the error names the variable, never a value
+    except ValueError as exc:
+        log.warning("GB28181 control of %s not possible: %s", camera_id, exc)
+        raise api_error(503, "国标服务令牌未配置，请联系管理员。", code="not_configured", detail=str(exc)) from exc
+    try:
+        r = httpx.post(url, json=payload, headers=headers, timeout=12.0)
     except httpx.HTTPError as exc:
         log.warning("GB28181 worker unreachable for %s on %s: %s", action, camera_id, exc)
         raise api_error(503, f"国标服务未运行或不可达，无法控制 {camera_id}。", code="gb28181_unavailable",

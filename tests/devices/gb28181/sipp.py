@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 SCENARIOS = Path(__file__).parent / "scenarios"
+MEDIA_TOKEN = "test-media-token-4f9c2a71b8"  # the GB worker's PS/control endpoint token in the tests
 SIPP = shutil.which("sipp")
 needs_sipp = pytest.mark.skipif(SIPP is None, reason="SIPp missing: scripts/setup.sh installs the Debian package sip-tester")
 

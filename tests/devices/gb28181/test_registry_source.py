@@ -59,7 +59,10 @@ def test_channels_join_the_registry_and_follow_catalog_changes(tmp_path, databas
     assert ch1.kind.value == "ptz" and ch1.jurisdiction == "330381101" and (ch1.position.lat, ch1.position.lon) == (27.9, 120.6)
     from devices import Camera
     assert Camera.model_validate(ch1.model_dump()) == ch1  # built without per-row validation, yet a valid camera
-    assert ch1.stream_url("main") == "http://127.0.0.1:15999/gb28181/34020000001320000001.ps"
+    # the PS endpoint's token is an environment reference in the registry, filled in only when connecting
+    assert ch1.stream_url("main") == "http://gb:${XUELIANG_GB28181_MEDIA_TOKEN}@127.0.0.1:15999/gb28181/34020000001320000001.ps"
+    assert ch1.stream_url("main", resolve_secrets=True, env={"XUELIANG_GB28181_MEDIA_TOKEN": "t0ken-t0ken-t0ken"}) == \
+        "http://gb:t0ken-t0ken-t0ken@127.0.0.1:15999/gb28181/34020000001320000001.ps"
     assert reg["34020000001320000002"].jurisdiction == "330381102"
     assert reg["34020000001320000099"].name == "同号的YAML摄像机"
     assert {c.id for c in reg.in_jurisdiction("330381101")} == {"cam-yaml-1", "34020000001320000001"}

@@ -12,7 +12,7 @@ from devices.gb28181 import GbConfig, GbPlatform
 from ingest import ChannelSpec, StreamReader
 from ingest.ps import GbMediaHub, PsHttpServer
 from ingest.ps.mux import PsMuxer
-from tests.devices.gb28181.sipp import free_port, needs_sipp, start_sipp
+from tests.devices.gb28181.sipp import MEDIA_TOKEN, free_port, needs_sipp, start_sipp
 from tests.devices.gb28181.test_sipp_device import DEVICE, PLATFORM, keys, wait_for
 from tests.ingest.ps.footage import access_units, gstreamer_ps, hevc_annexb, needs_ffmpeg, needs_gst, ps_units
 from tests.ingest.ps.sender import PsRtpSender
@@ -35,7 +35,7 @@ async def _run_live(tmp_path, mode: str, units: list[bytes], relay_packets: list
     platform = await GbPlatform(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw")).start()
     hub = GbMediaHub(platform, media_host="127.0.0.1", bind_host="127.0.0.1", mode=mode, linger_s=0.5)  # type: ignore[arg-type]
     platform.on_remote_bye = hub.on_remote_bye
-    http = await PsHttpServer(hub, "127.0.0.1", 0).start()
+    http = await PsHttpServer(hub, "127.0.0.1", 0, token=MEDIA_TOKEN).start()
     devmedia = free_port(1)
     k = keys(hold_ms=60000) | {"devmedia": str(devmedia)}
     run = await start_sipp("device.xml", ooc="device_ooc.xml", server_port=platform.port, logdir=tmp_path / "sipp",
@@ -117,7 +117,7 @@ async def test_a_stalled_channel_is_re_invited_and_frames_resume(tmp_path) -> No
     units = ps_units(gstreamer_ps(tmp_path).read_bytes())
     platform = await GbPlatform(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw")).start()
     hub = GbMediaHub(platform, media_host="127.0.0.1", bind_host="127.0.0.1", mode="udp", linger_s=0.5, stall_s=2.0)
-    http = await PsHttpServer(hub, "127.0.0.1", 0).start()
+    http = await PsHttpServer(hub, "127.0.0.1", 0, token=MEDIA_TOKEN).start()
     run = await start_sipp("device.xml", ooc="device_ooc.xml", server_port=platform.port, logdir=tmp_path / "sipp",
                            keys=keys(), auth=(DEVICE, "pw"), timeout_s=90, hold_ms=60000)
     frames = FrameLog()
