@@ -25,7 +25,6 @@ from command.incidents import (
     MERGE_WINDOW,
     IncidentFilter,
     IntakeResult,
-    NameCache,
     NotFound,
     Evidence,
     EvidenceItem,
@@ -33,11 +32,9 @@ from command.incidents import (
     evidence_source_path,
     get_incident,
     incident_evidence,
-    incident_payload,
     intake_alerts,
     list_incidents,
     timeline,
-    timeline_entries,
 )
 from command.intake import ImportProblem, ImportResult, IntakeError, ReportIn, import_work_orders, submit_report
 from command.jurisdictions import JurisdictionError, full_name, in_scope, name_of, scope_filter
@@ -92,6 +89,18 @@ from command.streams import (
     publish_event,
 )
 from command.supervision import run_timers
+from command.views import (
+    IncidentDetail,
+    IncidentPage,
+    IncidentView,
+    NameCache,
+    Timeline,
+    TimelineEntry,
+    incident_detail,
+    incident_payload,
+    incident_view,
+    timeline_entries,
+)
 from command.workflow import (
     CONFLICT_REASON,
     STATE_LABELS,
@@ -124,5 +133,6 @@ __all__ = [
     "record_risk_revisit", "set_risk_colour", "set_active", "audit", "scope_filter", "LOCAL_TZ",
     "DEVICE_FAULT_GROUP", "DeviceFaultConsumer",
     "EPOCHS_KEY", "parse_epochs", "push_epoch", "stale_alerts",
+    "IncidentDetail", "IncidentPage", "IncidentView", "Timeline", "TimelineEntry", "incident_detail", "incident_view",
     "handover", "HandoverError", "NameCache", "fill_search_corpus", "SearchError", "SearchPage", "SearchQuery", "search_incidents",
 ]

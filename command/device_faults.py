@@ -46,11 +46,12 @@ from sqlalchemy.orm import Session
 
 from command.catalog import ensure_category
 from command.db import Database
-from command.incidents import NameCache, audit, incident_payload, incident_row, merge_source, new_incident
+from command.incidents import audit, incident_row, merge_source, new_incident
 from command.models import AuditEvent, Incident, IncidentSource, OutboxEvent, utcnow
 from command.outbox import Outbox, stage
 from command.streams import EVENTS_STREAM, ConsumerGroup, event_entry
 from command.workflow import WORKING_STATES, Actor
+from command.views import NameCache, incident_payload
 
 log = logging.getLogger("command.device_faults")
 

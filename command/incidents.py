@@ -14,14 +14,13 @@ from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
 
 from command import jurisdictions
 from command.bulk import insert_rows, insert_rows_returning_ids
-from command.catalog import COLOUR_HEX, COLOUR_POLICY, RULE_KIND_CATEGORY, SOURCES, category_for_rule_kind, sla_for
+from command.catalog import COLOUR_POLICY, RULE_KIND_CATEGORY, SOURCES, category_for_rule_kind, sla_for
 from command.jurisdictions import HANDLING_LEVELS
 from command.models import AuditEvent, Category, Incident, IncidentSource, incident_in_scope, scope_columns, utcnow
 from command.schemas import AlertIn
-from command.workflow import CLOSED_STATES, STATE_LABELS, Actor
+from command.workflow import CLOSED_STATES, Actor
 
 MERGE_WINDOW = timedelta(minutes=10)
-SNAPSHOT_URL = "/api/incidents/{id}/snapshot"
 
 
 class NotFound(LookupError):
@@ -439,39 +438,6 @@ def _alert_incident_row(alert: AlertIn, snapshot: str | None, category: Category
 _INCIDENT_COLUMNS = frozenset(c.key for c in Incident.__table__.columns) - {"id"}
 
 
-class NameCache:
-    """Category and jurisdiction names for payloads, cached for ``ttl_s`` (they change rarely)."""
-
-    def __init__(self, ttl_s: float = 60.0) -> None:
-        import time
-
-        self._clock = time.monotonic
-        self._ttl = ttl_s
-        self._loaded = -1e18
-        self._categories: dict[str, str] = {}
-        self._places: dict[str, str] = {}
-
-    def _refresh(self, session: Session) -> None:
-        if self._clock() - self._loaded < self._ttl:
-            return
-        from command.models import Jurisdiction
-
-        self._categories = {c: n for c, n in session.execute(select(Category.code, Category.name))}
-        self._places = {c: n for c, n in session.execute(select(Jurisdiction.code, Jurisdiction.name))}
-        self._loaded = self._clock()
-
-    def category(self, session: Session, code: str) -> str:
-        self._refresh(session)
-        return self._categories.get(code, code)
-
-    def place(self, session: Session, code: str) -> str:
-        self._refresh(session)
-        for candidate in jurisdictions.ancestors(code):
-            if candidate in self._places:
-                return self._places[candidate]
-        return code
-
-
 # ---- queries ---------------------------------------------------------------------------------
 
 
@@ -545,116 +511,9 @@ def timeline(session: Session, incident_id: int) -> list[AuditEvent]:
     return list(session.scalars(select(AuditEvent).where(AuditEvent.incident_id == incident_id).order_by(AuditEvent.id)))
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-RESOLVE_CLOCK_STATES = frozenset({"received", "classified", "dispatched", "acknowledged", "on_scene", "rejected",
-                                  "reopened", "escalated"})
-
-
-def sla_view(incident: Incident, now: datetime | None = None) -> dict[str, Any]:
-    """签收 and 办结 deadlines as they stand: ``ack_deadline`` while an assignment waits for 签收,
-    ``resolve_deadline`` until 办结; both None once met and on closed cases (no countdown).
-    ``sla`` = {ack_deadline, resolve_deadline, ack_overdue, resolve_overdue, supervised, computed_at}."""
-    now = now or utcnow()
-    ack = incident.ack_deadline if incident.status == "dispatched" and incident.is_open else None
-    resolve = incident.resolve_deadline if incident.status in RESOLVE_CLOCK_STATES and incident.is_open else None
-    return {
-        "ack_deadline": _iso(ack),
-        "resolve_deadline": _iso(resolve),
-        "sla": {"ack_deadline": _iso(ack), "resolve_deadline": _iso(resolve),
-                "ack_overdue": bool(ack and ack < now), "resolve_overdue": bool(resolve and resolve < now),
-                "supervised": bool(incident.supervised and incident.is_open), "computed_at": _iso(now)},
-    }
-
-
-def incident_payload(session: Session, incident: Incident, names: NameCache | None = None) -> dict[str, Any]:
-    """What the web renders for one incident (also the payload of incident.* events)."""
-    if names is not None:
-        category_name = names.category(session, incident.category_code)
-        place_name = names.place(session, incident.jurisdiction_code)
-    else:
-        category = session.get(Category, incident.category_code)
-        category_name = category.name if category else incident.category_code
-        place_name = jurisdictions.name_of(session, incident.jurisdiction_code)
-    return {
-        "id": incident.id,
-        "title": incident.title,
-        "category": category_name,
-        "category_code": incident.category_code,
-        "status": incident.status,
-        "status_label": STATE_LABELS.get(incident.status, incident.status),
-        "is_open": incident.is_open,
-        "colour": incident.colour,
-        "colour_hex": COLOUR_HEX.get(incident.colour),
-        "severity": incident.severity,
-        "source": incident.source,
-        "source_label": SOURCES.get(incident.source, incident.source),
-        "source_count": incident.source_count,
-        "queue": incident.queue,
-        "department": incident.department,
-        "camera_id": incident.camera_id,
-        "camera_name": incident.camera_name,
-        "jurisdiction_code": incident.jurisdiction_code,
-        "jurisdiction_name": place_name,
-        "handling_level": incident.handling_level,
-        "lat": incident.lat,
-        "lon": incident.lon,
-        "address": incident.address,
-        "created_at": _iso(incident.created_at),
-        "updated_at": _iso(incident.updated_at),
-        "last_source_at": _iso(incident.last_source_at),
-        # Deadlines that still run (None once met or the case is closed): see sla_view.
-        **sla_view(incident),
-        "overdue": incident.overdue,
-        "supervised": incident.supervised,
-        "escalation_count": incident.escalation_count,
-        "version": incident.version or 0,
-        "satisfaction": incident.satisfaction,
-        "snapshot_url": SNAPSHOT_URL.format(id=incident.id) if incident.snapshot_path else None,
-        "boxes": incident.boxes or [],
-        "frame_width": incident.frame_width,
-        "frame_height": incident.frame_height,
-        "assigned_responder_ids": [a.responder_id for a in incident.assignments if a.status in ("pending", "acknowledged") and a.responder_id],
-    }
-
-
 # ---- the incident as an aggregate of alerts: one merge row, evidence -----------------------------
 
 MAX_EVIDENCE_ROWS = 500  # snapshot-bearing sources read per incident (the analytics sends a few per window)
-
-
-def timeline_entries(session: Session, incident_id: int) -> list[dict[str, Any]]:
-    """The timeline, oldest first, with every merged source folded into ONE ``merge`` row.
-
-    A busy camera merges hundreds of alerts into one incident; the desk shows "合并来源 ×N,
-    最新 hh:mm" on one row (``count``, ``first_at``, ``latest_at``) at the place of the first
-    merge, so a re-fetch on every push stays small. The audit rows themselves are all kept.
-    """
-    rows = list(session.scalars(select(AuditEvent).where(AuditEvent.incident_id == incident_id,
-                                                         AuditEvent.action != "merge").order_by(AuditEvent.id)))
-    count, first_id, first_at, latest_at = session.execute(
-        select(func.count(), func.min(AuditEvent.id), func.min(AuditEvent.at), func.max(AuditEvent.at))
-        .where(AuditEvent.incident_id == incident_id, AuditEvent.action == "merge")).one()
-    # operators read names, not account codes ("actor" stays the account for programs)
-    from command.models import User
-
-    names = dict(session.execute(select(User.username, User.display_name)
-                                 .where(User.username.in_({e.actor for e in rows}))).all()) if rows else {}
-    out = [{"id": e.id, "at": _iso(e.at), "actor": e.actor, "actor_name": names.get(e.actor) or e.actor,
-            "actor_role": e.actor_role, "action": e.action,
-            "from_status": e.from_status, "to_status": e.to_status, "detail": e.detail or {}} for e in rows]
-    if count:
-        first_at = first_at if first_at.tzinfo else first_at.replace(tzinfo=UTC)
-        latest_at = latest_at if latest_at.tzinfo else latest_at.replace(tzinfo=UTC)
-        merged = {"id": first_id, "at": _iso(first_at), "actor": "system", "actor_name": "system", "actor_role": "system",
-                  "action": "merge",
-                  "from_status": None, "to_status": None, "count": int(count), "first_at": _iso(first_at),
-                  "latest_at": _iso(latest_at), "detail": {"count": int(count), "latest_at": _iso(latest_at)}}
-        out.append(merged)
-        out.sort(key=lambda row: row["id"])
-    return out
 
 
 @dataclass(frozen=True)

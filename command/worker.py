@@ -35,13 +35,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from command.db import Database, open_database
 from command.device_faults import DEVICE_FAULT_GROUP, DeviceFaultConsumer
 from command.epochs import stale_alerts
-from command.incidents import MERGE_WINDOW, IntakeResult, NameCache, incident_payload, intake_alerts
+from command.incidents import MERGE_WINDOW, IntakeResult, intake_alerts
 from command.media import snapshot_relpath, store_snapshots
 from command.models import utcnow
 from command.schemas import AlertIn
 from command.lease import TIMERS_LEASE, Lease
 from command.outbox import Outbox, stage
 from command.streams import ALERTS_GROUP, ALERTS_STREAM, CONSUMER_GROUP, EVENTS_STREAM, event_entry
+from command.views import NameCache, incident_payload
 from xueliang.runtime import stop_requested_by_signals
 
 log = logging.getLogger("command.worker")

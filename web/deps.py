@@ -14,6 +14,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Path, Query, Request, WebSocket, status
 from pydantic import Field
 
+from command import IncidentDetail
+
 from web.auth import TokenError, decode_token
 from web.context import AppContext
 from web.errors import ApiError
@@ -129,12 +131,12 @@ def in_scope_or_404(user: Principal, jurisdiction_code: str | None, what: str) -
         raise not_found(what)
 
 
-def visible_incident(ctx: AppContext, user: Principal, incident_id: int) -> dict[str, Any]:
-    """The incident (web.store shape) if ``user`` may see it; 404 otherwise (existence is not revealed)."""
+def visible_incident(ctx: AppContext, user: Principal, incident_id: int) -> IncidentDetail:
+    """The incident if ``user`` may see it; 404 otherwise (existence is not revealed)."""
     if not 1 <= incident_id <= MAX_ID:
         raise not_found(f"事件 {incident_id}")
     incident = ctx.store.get_incident(incident_id)
-    if incident is None or not can_see_incident(user, incident["jurisdiction_code"], incident.get("assigned_responder_ids")):
+    if incident is None or not can_see_incident(user, incident.jurisdiction_code, incident.assigned_responder_ids):
         raise not_found(f"事件 {incident_id}")
     return incident
 

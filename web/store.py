@@ -16,12 +16,10 @@ from typing import Any
 from sqlalchemy import and_, case, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from command import scope_filter
-from command import incident_payload
-from command import Assignment, AuditEvent, Incident, IncidentSource, Jurisdiction, Responder, User
+from command import IncidentDetail, IncidentView, NameCache, incident_detail, incident_view, scope_filter
+from command import Assignment, Incident, Jurisdiction, Responder, User
 
 COLOUR_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
-DETAIL_SOURCES = 50  # merged sources listed in an incident's detail (the first one plus the latest)
 
 
 @dataclass(frozen=True)
@@ -45,46 +43,6 @@ def _iso(value: datetime | None) -> str | None:
 def _prefix(column, scope_code: str):
     # A range on the code (command's scope_filter) so the index is used on SQLite and PostgreSQL.
     return scope_filter(column, scope_code) if scope_code else column.is_not(None)
-
-
-def incident_summary(inc: Incident, session: Session | None = None) -> dict[str, Any]:
-    """command's ``incident_payload`` (the same shape as the pushed events) plus the desk's extras."""
-    base = {
-        "id": inc.id,
-        "title": inc.title,
-        "category_code": inc.category_code,
-        "source": inc.source,
-        "status": inc.status,
-        "is_open": inc.is_open,
-        "severity": inc.severity,
-        "colour": inc.colour,
-        "queue": inc.queue,
-        "department": inc.department,
-        "jurisdiction_code": inc.jurisdiction_code,
-        "handling_level": inc.handling_level,
-        "camera_id": inc.camera_id,
-        "camera_name": inc.camera_name,
-        "lat": inc.lat,
-        "lon": inc.lon,
-        "address": inc.address,
-        "has_snapshot": bool(inc.snapshot_path),
-        "boxes": inc.boxes or [],
-        "frame_width": inc.frame_width,
-        "frame_height": inc.frame_height,
-        "source_count": inc.source_count,
-        "supervised": inc.supervised,
-        "overdue": inc.overdue,
-        "created_at": _iso(inc.created_at),
-        "updated_at": _iso(inc.updated_at),
-        "ack_deadline": _iso(inc.ack_deadline),
-        "resolve_deadline": _iso(inc.resolve_deadline),
-        "acknowledged_at": _iso(inc.acknowledged_at),
-        "resolved_at": _iso(inc.resolved_at),
-        "closed_at": _iso(inc.closed_at),
-    }
-    if session is not None:
-        base.update(incident_payload(session, inc))
-    return base
 
 
 def responder_dict(r: Responder) -> dict[str, Any]:
@@ -159,7 +117,7 @@ class Store:
         before_id: int | None = None,
         limit: int = 100,
         assigned_to: int | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[IncidentView]:
         q = select(Incident).where(_prefix(Incident.jurisdiction_code, scope_code))
         if assigned_to is not None:
             q = q.where(_assigned_to(assigned_to))
@@ -177,9 +135,10 @@ class Store:
             q = q.where(Incident.id < before_id)
         q = q.order_by(Incident.id.desc()).limit(limit)
         with self.session() as s:
-            return [incident_summary(i, s) for i in s.scalars(q)]
+            names = NameCache()
+            return [incident_view(s, i, names) for i in s.scalars(q)]
 
-    def incident_queue(self, scope_code: str, *, limit: int = 500, assigned_to: int | None = None) -> list[dict[str, Any]]:
+    def incident_queue(self, scope_code: str, *, limit: int = 500, assigned_to: int | None = None) -> list[IncidentView]:
         """Open incidents, most urgent first: colour (red → blue), then the nearest resolve deadline.
 
         The desk's queue must hold every open case however old, not just the newest rows.
@@ -192,55 +151,14 @@ class Store:
         if assigned_to is not None:
             q = q.where(_assigned_to(assigned_to))
         with self.session() as s:
-            return [incident_summary(i, s) for i in s.scalars(q)]
+            names = NameCache()
+            return [incident_view(s, i, names) for i in s.scalars(q)]
 
-    def get_incident(self, incident_id: int) -> dict[str, Any] | None:
-        q = (
-            select(Incident)
-            .where(Incident.id == incident_id)
-            .options(selectinload(Incident.assignments))
-        )
+    def get_incident(self, incident_id: int) -> IncidentDetail | None:
+        q = select(Incident).where(Incident.id == incident_id).options(selectinload(Incident.assignments))
         with self.session() as s:
             inc = s.scalar(q)
-            if inc is None:
-                return None
-            # A busy camera's incident merges thousands of alerts: the detail lists the first source and
-            # the latest DETAIL_SOURCES ones (sources_total says how many; evidence: /evidence).
-            latest = list(s.scalars(select(IncidentSource).where(IncidentSource.incident_id == incident_id)
-                                    .order_by(IncidentSource.id.desc()).limit(DETAIL_SOURCES)))
-            first = s.scalar(select(IncidentSource).where(IncidentSource.incident_id == incident_id)
-                             .order_by(IncidentSource.id).limit(1))
-            shown = ([first] if first is not None and all(src.id != first.id for src in latest) else []) + latest[::-1]
-            out = incident_summary(inc, s)
-            out["description"] = inc.description
-            out["reporter_name"] = inc.reporter_name
-            out["reporter_phone"] = inc.reporter_phone  # the hotline panel: 来电人 and 电话 (operators in scope)
-            out["sources"] = [
-                {"id": src.id, "kind": src.kind, "ref": src.ref, "received_at": _iso(src.received_at),
-                 "reported_at": _iso(src.reported_at), "summary": src.summary, "has_snapshot": bool(src.snapshot_path)}
-                for src in shown
-            ]
-            out["sources_total"] = inc.source_count
-            out["assignments"] = [
-                {"id": a.id, "responder_id": a.responder_id, "responder_name": a.responder.name if a.responder else None,
-                 "department": a.department, "lead": a.lead,
-                 "status": a.status, "assigned_by": a.assigned_by, "assigned_at": _iso(a.assigned_at),
-                 "ack_deadline": _iso(a.ack_deadline) if a.status == "pending" else None,  # 签收 deadline per unit
-                 "acknowledged_at": _iso(a.acknowledged_at), "finished_at": _iso(a.finished_at), "note": a.note}
-                for a in inc.assignments
-            ]
-            clip = next((src.payload.get("clip_path") for src in shown if src.payload and src.payload.get("clip_path")), None)
-            out["has_clip"] = bool(clip)
-            return out
-
-    def incident_timeline(self, incident_id: int) -> list[dict[str, Any]]:
-        q = select(AuditEvent).where(AuditEvent.incident_id == incident_id).order_by(AuditEvent.id)
-        with self.session() as s:
-            return [
-                {"id": e.id, "at": _iso(e.at), "actor": e.actor, "actor_role": e.actor_role, "action": e.action,
-                 "from_status": e.from_status, "to_status": e.to_status, "detail": e.detail or {}}
-                for e in s.scalars(q)
-            ]
+            return incident_detail(s, inc) if inc is not None else None
 
     def incident_media(self, incident_id: int) -> tuple[str, str | None, str | None] | None:
         """(jurisdiction_code, snapshot_path, clip_path) or None when the incident does not exist."""

@@ -9,7 +9,19 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
-from command import EvidenceItem, clip_state, evidence_source_path, incident_evidence, resolve_media_path, timeline_entries
+from pydantic import BaseModel
+
+from command import (
+    EvidenceItem,
+    IncidentDetail,
+    IncidentPage,
+    Timeline,
+    clip_state,
+    evidence_source_path,
+    incident_evidence,
+    resolve_media_path,
+    timeline_entries,
+)
 from command import get_incident as command_get_incident
 
 from web.deps import MAX_ID, IdPath, current_user, get_ctx, visible_incident
@@ -21,7 +33,7 @@ router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 Colour = Literal["blue", "yellow", "orange", "red"]
 
 
-@router.get("", summary="Incidents in the caller's jurisdiction subtree, newest first")
+@router.get("", summary="Incidents in the caller's jurisdiction subtree, newest first", response_model=IncidentPage)
 def list_incidents(
     request: Request,
     user: Principal = Depends(current_user),
@@ -32,7 +44,7 @@ def list_incidents(
     camera_id: str | None = Query(None, max_length=128),
     before_id: int | None = Query(None, ge=1, le=MAX_ID, description="page backwards: ids lower than this"),
     limit: int = Query(100, ge=1, le=500),
-) -> dict:
+) -> IncidentPage:
     items = get_ctx(request).store.list_incidents(
         user.jurisdiction_code,
         status=status,
@@ -44,14 +56,14 @@ def list_incidents(
         limit=limit,
         assigned_to=_responder_only(user),
     )
-    return {"items": items, "count": len(items)}
+    return IncidentPage(items=items, count=len(items))
 
 
-@router.get("/queue", summary="Open incidents in scope, most urgent first (colour, then deadline)")
+@router.get("/queue", summary="Open incidents in scope, most urgent first (colour, then deadline)", response_model=IncidentPage)
 def incident_queue(request: Request, user: Principal = Depends(current_user),
-                   limit: int = Query(500, ge=1, le=2000)) -> dict:
+                   limit: int = Query(500, ge=1, le=2000)) -> IncidentPage:
     items = get_ctx(request).store.incident_queue(user.jurisdiction_code, limit=limit, assigned_to=_responder_only(user))
-    return {"items": items, "count": len(items)}
+    return IncidentPage(items=items, count=len(items))
 
 
 def _responder_only(user: Principal) -> int | None:
@@ -59,54 +71,81 @@ def _responder_only(user: Principal) -> int | None:
     return (user.responder_id or -1) if user.role == Role.RESPONDER else None
 
 
-def load_visible(request: Request, user: Principal, incident_id: int) -> dict:
+def load_visible(request: Request, user: Principal, incident_id: int) -> IncidentDetail:
     """The incident if this user may see it; 404 otherwise (existence is not revealed)."""
     return visible_incident(get_ctx(request), user, incident_id)
 
 
-@router.get("/{incident_id}", summary="One incident with its sources and assignments")
-def get_incident(incident_id: IdPath, request: Request, user: Principal = Depends(current_user)) -> dict:
+@router.get("/{incident_id}", summary="One incident with its sources and assignments", response_model=IncidentDetail)
+def get_incident(incident_id: IdPath, request: Request, user: Principal = Depends(current_user)) -> IncidentDetail:
     incident = load_visible(request, user, incident_id)
-    incident["allowed_actions"] = allowed_actions_for(user, incident)
+    incident.allowed_actions = allowed_actions_for(user, incident)
     return incident
 
 
 @router.get("/{incident_id}/timeline", summary="The incident's audit trail, oldest first; merged alerts on one row",
             description="Every merged source is folded into ONE row `action: merge` with `count`, `first_at` and "
-                        "`latest_at` (also in `detail`), placed at the first merge.")
-def incident_timeline(incident_id: IdPath, request: Request, user: Principal = Depends(current_user)) -> dict:
+                        "`latest_at` (also in `detail`), placed at the first merge.", response_model=Timeline)
+def incident_timeline(incident_id: IdPath, request: Request, user: Principal = Depends(current_user)) -> Timeline:
     load_visible(request, user, incident_id)
     with get_ctx(request).database.session() as session:
-        return {"items": timeline_entries(session, incident_id)}
+        return Timeline(items=timeline_entries(session, incident_id))
 
 
-def _evidence_item(incident_id: int, item: EvidenceItem | None, kind: str) -> dict | None:
+class EvidenceSnapshot(BaseModel):
+    source_id: int
+    url: str
+    at: str | None  # ISO 8601
+    confidence: float | None
+
+
+class EvidenceClip(EvidenceSnapshot):
+    state: Literal["ready", "recording", "missing"]
+    reason: str | None
+
+
+class EvidenceSnapshots(BaseModel):
+    first: EvidenceSnapshot | None
+    latest: EvidenceSnapshot | None
+    best: EvidenceSnapshot | None
+
+
+class EvidenceView(BaseModel):
+    incident_id: int
+    source_count: int
+    last_source_at: str | None  # ISO 8601
+    snapshots: EvidenceSnapshots
+    clips: list[EvidenceClip]
+
+
+def _evidence_item(incident_id: int, item: EvidenceItem | None, kind: str) -> EvidenceSnapshot | None:
     if item is None:
         return None
-    return {"source_id": item.source_id, "url": f"/api/incidents/{incident_id}/sources/{item.source_id}/{kind}",
-            "at": item.at.isoformat() if item.at else None, "confidence": item.confidence}
+    return EvidenceSnapshot(source_id=item.source_id, url=f"/api/incidents/{incident_id}/sources/{item.source_id}/{kind}",
+                            at=item.at.isoformat() if item.at else None, confidence=item.confidence)
 
 
 @router.get("/{incident_id}/evidence", summary="First, latest and best snapshot and the clips of the incident",
             description="`snapshots.first|latest|best`: {source_id, url, at, confidence} or null; `clips`: one per "
                         "alarm window, oldest first, each {source_id, url, at, confidence, state: ready|recording|missing, reason}; plus `source_count` and "
-                        "`last_source_at` (the merged-alert counter and 'latest at').")
-def incident_evidence_view(incident_id: IdPath, request: Request, user: Principal = Depends(current_user)) -> dict:
+                        "`last_source_at` (the merged-alert counter and 'latest at').", response_model=EvidenceView)
+def incident_evidence_view(incident_id: IdPath, request: Request, user: Principal = Depends(current_user)) -> EvidenceView:
     load_visible(request, user, incident_id)
     with get_ctx(request).database.session() as session:
         incident = command_get_incident(session, incident_id)
         evidence = incident_evidence(session, incident)
-        return {
-            "incident_id": incident_id,
-            "source_count": incident.source_count,
-            "last_source_at": incident.last_source_at.isoformat() if incident.last_source_at else None,
-            "snapshots": {name: _evidence_item(incident_id, getattr(evidence, name), "snapshot")
-                          for name in ("first", "latest", "best")},
-            "clips": [_clip_item(incident_id, clip, get_ctx(request).settings.media_dir) for clip in evidence.clips],
-        }
+        return EvidenceView(
+            incident_id=incident_id,
+            source_count=incident.source_count,
+            last_source_at=incident.last_source_at.isoformat() if incident.last_source_at else None,
+            snapshots=EvidenceSnapshots(first=_evidence_item(incident_id, evidence.first, "snapshot"),
+                                        latest=_evidence_item(incident_id, evidence.latest, "snapshot"),
+                                        best=_evidence_item(incident_id, evidence.best, "snapshot")),
+            clips=[_clip_item(incident_id, clip, get_ctx(request).settings.media_dir) for clip in evidence.clips],
+        )
 
 
-def _clip_item(incident_id: int, item: EvidenceItem, media_dir: Path) -> dict:
+def _clip_item(incident_id: int, item: EvidenceItem, media_dir: Path) -> EvidenceClip:
     """A clip with its ``state``: ``ready`` to play, ``recording`` (its alarm window is still open), or
     ``missing`` with the ``reason`` (the writer failed or stopped) — so the desk never waits for a clip
     that will not come."""
@@ -115,7 +154,8 @@ def _clip_item(incident_id: int, item: EvidenceItem, media_dir: Path) -> dict:
     except ValueError:
         path = None
     state, reason = clip_state(path, item.at, datetime.now(UTC))
-    return {**(_evidence_item(incident_id, item, "clip") or {}), "state": state, "reason": reason}
+    return EvidenceClip(source_id=item.source_id, url=f"/api/incidents/{incident_id}/sources/{item.source_id}/clip",
+                        at=item.at.isoformat() if item.at else None, confidence=item.confidence, state=state, reason=reason)
 
 
 @router.get("/{incident_id}/sources/{source_id}/{what}", summary="One merged source's snapshot (JPEG) or clip (MP4)",

@@ -262,7 +262,7 @@ const Evidence = {
       // each shown once even when one alert is first, latest and best at once
       const shots = [];
       const seen = new Set();
-      if (inc.snapshot_url || inc.has_snapshot) {
+      if (inc.snapshot_url) {
         shots.push({ kind: "first", url: `/api/incidents/${inc.id}/snapshot`, boxes: inc.boxes, frame_width: inc.frame_width, frame_height: inc.frame_height, at: ev?.snapshots?.first?.at });
         if (ev?.snapshots?.first) seen.add(ev.snapshots.first.source_id);
       }

@@ -12,7 +12,7 @@ const IncidentCard = {
     return () => {
       const inc = props.inc;
       return h("article", { class: ["incident-card", `colour-${inc.colour}`, { flash: inc._new }], "data-id": inc.id, "data-jurisdiction": inc.jurisdiction_code }, [
-        h("a", { href: `/desk#${inc.id}`, class: "thumb" }, inc.snapshot_url || inc.has_snapshot
+        h("a", { href: `/desk#${inc.id}`, class: "thumb" }, inc.snapshot_url
           ? h("img", { src: `/api/incidents/${inc.id}/snapshot`, alt: t("incident.snapshot"), loading: "lazy" })
           : h("div", { class: "no-snapshot" }, t("incident.no_snapshot"))),
         h("div", { class: "body" }, [
