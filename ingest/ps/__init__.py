@@ -10,7 +10,8 @@
 """
 
 from ingest.ps.hub import Consumer, GbMediaHub
-from ingest.ps.http import TOKEN_ENV, PsHttpServer, token_from_env
+from devices.gb28181.config import TOKEN_ENV, token_from_env
+from ingest.ps.http import PsHttpServer
 from ingest.ps.receiver import MediaReceiver
 from ingest.ps.rtp import RtpDepacketizer, RtpPacket, RtpStats, build_rtp, parse_rtp
 
