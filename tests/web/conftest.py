@@ -160,4 +160,32 @@ def browser():
             b.close()
 
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "PASSWORD", "REPO_ROOT", "TOWNSHIP_A", "TOWNSHIP_B", "WebServer", "ServerThread", "seeded_database"]
+@pytest.fixture(scope="module")
+def shots(artifacts_dir) -> Path:
+    """Where browser tests leave their screenshots (kept by CI as artifacts)."""
+    path = artifacts_dir / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def logged_in_page(browser, base_url: str, username: str, **context_args):
+    """A zh-CN context logged in through the login form; ``page.errors`` collects page errors.
+
+    Outside a network namespace no WebRTC may start (ICE would use the real interface), so
+    live view is refused to these pages; tests/web/live and the wall tests cover it in a namespace.
+    """
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **context_args)
+    context.route("**/api/live/**", lambda route: route.abort())
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(base_url + "/")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_selector("#overview:not(.hidden)")
+    page.errors = errors
+    return context, page
+
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "PASSWORD", "logged_in_page", "REPO_ROOT", "TOWNSHIP_A", "TOWNSHIP_B", "WebServer", "ServerThread", "seeded_database"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import ServerThread, seeded_database
+from tests.web.conftest import ServerThread, logged_in_page, seeded_database
 from tests.web.helpers import publish
 from xueliang.runtime import free_port, spawn, stop
 from xueliang.settings import Settings
@@ -81,28 +81,8 @@ def _wait_until_consuming(redis_url: str, worker, log: Path, timeout: float = 60
     raise AssertionError(f"command worker did not start consuming within {timeout}s: {log.read_text()[-2000:]}")
 
 
-@pytest.fixture(scope="module")
-def shots(artifacts_dir) -> Path:
-    path = artifacts_dir / "screenshots"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def login(browser, stack, username: str, **context_args):
-    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **context_args)
-    # Outside a network namespace no WebRTC may start (ICE would use the real interface):
-    # live view is unavailable to these pages; test_wall_live.py covers it inside a namespace.
-    context.route("**/api/live/**", lambda route: route.abort())
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(stack["url"] + "/")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_selector("#overview:not(.hidden)")
-    page.errors = errors  # type: ignore[attr-defined]
-    return context, page
+    return logged_in_page(browser, stack["url"], username, **context_args)
 
 
 def open_live(page, path: str) -> None:

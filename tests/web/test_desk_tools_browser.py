@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import PASSWORD, ServerThread, seeded_database
+from tests.web.conftest import PASSWORD, ServerThread, logged_in_page, seeded_database
 from web.english_scan import record_toasts, scan
 from xueliang.runtime import free_port
 from xueliang.settings import Settings
@@ -47,28 +47,11 @@ def stack(tmp_path_factory, redis_server):
         database.dispose()
 
 
-@pytest.fixture(scope="module")
-def shots(artifacts_dir) -> Path:
-    path = artifacts_dir / "screenshots"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def open_desk(browser, stack, username: str):
-    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1440, "height": 900})
-    context.route("**/api/live/**", lambda route: route.abort())
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(stack["url"] + "/")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_selector("#overview:not(.hidden)")
+    context, page = logged_in_page(browser, stack["url"], username, viewport={"width": 1440, "height": 900})
     page.goto(stack["url"] + "/desk")
     page.wait_for_selector("#desk-search")
     record_toasts(page)
-    page.errors = errors  # type: ignore[attr-defined]
     return context, page
 
 
