@@ -33,6 +33,7 @@ from ingest.bitstream import inspect_keyframe
 from ingest.channel import ChannelSpec, Mode, redact_url
 from ingest.events import EncodedPacket, Frame, State, StatusEvent, StreamParams
 from ingest.packets import PacketRing
+from ingest.selector import CATCHUP, TAIL, FrameSelector
 from ingest.timing import DisplayClock, RateMeter
 
 log = logging.getLogger(__name__)
@@ -300,38 +301,39 @@ class StreamReader:
     def _read_loop(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> str:
         cc = stream.codec_context
         tb = stream.time_base or Fraction(1, 90000)
+        # plain int/float arithmetic per packet (Fraction arithmetic costs microseconds); x * num / den
+        # rounds like float(x * tb)
+        tb_num, tb_den = tb.numerator, tb.denominator
         ring = self.packet_ring
         taps = [t for t in (self.on_packet, ring.push if ring is not None else None) if t is not None]
         session = self._session
         tracker = _ParamsTracker(self.params or _params_of(stream))
         clock = DisplayClock()
-        keyonly = False
-        need_key = True  # never feed a decoder P-frames without their keyframe
-        next_due: float | None = None  # display time of the next frame to deliver
-        last_key_pts: float | None = None
-        gop_s: float | None = None
-        since_key = 0  # packets since the last keyframe (GOP length in frames, from the key flags)
-        skipping_tail = False
-        gop_stable = False  # the last two GOPs had the same length: the next keyframe is predictable
+        select = FrameSelector()
         last_pts: int | None = None
-        offset: float | None = None  # min(arrival - stream time): the connection's best latency
-        behind = False
         stats = self.stats
+        stop = self._stop
+        monotonic = time.monotonic
+        decode = cc.decode
         for packet in container.demux(stream):
-            if self._stop.is_set() or self._reconnect_requested:
+            if stop.is_set() or self._reconnect_requested:
                 return "stopped"
-            if packet.size == 0:
+            size = packet.size
+            if size == 0:
                 continue
-            now = time.monotonic()
+            now = monotonic()
             if self._state != "online":
                 self._emit("online")
             stats.packets += 1
-            stats.bytes += packet.size
+            stats.bytes += size
             stats.last_packet_monotonic = now
-            pts = packet.pts if packet.pts is not None else packet.dts
+            pts = packet.pts
+            if pts is None:
+                pts = packet.dts
             is_key = packet.is_keyframe
-            data = bytes(packet) if is_key and (taps or not tracker.params.verified) else None
-            if is_key and not tracker.params.verified:
+            params = tracker.params
+            data = bytes(packet) if is_key and (taps or not params.verified) else None
+            if is_key and not params.verified:
                 changed = tracker.update(data, None, False)
                 if changed is not None:
                     self._set_params(changed)
@@ -347,25 +349,15 @@ class StreamReader:
                     stats.reordered_packets += 1  # B-frames stamped in display order
                     reordered = not tracker.params.reorder
                 last_pts = pts
-            pts_s = float(pts * tb) if pts is not None else None
+            pts_s = pts * tb_num / tb_den if pts is not None else None
             if reordered or tracker.wants_pts:
                 changed = tracker.update(None, pts_s, stats.reordered_packets > 0)
                 if changed is not None:
                     self._set_params(changed)
+            fps = tracker.params.fps
+            select.packet(pts_s, is_key, fps)
             if is_key:
-                new_gop = None
-                if last_key_pts is not None and pts_s is not None and pts_s > last_key_pts:
-                    new_gop = pts_s - last_key_pts
-                elif since_key and tracker.params.fps:  # the previous keyframe had no pts (session start)
-                    new_gop = since_key / tracker.params.fps
-                if new_gop is not None:
-                    gop_stable = gop_s is not None and abs(new_gop - gop_s) <= 0.01 * gop_s
-                    gop_s = stats.gop_s = new_gop
-                if since_key:
-                    stats.gop_frames = since_key
-                last_key_pts = pts_s
-                since_key = 0
-            since_key += 1
+                stats.gop_s, stats.gop_frames = select.gop_s, select.gop_frames
             if taps:
                 encoded = EncodedPacket(self._spec.id, data if data is not None else bytes(packet), pts, packet.dts,
                                         packet.duration, tb, is_key, now, session)
@@ -374,86 +366,55 @@ class StreamReader:
             if not self.options.decode or self.on_frame is None:
                 continue
 
-            if pts_s is not None:
-                # lag = how much later than its best latency this packet is handled
-                if offset is None or now - pts_s < offset or now - pts_s - offset > 30.0:
-                    offset = now - pts_s  # first packet, better latency, or a pts jump: re-anchor
-                lag = stats.lag_s = now - pts_s - offset
-                if behind:
-                    behind = lag > self.options.catchup_lag_s * 0.3
-                elif lag > self.options.catchup_lag_s:
-                    behind = True
-                    log.warning("channel %s: %.1f s behind the stream, decoding keyframes only until caught up", self._spec.id, lag)
-
+            if pts_s is not None and select.lag(now, pts_s, self.options.catchup_lag_s):
+                log.warning("channel %s: %.1f s behind the stream, decoding keyframes only until caught up",
+                            self._spec.id, select.lag_s)
+            stats.lag_s = select.lag_s
             spec = self._spec
             interval = 1.0 / spec.fps
-            fps = tracker.params.fps
             frame_s = 1.0 / fps if fps else min(interval, 0.04)
-            if behind and not is_key:
-                stats.catchup_skipped += 1
-                need_key = True
-                continue
-            want_keyonly = spec.mode == "patrol" or (gop_s is not None and interval >= gop_s * 0.999)
-            if spec.mode == "off":
-                need_key = True
-                continue
-            if want_keyonly != keyonly:
-                keyonly = want_keyonly
+            keyonly = select.keyonly
+            verdict = select.admit(is_key, interval, frame_s, spec.mode == "patrol", spec.mode == "off")
+            if select.keyonly != keyonly:
+                keyonly = select.keyonly
                 cc.skip_frame = "NONKEY" if keyonly else "DEFAULT"
-                need_key = True
-            if keyonly and not is_key:
-                continue  # never reaches the decoder
-            if need_key and not is_key:
-                if skipping_tail:
+            if verdict:
+                if verdict == TAIL:
                     stats.tail_skipped += 1
+                elif verdict == CATCHUP:
+                    stats.catchup_skipped += 1
                 continue
-            skipping_tail = False
-            if (not is_key and gop_stable and next_due is not None and last_key_pts is not None
-                    and next_due >= last_key_pts + gop_s - frame_s / 2):  # type: ignore[operator]
-                # The tail of the GOP: no frame is due before the next keyframe and nothing
-                # after it references these frames, so they are never decoded.
-                stats.tail_skipped += 1
-                need_key = skipping_tail = True
-                continue
-            need_key = False
             try:
                 stats.packets_decoded += 1
                 stats.keyframes_decoded += is_key
                 clock.fed(pts)
-                frames = cc.decode(packet)
+                frames = decode(packet)
                 if keyonly:
                     # a reordering decoder holds a keyframe back until more frames come: drain it now
-                    frames += cc.decode(None)
+                    frames += decode(None)
                     cc.flush_buffers()
             except av.error.FFmpegError as exc:
                 stats.decode_errors += 1
-                need_key = True
+                select.decode_failed()
                 cc.flush_buffers()
                 clock.reset()
                 log.debug("channel %s: decode error %s", spec.id, exc)
                 continue
+            if not frames:
+                continue
+            frame_ticks = int(frame_s * tb_den / tb_num)
             for vf in frames:
                 stats.frames_decoded += 1
-                display = clock.output(vf.pts, int(frame_s / tb))
+                display = clock.output(vf.pts, frame_ticks)
                 if vf.is_corrupt:
                     # concealed garbage would feed false detections; the next frames are
                     # usually clean again (the decoder heals at the next keyframe at worst)
                     stats.corrupt_frames += 1
                     continue
-                frame_pts_s = float(display * tb) if display is not None else None
-                if frame_pts_s is None:
-                    if not keyonly:
-                        continue  # no place on the sampling grid (first frame before any timestamp)
-                elif next_due is not None and (frame_pts_s - next_due > interval or frame_pts_s < next_due - interval - 1.0):
-                    next_due = None  # fell behind, a gap, or the camera's clock went back: re-anchor
-                # due = the nearest frame to the ideal time (keyframe-only: the nearest keyframe)
-                tolerance = gop_s / 2 if keyonly and gop_s else frame_s / 2
-                if next_due is not None and frame_pts_s is not None and frame_pts_s + tolerance < next_due:
-                    continue  # not due: the nearest frame to the ideal time is still to come
-                if frame_pts_s is not None:
-                    next_due = (frame_pts_s if next_due is None else next_due) + interval
-                stats.decode_order_stamps = clock.decode_order
-                self._deliver(vf, frame_pts_s)
+                frame_pts_s = display * tb_num / tb_den if display is not None else None
+                if select.due(frame_pts_s, interval, frame_s):
+                    stats.decode_order_stamps = clock.decode_order
+                    self._deliver(vf, frame_pts_s)
         return "end of stream (server closed the connection)"
 
     def _deliver(self, vf: av.VideoFrame, pts_s: float | None) -> None:
