@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xueliang.runtime import EmbeddedRedis, RtspSampleServer, SampleMount, free_port, spawn, stop, stop_requested_by_signals, wait_for_port
+from xueliang.runtime import EmbeddedRedis, RtspSampleServer, SampleMount, free_port, spawn, stop_all, stop_requested_by_signals, wait_for_port
 from xueliang.settings import Settings
 
 log = logging.getLogger("xueliang.demo")
@@ -130,11 +130,6 @@ class Worker:
         if now >= self.next_start:
             self.start()
 
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop(self.proc, timeout=10)
-            self.proc = None
-
 
 @dataclass
 class DemoDeployment:
@@ -213,8 +208,11 @@ class DemoDeployment:
                 worker.check(now)
 
     def stop(self) -> None:
-        for worker in reversed(self.workers):
-            worker.stop()
+        # All workers at once, one shared grace period: the web process stops taking requests
+        # while the workers flush, and Ctrl-C returns within ~10 s, not the sum of their shutdowns.
+        stop_all([w.proc for w in self.workers if w.proc is not None], timeout=10)
+        for worker in self.workers:
+            worker.proc = None
         if self._redis is not None:
             self._redis.stop()
         if self._rtsp is not None:

@@ -80,3 +80,23 @@ def test_embedded_redis_rejects_an_unknown_fsync_policy(tmp_path) -> None:
 
     with pytest.raises(ValueError, match="appendfsync"):
         EmbeddedRedis(tmp_path, appendfsync="sometimes").start()  # type: ignore[arg-type]
+
+
+def test_stop_all_shares_one_grace_period_and_kills_what_ignores_it() -> None:
+    """Three children that take 1.5 s to exit on SIGTERM and one that ignores it: stopped together
+    in about the grace period (one after another would take 1.5 * 3 + 2 = 6.5 s)."""
+    import subprocess
+    import sys
+
+    from xueliang.runtime import stop_all
+
+    slow = "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: (time.sleep(1.5), sys.exit(0))); print('up', flush=True); time.sleep(60)"
+    deaf = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE) for code in (slow, slow, slow, deaf)]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline() == b"up\n"  # handlers installed
+    t0 = time.monotonic()
+    stop_all(procs, timeout=2.0)
+    elapsed = time.monotonic() - t0
+    assert [p.returncode for p in procs] == [0, 0, 0, -9]
+    assert elapsed < 4.0, f"stopping took {elapsed:.1f}s"
