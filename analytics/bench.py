@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from analytics.detector import BACKENDS, Detections, FrameDetector
+from devices import Camera
 from xueliang.settings import REPO_ROOT
 
 if TYPE_CHECKING:
@@ -118,12 +119,13 @@ class LoopingDecoder:
                 return frame.to_ndarray(format="bgr24")
 
 
-def _camera(cid: str) -> dict[str, Any]:
-    return {
-        "id": cid,
+def _camera(cid: str) -> Camera:
+    return Camera.model_validate({
+        "id": cid, "name": cid, "jurisdiction": "330381", "position": {"lat": 29.9, "lon": 121.6},
+        "streams": {"main": f"rtsp://127.0.0.1/{cid}"}, "analysis": {"mode": "continuous", "fps": FPS},
         "zones": [{"id": "all", "polygon": [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]}],
         "rules": [{"id": "person-in-view", "kind": "zone_intrusion", "zone": "all", "classes": ["person"], "cooldown_s": 30}],
-    }
+    })
 
 
 def _channel(detector, cid: str, gate: bool):

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 
 from analytics.detector import Detections, FrameDetector
 from analytics.gate import GateConfig, GateResult, MotionGate
 from analytics.rules import Rule, RuleEvent, Scene, build_rules
 from analytics.tracking import Track, Tracker
+from devices import Camera
 
 
 @dataclass
@@ -28,39 +27,37 @@ class ChannelCounters:
 
 @dataclass
 class ChannelAnalysis:
-    """Per-camera analysis state. ``camera`` is the registry entry (``devices.Camera``) or a dict."""
+    """Per-camera analysis state; ``camera`` is its registry entry."""
 
     camera_id: str
     fps: float
     rules: list[Rule]
     tracker: Tracker
     gate: MotionGate | None
+    camera: Camera
     detector_classes: set[int] | None = None
-    camera: Any = None
     counters: ChannelCounters = field(default_factory=ChannelCounters)
 
     @classmethod
     def for_camera(
         cls,
-        camera: Any,
+        camera: Camera,
         names: Mapping[int, str],
         *,
         gate: bool = True,
         gate_config: GateConfig | None = None,
         fps: float | None = None,
     ) -> "ChannelAnalysis":
-        analysis = getattr(camera, "analysis", None)
-        fps = fps or float(getattr(analysis, "fps", 5.0) or 5.0)
-        wanted = list(getattr(analysis, "detector_classes", []) or [])
+        fps = fps or camera.analysis.fps
+        wanted = camera.analysis.detector_classes
         rules = build_rules(camera, names)
         ids = {k for k, v in names.items() if v in wanted} if wanted else None
         if ids is not None:  # rules' classes must be detected even if the camera list forgot them
-            for r in rules:
-                ids |= set(getattr(r, "classes", set()))
-        masks = [z.polygon for z in getattr(camera, "zones", []) if getattr(z, "id", "").startswith("mask")]
-        camera_id = getattr(camera, "id", None) or camera["id"]
+            rule_classes = {c for spec in camera.rules if spec.enabled for c in spec.effective_classes}
+            ids |= {k for k, v in names.items() if v in rule_classes}
+        masks = [z.polygon for z in camera.zones if z.id.startswith("mask")]
         return cls(
-            camera_id=camera_id,
+            camera_id=camera.id,
             fps=fps,
             rules=rules,
             tracker=Tracker(fps),

@@ -21,14 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
 
 from analytics.alerts import AlertPublisher, build_alert, snapshot_for
 from analytics.evidence import EvidencePolicy, EvidenceWindows
 from analytics.detector import Detector, FrameDetector
 from analytics.gate import GateConfig
 from analytics.pipeline import Analysed, ChannelAnalysis, FrameIn, Pipeline
-from analytics.rules import Polygon, RuleEvent, Tripwire
+from analytics.rules import RuleEvent
 
 if TYPE_CHECKING:  # annotations only: ingest (PyAV) loads when the first reader starts
     from analytics.health import HealthFeed
@@ -388,15 +387,8 @@ class AnalyticsWorker:
             t=result.frame.ts_monotonic if result.frame.ts_monotonic is not None else event.ts)
         clip_path: Path | None = plan.clip_path
         alert = build_alert(ch.camera, event, w, h, str(clip_path) if clip_path else None, alert_id)
-        polygon = None  # the zone (or tripwire) outline, drawn on the snapshot for context
-        for rule in ch.rules:
-            if rule.rule_id != event.rule_id:
-                continue
-            outline = getattr(rule, "polygon", None)  # zone rules (and the fall rule when it has a zone)
-            if isinstance(outline, Polygon):
-                polygon = outline.pixels(w, h)
-            elif isinstance(rule, Tripwire):  # a 2-point "polygon"
-                polygon = np.array([[rule.a[0] * w, rule.a[1] * h], [rule.b[0] * w, rule.b[1] * h]], np.float32)
+        # the zone (or the wire) of the rule, drawn on the snapshot for context
+        polygon = next((r.outline(w, h) for r in ch.rules if r.rule_id == event.rule_id), None)
         self.publisher.submit(alert, snapshot_for(result.frame.image, event, polygon) if plan.snapshot else b"")
         log.info("alert %s: camera %s rule %s %s track %s conf %.2f", alert_id[:8], ch.camera_id, event.rule_id,
                  event.object_class, event.track_id, event.confidence)

@@ -31,6 +31,16 @@ from devices.registry import (
     RegistryWatcher,
     Rule,
     RuleKind,
+    AbandonedObjectRule,
+    CrowdRule,
+    FallRule,
+    IllegalParkingRule,
+    LoiteringRule,
+    RuleBase,
+    TripwireRule,
+    ZoneIntrusionRule,
+    ZoneRuleBase,
+    parse_rules,
     SecretError,
     Streams,
     TimeWindow,
@@ -44,7 +54,7 @@ from devices.registry import (
 
 __all__ = [
     "COCO_CLASSES", "Analysis", "CameraSet", "RegistryDiff", "RegistryWatcher", "diff_registries", "AnalysisMode", "Camera", "CameraKind", "Direction", "Frame", "Health", "Onvif",
-    "Position", "Problem", "Registry", "RegistryError", "Rule", "RuleKind", "SecretError", "Streams",
+    "Position", "Problem", "Registry", "RegistryError", "Rule", "RuleKind", "AbandonedObjectRule", "CrowdRule", "FallRule", "IllegalParkingRule", "LoiteringRule", "RuleBase", "TripwireRule", "ZoneIntrusionRule", "ZoneRuleBase", "parse_rules", "SecretError", "Streams",
     "TimeWindow", "Zone", "haversine_m", "load_registry", "mask_url", "parse_registry",
 ]
 

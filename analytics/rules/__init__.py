@@ -1,70 +1,92 @@
-"""The rule set, built per camera from its ``cameras.yaml`` entry (``zones`` + ``rules``)."""
+"""The rule set, built per camera from its ``cameras.yaml`` entry (``zones`` + ``rules``).
+
+A rule's settings are validated (and defaulted) by the registry: one ``devices`` model per kind,
+told apart by ``kind``. Here each model becomes the object that keeps that rule's state.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import assert_never
 
-from analytics.rules.base import CameraConfig, Cooldown, Polygon, Rule, RuleConfig, RuleEvent, Scene, Schedule, param
+from analytics.rules.base import Cooldown, ExtraValue, Polygon, Rule, RuleEvent, Scene, Schedule
 from analytics.rules.line import Tripwire
 from analytics.rules.posture import AbandonedObject, PersonFallen
 from analytics.rules.zone import CrowdGathering, IllegalParking, Loitering, ZoneIntrusion
-
-ZONE_RULES: dict[str, type] = {
-    "zone_intrusion": ZoneIntrusion,
-    "loitering": Loitering,
-    "crowd": CrowdGathering,
-    "illegal_parking": IllegalParking,
-    "abandoned_object": AbandonedObject,
-}
-# Rules whose zone is optional or that use a line: built with (id, config, names, zones).
-OTHER_RULES: dict[str, type] = {"tripwire": Tripwire, "fall": PersonFallen}
+from devices import (
+    AbandonedObjectRule,
+    Camera,
+    CrowdRule,
+    FallRule,
+    IllegalParkingRule,
+    LoiteringRule,
+    Rule as RuleSpec,
+    TripwireRule,
+    ZoneIntrusionRule,
+)
 
 
 class RuleConfigError(ValueError):
     """A rule in cameras.yaml cannot be built; the message names camera, rule and field."""
 
 
-def build_rules(camera: CameraConfig, names: Mapping[int, str]) -> list[Rule]:
-    """The rules of one camera (a ``devices.Camera`` or an equivalent dict)."""
-    camera_id = param(camera, "id", "?")
-    zones = {param(z, "id"): Polygon(param(z, "polygon")) for z in param(camera, "zones", [])}
+def _zone(zones: Mapping[str, Polygon], zone_id: str) -> Polygon:
+    if zone_id not in zones:
+        raise ValueError(f"zone {zone_id!r} is not among the camera's zones {sorted(zones)}")
+    return zones[zone_id]
+
+
+def build_rule(spec: RuleSpec, zones: Mapping[str, Polygon], names: Mapping[int, str]) -> Rule:
+    """The rule object of one registry rule (``zones``: the camera's polygons by id)."""
+    match spec:
+        case ZoneIntrusionRule():
+            return ZoneIntrusion(spec, _zone(zones, spec.zone), names)
+        case LoiteringRule():
+            return Loitering(spec, _zone(zones, spec.zone), names)
+        case CrowdRule():
+            return CrowdGathering(spec, _zone(zones, spec.zone), names)
+        case IllegalParkingRule():
+            return IllegalParking(spec, _zone(zones, spec.zone), names)
+        case AbandonedObjectRule():
+            return AbandonedObject(spec, _zone(zones, spec.zone), names)
+        case TripwireRule():
+            return Tripwire(spec, names)
+        case FallRule():
+            return PersonFallen(spec, _zone(zones, spec.zone) if spec.zone else None, names)
+        case _:
+            assert_never(spec)
+
+
+def build_rules(camera: Camera, names: Mapping[int, str]) -> list[Rule]:
+    """The enabled rules of one ``devices.Camera``."""
+    zones = {z.id: Polygon(z.polygon) for z in camera.zones}
     rules: list[Rule] = []
-    for cfg in param(camera, "rules", []):
-        rule_id = param(cfg, "id")
-        if not param(cfg, "enabled", True):
+    for spec in camera.rules:
+        if not spec.enabled:
             continue
-        kind = param(cfg, "kind")
         try:
-            if kind in ZONE_RULES:
-                zone_id = param(cfg, "zone")
-                if zone_id not in zones:
-                    raise RuleConfigError(f"zone {zone_id!r} is not among the camera's zones {sorted(zones)}")
-                rules.append(ZONE_RULES[kind](rule_id, zones[zone_id], cfg, names))
-            elif kind in OTHER_RULES:
-                rules.append(OTHER_RULES[kind](rule_id, cfg, names, zones))
-            else:
-                raise RuleConfigError(f"unknown kind {kind!r}; known: {sorted({*ZONE_RULES, *OTHER_RULES})}")
-        except (ValueError, KeyError) as exc:
-            raise RuleConfigError(f"camera {camera_id}: rule {rule_id}: {exc}") from exc
+            rules.append(build_rule(spec, zones, names))
+        except ValueError as exc:  # e.g. classes the loaded model does not know
+            raise RuleConfigError(f"camera {camera.id}: rule {spec.id}: {exc}") from exc
     return rules
 
 
 __all__ = [
     "AbandonedObject",
-    "CameraConfig",
     "Cooldown",
     "CrowdGathering",
+    "ExtraValue",
     "IllegalParking",
     "Loitering",
     "PersonFallen",
     "Polygon",
     "Rule",
-    "RuleConfig",
     "RuleConfigError",
     "RuleEvent",
     "Scene",
     "Schedule",
     "Tripwire",
     "ZoneIntrusion",
+    "build_rule",
     "build_rules",
 ]

@@ -1,25 +1,23 @@
-"""What every rule sees (a :class:`Scene`) and returns (:class:`RuleEvent`), plus shared geometry."""
+"""What every rule sees (a :class:`Scene`) and returns (:class:`RuleEvent`), plus shared geometry.
+
+A rule's settings are its ``devices`` rule model (one per kind, defaults included); the classes here
+hold only the state of a rule between frames."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time as dtime
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, Union
+from datetime import datetime
+from typing import Protocol
 
 import cv2
 import numpy as np
 
 from analytics.tracking import Track
+from devices import RuleBase
 
-if TYPE_CHECKING:
-    from devices import Camera
-    from devices import Rule as RuleSpec
-
-# A rule's settings: the registry's ``devices.Rule`` or the same keys as a dict (tests, benchmarks).
-RuleConfig: TypeAlias = Union["RuleSpec", Mapping[str, Any]]
-# A camera as the rules see it: ``devices.Camera`` or an equivalent dict.
-CameraConfig: TypeAlias = Union["Camera", Mapping[str, Any]]
+# Values a rule puts in ``RuleEvent.extra`` (seconds of dwell, the crossing direction, a crowd's size …).
+ExtraValue = float | int | str
 
 
 @dataclass(frozen=True)
@@ -46,26 +44,20 @@ class RuleEvent:
     boxes: list[list[float]]
     dedup_key: str
     ts: float
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, ExtraValue] = field(default_factory=dict)
 
 
 class Rule(Protocol):
+    """A built rule: its registry settings (``spec``, one of the ``devices`` rule models) and its state."""
+
     rule_id: str
     kind: str
 
     def evaluate(self, scene: Scene) -> list[RuleEvent]: ...
 
-
-def param(config: object, name: str, default: Any = None) -> Any:
-    """A rule parameter from a pydantic model, a dataclass or a dict (``cameras.yaml`` rule entry)."""
-    if isinstance(config, Mapping):
-        value = config.get(name, default)
-    else:
-        value = getattr(config, name, default)
-        if value is default:
-            extra = getattr(config, "model_extra", None) or {}
-            value = extra.get(name, default)
-    return default if value is None else value
+    def outline(self, width: int, height: int) -> np.ndarray | None:
+        """What to draw on the alert's snapshot (the zone or the wire, in pixels), or None."""
+        ...
 
 
 class Polygon:
@@ -89,35 +81,14 @@ class Polygon:
 
 
 class Schedule:
-    """When a rule is active. Delegates to the registry rule's ``active_at`` (``devices.Rule``: ``enabled`` +
-    ``schedule`` windows with days, in the centre's local time); for plain dicts, ``schedule`` may be
-    strings like ``"22:00-06:00"``. No schedule = always active."""
+    """When a rule is active: the registry rule's own ``active_at`` (``enabled`` + ``schedule`` windows
+    with days, in the centre's local time), asked with the frame's wall-clock time."""
 
-    def __init__(self, config: RuleConfig) -> None:
-        self._active_at = getattr(config, "active_at", None)
-        self._enabled = bool(param(config, "enabled", True))
-        self.windows: list[tuple[dtime, dtime]] = []
-        if self._active_at is None:
-            for w in param(config, "schedule", []) or []:
-                try:
-                    a, b = (dtime.fromisoformat(p.strip()) for p in str(w).split("-"))
-                except ValueError as exc:
-                    raise ValueError(f"schedule window {w!r} must look like '22:00-06:00'") from exc
-                self.windows.append((a, b))
+    def __init__(self, spec: RuleBase) -> None:
+        self._spec = spec
 
     def active(self, ts: float) -> bool:
-        when = datetime.fromtimestamp(ts)
-        if self._active_at is not None:
-            return bool(self._active_at(when))
-        if not self._enabled:
-            return False
-        if not self.windows:
-            return True
-        now = when.time()
-        for a, b in self.windows:
-            if (a <= now < b) if a <= b else (now >= a or now < b):
-                return True
-        return False
+        return self._spec.active_at(datetime.fromtimestamp(ts))
 
 
 class Cooldown:
@@ -161,9 +132,8 @@ class OncePerPresence:
             del self._last_seen[key]
 
 
-def class_filter(names: Mapping[int, str], config: RuleConfig, default: Sequence[str]) -> set[int]:
-    """Model class ids a rule applies to: its ``classes`` or the kind's default."""
-    wanted = list(param(config, "classes", None) or default)
+def class_filter(names: Mapping[int, str], wanted: Sequence[str]) -> set[int]:
+    """Model class ids of the class names ``wanted`` (a rule's ``effective_classes``)."""
     ids = {k for k, v in names.items() if v in wanted}
     unknown = set(wanted) - set(names.values())
     if unknown:

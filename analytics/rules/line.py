@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from analytics.rules.base import OncePerPresence, Polygon, RuleConfig, RuleEvent, Scene, Schedule, class_filter, param
+import numpy as np
+
+from analytics.rules.base import OncePerPresence, RuleEvent, Scene, Schedule, class_filter
 from analytics.tracking import Track
+from devices import TripwireRule
 
 
 def _cross(ax: float, ay: float, bx: float, by: float, px: float, py: float) -> float:
@@ -32,22 +35,21 @@ class Tripwire:
 
     kind = "tripwire"
 
-    def __init__(self, rule_id: str, config: RuleConfig, names: Mapping[int, str], zones: Mapping[str, Polygon]) -> None:
-        line = param(config, "line")
-        if not line or len(line) != 2:
-            raise ValueError("a tripwire needs line: [[xa, ya], [xb, yb]] (normalised)")
-        self.rule_id = rule_id
-        self.a = (float(line[0][0]), float(line[0][1]))
-        self.b = (float(line[1][0]), float(line[1][1]))
-        self.direction = str(getattr(param(config, "direction", "any"), "value", param(config, "direction", "any")))
-        if self.direction not in ("any", "a_to_b", "b_to_a"):
-            raise ValueError(f"direction must be any, a_to_b or b_to_a, not {self.direction!r}")
-        self.classes = class_filter(names, config, ["person"])
-        self.schedule = Schedule(config)
-        self.min_conf = float(param(config, "min_confidence", 0.35))
-        self.once = OncePerPresence(float(param(config, "cooldown_s", 30.0)))
-        self.hysteresis = float(param(config, "hysteresis", 0.3))
+    def __init__(self, spec: TripwireRule, names: Mapping[int, str]) -> None:
+        self.rule_id = spec.id
+        (ax, ay), (bx, by) = spec.line
+        self.a, self.b = (float(ax), float(ay)), (float(bx), float(by))
+        self.direction = spec.direction.value  # any, a_to_b or b_to_a
+        self.classes = class_filter(names, spec.effective_classes)
+        self.schedule = Schedule(spec)
+        self.min_conf = spec.min_confidence
+        self.once = OncePerPresence(spec.cooldown_s)
+        self.hysteresis = spec.hysteresis
         self._last: dict[int, tuple[float, tuple[float, float], bool]] = {}  # ts, foot, side of the line
+
+    def outline(self, width: int, height: int) -> np.ndarray | None:
+        """The wire as a 2-point polyline in pixels."""
+        return np.array([[self.a[0] * width, self.a[1] * height], [self.b[0] * width, self.b[1] * height]], np.float32)
 
     def crossing(self, p0: tuple[float, float], p1: tuple[float, float], w: int, h: int) -> str | None:
         """``"a_to_b"``, ``"b_to_a"`` or ``None`` for a step from ``p0`` to ``p1`` (pixels)."""

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from analytics.rules.base import OncePerPresence, Polygon, RuleConfig, RuleEvent, Scene, Schedule, class_filter, param
+import numpy as np
+
+from analytics.rules.base import OncePerPresence, Polygon, RuleEvent, Scene, Schedule, class_filter
 from analytics.tracking import Track
+from devices import AbandonedObjectRule, FallRule
 
 
 def _box(t: Track) -> list[float]:
@@ -22,21 +25,21 @@ class PersonFallen:
 
     kind = "fall"
 
-    def __init__(self, rule_id: str, config: RuleConfig, names: Mapping[int, str], zones: Mapping[str, Polygon]) -> None:
-        self.rule_id = rule_id
-        zone_id = param(config, "zone")
-        self.polygon = zones.get(zone_id) if zone_id else None
-        if zone_id and self.polygon is None:
-            raise ValueError(f"zone {zone_id!r} is not among the camera's zones {sorted(zones)}")
-        self.classes = class_filter(names, config, ["person"])
-        self.schedule = Schedule(config)
-        self.dwell_s = float(param(config, "dwell_s", 3.0))
-        self.upright_ratio = float(param(config, "upright_ratio", 1.6))
-        self.lying_ratio = float(param(config, "lying_ratio", 1.2))
-        self.min_conf = float(param(config, "min_confidence", 0.35))
-        self.once = OncePerPresence(float(param(config, "cooldown_s", 30.0)))
+    def __init__(self, spec: FallRule, polygon: Polygon | None, names: Mapping[int, str]) -> None:
+        self.rule_id = spec.id
+        self.polygon = polygon  # None: anywhere in the frame
+        self.classes = class_filter(names, spec.effective_classes)
+        self.schedule = Schedule(spec)
+        self.dwell_s = spec.dwell_s
+        self.upright_ratio = spec.upright_ratio
+        self.lying_ratio = spec.lying_ratio
+        self.min_conf = spec.min_confidence
+        self.once = OncePerPresence(spec.cooldown_s)
         self._upright_at: dict[int, float] = {}
         self._down_since: dict[int, float] = {}
+
+    def outline(self, width: int, height: int) -> np.ndarray | None:
+        return self.polygon.pixels(width, height) if self.polygon is not None else None
 
     def evaluate(self, scene: Scene) -> list[RuleEvent]:
         events: list[RuleEvent] = []
@@ -76,20 +79,23 @@ class AbandonedObject:
 
     kind = "abandoned_object"
 
-    def __init__(self, rule_id: str, polygon: Polygon, config: RuleConfig, names: Mapping[int, str]) -> None:
-        self.rule_id = rule_id
+    def __init__(self, spec: AbandonedObjectRule, polygon: Polygon, names: Mapping[int, str]) -> None:
+        self.rule_id = spec.id
         self.polygon = polygon
-        self.classes = class_filter(names, config, ["backpack", "handbag", "suitcase"])
-        self.person = class_filter(names, {"classes": ["person"]}, ["person"])
-        self.schedule = Schedule(config)
-        self.dwell_s = float(param(config, "dwell_s", 60.0))
-        self.owner_radius = float(param(config, "owner_radius", 1.5))
-        self.max_move = float(param(config, "max_move", 0.5))
-        self.min_conf = float(param(config, "min_confidence", 0.35))
-        self.once = OncePerPresence(float(param(config, "cooldown_s", 600.0)))
-        self.gap_s = float(param(config, "gap_s", 5.0))
+        self.classes = class_filter(names, spec.effective_classes)
+        self.person = class_filter(names, ["person"])
+        self.schedule = Schedule(spec)
+        self.dwell_s = spec.dwell_s
+        self.owner_radius = spec.owner_radius
+        self.max_move = spec.max_move
+        self.min_conf = spec.min_confidence
+        self.once = OncePerPresence(spec.cooldown_s)
+        self.gap_s = spec.gap_s
         self._alone_since: dict[int, tuple[float, tuple[float, float]]] = {}
         self._last_seen: dict[int, float] = {}
+
+    def outline(self, width: int, height: int) -> np.ndarray | None:
+        return self.polygon.pixels(width, height) if self.polygon is not None else None
 
     def evaluate(self, scene: Scene) -> list[RuleEvent]:
         events: list[RuleEvent] = []

@@ -4,15 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from analytics.rules.base import OncePerPresence, Polygon, RuleConfig, RuleEvent, Scene, Schedule, class_filter, param
+import numpy as np
+
+from analytics.rules.base import OncePerPresence, Polygon, RuleEvent, Scene, Schedule, class_filter
 from analytics.tracking import Track
+from devices import CrowdRule, IllegalParkingRule, LoiteringRule, ZoneIntrusionRule, ZoneRuleBase
 
 
 def _box(t: Track) -> list[float]:
     return [round(v, 1) for v in t.xyxy]
 
 
-class ZoneIntrusion:
+class _ZoneRule:
+    """What the zone rules share: settings, zone, classes, schedule, one alert per presence."""
+
+    kind: str
+
+    def __init__(self, spec: ZoneRuleBase, polygon: Polygon, names: Mapping[int, str]) -> None:
+        self.rule_id = spec.id
+        self.polygon = polygon
+        self.classes = class_filter(names, spec.effective_classes)
+        self.schedule = Schedule(spec)
+        self.once = OncePerPresence(spec.cooldown_s)
+        self.min_conf = spec.min_confidence
+
+    def outline(self, width: int, height: int) -> np.ndarray | None:
+        return self.polygon.pixels(width, height)
+
+
+class ZoneIntrusion(_ZoneRule):
     """An object of the given classes enters the zone (its foot point inside the polygon) during the schedule.
 
     One alert per presence of a track (see :class:`OncePerPresence`); a track must be inside
@@ -21,14 +41,9 @@ class ZoneIntrusion:
 
     kind = "zone_intrusion"
 
-    def __init__(self, rule_id: str, polygon: Polygon, config: RuleConfig, names: Mapping[int, str]) -> None:
-        self.rule_id = rule_id
-        self.polygon = polygon
-        self.classes = class_filter(names, config, ["person"])
-        self.schedule = Schedule(config)
-        self.once = OncePerPresence(float(param(config, "cooldown_s", 30.0)))
-        self.min_frames = int(param(config, "min_frames", 1))
-        self.min_conf = float(param(config, "min_confidence", 0.35))
+    def __init__(self, spec: ZoneIntrusionRule, polygon: Polygon, names: Mapping[int, str]) -> None:
+        super().__init__(spec, polygon, names)
+        self.min_frames = spec.min_frames
         self._inside_frames: dict[int, int] = {}
 
     def evaluate(self, scene: Scene) -> list[RuleEvent]:
@@ -55,19 +70,15 @@ class ZoneIntrusion:
         return events
 
 
-class Loitering:
+class Loitering(_ZoneRule):
     """An object stays in the zone for ``dwell_s`` seconds (continuous presence, gaps up to ``gap_s`` allowed)."""
 
     kind = "loitering"
 
-    def __init__(self, rule_id: str, polygon: Polygon, config: RuleConfig, names: Mapping[int, str]) -> None:
-        self.rule_id = rule_id
-        self.polygon = polygon
-        self.classes = class_filter(names, config, ["person"])
-        self.schedule = Schedule(config)
-        self.dwell_s = float(param(config, "dwell_s", 60.0))
-        self.gap_s = float(param(config, "gap_s", 3.0))
-        self.once = OncePerPresence(float(param(config, "cooldown_s", 30.0)))
+    def __init__(self, spec: LoiteringRule, polygon: Polygon, names: Mapping[int, str]) -> None:
+        super().__init__(spec, polygon, names)
+        self.dwell_s = spec.dwell_s
+        self.gap_s = spec.gap_s
         self._first: dict[int, float] = {}
         self._last: dict[int, float] = {}
 
@@ -100,19 +111,15 @@ class Loitering:
         return events
 
 
-class CrowdGathering:
+class CrowdGathering(_ZoneRule):
     """At least ``min_count`` objects in the zone continuously for ``duration_s`` seconds."""
 
     kind = "crowd"
 
-    def __init__(self, rule_id: str, polygon: Polygon, config: RuleConfig, names: Mapping[int, str]) -> None:
-        self.rule_id = rule_id
-        self.polygon = polygon
-        self.classes = class_filter(names, config, ["person"])
-        self.schedule = Schedule(config)
-        self.min_count = int(param(config, "min_count", 10))  # dwell_s: how long the crowd must last
-        self.duration_s = float(param(config, "dwell_s", 10.0))
-        self.once = OncePerPresence(float(param(config, "cooldown_s", 30.0)))
+    def __init__(self, spec: CrowdRule, polygon: Polygon, names: Mapping[int, str]) -> None:
+        super().__init__(spec, polygon, names)
+        self.min_count = spec.min_count
+        self.duration_s = spec.dwell_s  # how long the crowd must last
         self._since: float | None = None
 
     def evaluate(self, scene: Scene) -> list[RuleEvent]:
@@ -138,20 +145,16 @@ class CrowdGathering:
                           {"count": len(inside)})]
 
 
-class IllegalParking:
+class IllegalParking(_ZoneRule):
     """A vehicle stays (moves less than ``max_move`` of its box size) in the zone for ``duration_s`` seconds."""
 
     kind = "illegal_parking"
 
-    def __init__(self, rule_id: str, polygon: Polygon, config: RuleConfig, names: Mapping[int, str]) -> None:
-        self.rule_id = rule_id
-        self.polygon = polygon
-        self.classes = class_filter(names, config, ["car", "truck", "bus", "motorcycle"])
-        self.schedule = Schedule(config)
-        self.duration_s = float(param(config, "dwell_s", 120.0))
-        self.max_move = float(param(config, "max_move", 0.5))
-        self.once = OncePerPresence(float(param(config, "cooldown_s", 30.0)))
-        self.gap_s = float(param(config, "gap_s", 5.0))
+    def __init__(self, spec: IllegalParkingRule, polygon: Polygon, names: Mapping[int, str]) -> None:
+        super().__init__(spec, polygon, names)
+        self.duration_s = spec.dwell_s
+        self.max_move = spec.max_move
+        self.gap_s = spec.gap_s
         self._anchor: dict[int, tuple[float, tuple[float, float]]] = {}
         self._last_seen: dict[int, float] = {}
 

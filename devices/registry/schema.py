@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, time
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote, urlsplit
 
 from pydantic import (
@@ -24,9 +24,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
 )
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 # --------------------------------------------------------------------------- secrets
 
@@ -376,57 +380,165 @@ class Direction(StrEnum):
     b_to_a = "b_to_a"
 
 
-# Which rule kinds need which parameters; enforced in `camera_problems`.
-_ZONE_KINDS = {RuleKind.zone_intrusion, RuleKind.loitering, RuleKind.crowd, RuleKind.abandoned_object, RuleKind.illegal_parking}
-_DEFAULT_CLASSES: dict[RuleKind, list[str]] = {
-    RuleKind.illegal_parking: ["car", "truck", "bus", "motorcycle"],
-    RuleKind.abandoned_object: ["backpack", "handbag", "suitcase"],
-}
-_RULE_KIND_VALUES = frozenset(k.value for k in RuleKind)
-_PARAM_KINDS: dict[str, set[RuleKind]] = {
-    "min_count": {RuleKind.crowd},
-    "dwell_s": {RuleKind.crowd, RuleKind.loitering, RuleKind.abandoned_object, RuleKind.illegal_parking, RuleKind.fall},
-    "line": {RuleKind.tripwire},
-    "direction": {RuleKind.tripwire},
-    "min_frames": {RuleKind.zone_intrusion},
-    "hysteresis": {RuleKind.tripwire},
-    "gap_s": {RuleKind.loitering, RuleKind.abandoned_object, RuleKind.illegal_parking},
-    "max_move": {RuleKind.abandoned_object, RuleKind.illegal_parking},
-    "owner_radius": {RuleKind.abandoned_object},
-    "upright_ratio": {RuleKind.fall},
-    "lying_ratio": {RuleKind.fall},
-}
+# --------------------------------------------------------------------------- rules
+
+# One model per rule kind, told apart by ``kind`` (a discriminated union); each field's default
+# is the analytics default for that kind, here and nowhere else (analytics reads the fields as they are).
+
+PERSON: tuple[str, ...] = ("person",)
+VEHICLES: tuple[str, ...] = ("car", "truck", "bus", "motorcycle")
+BAGS: tuple[str, ...] = ("backpack", "handbag", "suitcase")
+
+Seconds = Annotated[float, Field(gt=0, le=86400)]
+Cooldown = Annotated[float, Field(ge=0, le=86400)]
+GapSeconds = Annotated[float, Field(ge=0, le=3600)]
+MoveShare = Annotated[float, Field(gt=0, le=10, description="still = moves less than this x box size")]
+ShapeRatio = Annotated[float, Field(gt=0, le=10)]
 
 
-class Rule(_Strict):
+class RuleBase(_Strict):
+    """What every rule kind takes; ``kind`` is narrowed to one value by each subclass."""
+
+    DEFAULT_CLASSES: ClassVar[tuple[str, ...]] = PERSON
+
     id: Identifier
     kind: RuleKind
-    zone: str | None = None
-    classes: list[ClassName] = Field(default_factory=list)
+    classes: list[ClassName] = Field(default_factory=list)  # empty = DEFAULT_CLASSES of the kind
     schedule: list[TimeWindow] | None = None
-    min_count: int | None = Field(default=None, ge=2, le=10000)
-    dwell_s: float | None = Field(default=None, gt=0, le=86400)
-    line: list[NormPoint] | None = Field(default=None, min_length=2, max_length=2)
-    direction: Direction | None = None
-    # None = the analytics default for the kind (e.g. 30 s, abandoned objects 600 s).
-    cooldown_s: float | None = Field(default=None, ge=0, le=86400)
-    min_confidence: float | None = Field(default=None, gt=0, lt=1)
+    cooldown_s: Cooldown = 30.0
+    min_confidence: float = Field(default=0.35, gt=0, lt=1)
     enabled: bool = True
-    # Tuning knobs of individual rule kinds (analytics/rules); None = its default.
-    min_frames: int | None = Field(default=None, ge=1, le=1000, description="zone_intrusion: frames in a row inside")
-    hysteresis: float | None = Field(default=None, ge=0, le=1, description="tripwire: dead band, share of box width")
-    gap_s: float | None = Field(default=None, ge=0, le=3600, description="tolerated detection gaps")
-    max_move: float | None = Field(default=None, gt=0, le=10, description="still = moves less than this x box size")
-    owner_radius: float | None = Field(default=None, gt=0, le=20, description="abandoned_object: owner distance, x person height")
-    upright_ratio: float | None = Field(default=None, gt=0, le=10, description="fall: upright when h >= ratio x w")
-    lying_ratio: float | None = Field(default=None, gt=0, le=10, description="fall: lying when w >= ratio x h")
 
     @property
     def effective_classes(self) -> list[str]:
-        return list(self.classes) or _DEFAULT_CLASSES.get(self.kind, ["person"])
+        return list(self.classes) or list(self.DEFAULT_CLASSES)
 
     def active_at(self, when: datetime) -> bool:
         return self.enabled and (not self.schedule or any(w.contains(when) for w in self.schedule))
+
+
+class ZoneRuleBase(RuleBase):
+    """A rule about one zone of the camera (``zone``: the id of one of its ``zones``)."""
+
+    zone: str
+
+
+class ZoneIntrusionRule(ZoneRuleBase):
+    kind: Literal[RuleKind.zone_intrusion]
+    min_frames: int = Field(default=1, ge=1, le=1000, description="frames in a row inside before it alerts")
+
+
+class LoiteringRule(ZoneRuleBase):
+    kind: Literal[RuleKind.loitering]
+    dwell_s: Seconds  # no default: how long is loitering depends on the place
+    gap_s: GapSeconds = 3.0  # detection gaps tolerated within one stay
+
+
+class CrowdRule(ZoneRuleBase):
+    kind: Literal[RuleKind.crowd]
+    min_count: int = Field(ge=2, le=10000)
+    dwell_s: Seconds = 10.0  # how long the crowd must last
+
+
+class IllegalParkingRule(ZoneRuleBase):
+    DEFAULT_CLASSES: ClassVar[tuple[str, ...]] = VEHICLES
+    kind: Literal[RuleKind.illegal_parking]
+    dwell_s: Seconds = 120.0
+    max_move: MoveShare = 0.5
+    gap_s: GapSeconds = 5.0
+
+
+class AbandonedObjectRule(ZoneRuleBase):
+    DEFAULT_CLASSES: ClassVar[tuple[str, ...]] = BAGS
+    kind: Literal[RuleKind.abandoned_object]
+    dwell_s: Seconds = 60.0
+    cooldown_s: Cooldown = 600.0
+    owner_radius: float = Field(default=1.5, gt=0, le=20, description="owner distance, x person height")
+    max_move: MoveShare = 0.5
+    gap_s: GapSeconds = 5.0
+
+
+class TripwireRule(RuleBase):
+    kind: Literal[RuleKind.tripwire]
+    line: list[NormPoint] = Field(min_length=2, max_length=2)  # [A, B]
+    direction: Direction = Direction.any
+    hysteresis: float = Field(default=0.3, ge=0, le=1, description="dead band, share of box width")
+
+
+class FallRule(RuleBase):
+    kind: Literal[RuleKind.fall]
+    zone: str | None = None  # optional: anywhere in the frame
+    dwell_s: Seconds = 3.0
+    upright_ratio: ShapeRatio = 1.6  # upright when h >= ratio x w
+    lying_ratio: ShapeRatio = 1.2  # lying when w >= ratio x h
+
+
+RULE_MODELS: dict[RuleKind, type[RuleBase]] = {
+    RuleKind.zone_intrusion: ZoneIntrusionRule,
+    RuleKind.tripwire: TripwireRule,
+    RuleKind.loitering: LoiteringRule,
+    RuleKind.crowd: CrowdRule,
+    RuleKind.fall: FallRule,
+    RuleKind.abandoned_object: AbandonedObjectRule,
+    RuleKind.illegal_parking: IllegalParkingRule,
+}
+
+Rule = Annotated[
+    ZoneIntrusionRule | TripwireRule | LoiteringRule | CrowdRule | FallRule | AbandonedObjectRule | IllegalParkingRule,
+    Field(discriminator="kind"),
+]
+RULE_ADAPTER: TypeAdapter[list[Rule]] = TypeAdapter(list[Rule])
+
+_RULE_KIND_VALUES = frozenset(k.value for k in RuleKind)
+_NEEDS: dict[str, str] = {  # what the operator is told when a required field of a kind is missing
+    "zone": "a {kind} rule needs a zone",
+    "line": "a tripwire rule needs line: [[x1, y1], [x2, y2]] (normalised 0..1)",
+    "min_count": "a crowd rule needs min_count (people in the zone)",
+    "dwell_s": "a {kind} rule needs dwell_s (seconds in the zone)",
+}
+
+
+def _kinds_with(field: str) -> list[str]:
+    return sorted(k.value for k, model in RULE_MODELS.items() if field in model.model_fields)
+
+
+def _rule_error(err: ErrorDetails) -> InitErrorDetails:
+    """One validation error of a rule list, said in the registry's terms: the kind tag pydantic puts in
+    the path is dropped (``rules[0].line``, not ``rules[0].tripwire.line``), a missing required field
+    says what the kind needs, a field of another kind says which kinds take it."""
+    loc, kind_type = tuple(err["loc"]), err["type"]
+    if kind_type in ("union_tag_invalid", "union_tag_not_found"):
+        got = err["input"].get("kind") if isinstance(err["input"], dict) else None
+        known = ", ".join(k.value for k in RuleKind)
+        text = f"unknown rule kind {got!r} (known: {known})" if got is not None else f"a rule needs kind (one of {known})"
+        return InitErrorDetails(type=PydanticCustomError("rule_kind", text), loc=(*loc, "kind"), input=err["input"])
+    if len(loc) < 3 or loc[1] not in _RULE_KIND_VALUES:
+        return InitErrorDetails(type=kind_type, loc=loc, input=err["input"], ctx=err.get("ctx", {}))
+    kind, field, rest = str(loc[1]), loc[2], (loc[0], *loc[2:])
+    if kind_type == "missing" and len(rest) == 2 and field in _NEEDS:
+        text = _NEEDS[str(field)].format(kind=kind)
+        return InitErrorDetails(type=PydanticCustomError("rule_needs", text), loc=rest, input=err["input"])
+    if kind_type == "extra_forbidden" and len(rest) == 2:
+        others = _kinds_with(str(field))
+        if others:
+            text = f"{field} does not apply to a {kind} rule (only {', '.join(others)})"
+        else:
+            allowed = ", ".join(RULE_MODELS[RuleKind(kind)].model_fields)
+            text = f"unknown key {field!r} (allowed in a {kind} rule: {allowed})"
+        return InitErrorDetails(type=PydanticCustomError("rule_field", text), loc=rest, input={})
+    return InitErrorDetails(type=kind_type, loc=rest, input=err["input"], ctx=err.get("ctx", {}))
+
+
+def rule_validation_errors(exc: ValidationError) -> list[InitErrorDetails]:
+    return [_rule_error(e) for e in exc.errors(include_url=False)]
+
+
+def parse_rules(raw: object) -> list[Rule]:
+    """Rules from their ``cameras.yaml`` form (a list of mappings), with the registry's messages."""
+    try:
+        return RULE_ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        raise ValidationError.from_exception_data("rules", rule_validation_errors(exc)) from None
 
 
 # --------------------------------------------------------------------------- the channel
@@ -459,9 +571,13 @@ class Camera(_Strict):
     def _unique_zones(cls, zones: list[Zone], info: ValidationInfo) -> list[Zone]:
         return _cross_check({"zones": zones}, info, zones)
 
-    @field_validator("rules")
+    @field_validator("rules", mode="wrap")
     @classmethod
-    def _rules_consistent(cls, rules: list[Rule], info: ValidationInfo) -> list[Rule]:
+    def _rules_consistent(cls, value: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> list[Rule]:
+        try:
+            rules: list[Rule] = handler(value)
+        except ValidationError as exc:  # said in the registry's terms (see _rule_error)
+            raise ValidationError.from_exception_data(exc.title, rule_validation_errors(exc)) from None
         view = {"zones": info.data.get("zones", []), "rules": rules, "analysis": info.data.get("analysis")}
         return _cross_check(view, info, rules)
 
@@ -571,10 +687,9 @@ def camera_problems(camera: Camera | Mapping[str, Any]) -> list[tuple[Loc, str]]
         zone_ids.setdefault(zid, i)
     rule_ids: dict[str, int] = {}
     for i, rule in enumerate(_list(camera, "rules")):
-        if not isinstance(rule, (dict, Rule)):
+        if not isinstance(rule, (dict, RuleBase)):
             continue
-        rid, zone, kind = _get(rule, "id"), _get(rule, "zone"), _get(rule, "kind")
-        kind = kind if kind in _RULE_KIND_VALUES else None
+        rid, zone = _get(rule, "id"), _get(rule, "zone")
         if isinstance(rid, str):
             if rid in rule_ids:
                 problems.append((("rules", i, "id"), f"duplicate rule id {rid!r} (also rules[{rule_ids[rid]}])"))
@@ -582,18 +697,6 @@ def camera_problems(camera: Camera | Mapping[str, Any]) -> list[tuple[Loc, str]]
         if isinstance(zone, str) and zone not in zone_ids:
             known = ", ".join(zone_ids) or "none defined"
             problems.append((("rules", i, "zone"), f"unknown zone {zone!r} (zones of this camera: {known})"))
-        elif zone is None and kind in _ZONE_KINDS:
-            problems.append((("rules", i, "zone"), f"a {kind} rule needs a zone"))
-        if kind == RuleKind.tripwire and _get(rule, "line") is None:
-            problems.append((("rules", i, "line"), "a tripwire rule needs line: [[x1, y1], [x2, y2]] (normalised 0..1)"))
-        if kind == RuleKind.crowd and _get(rule, "min_count") is None:
-            problems.append((("rules", i, "min_count"), "a crowd rule needs min_count (people in the zone)"))
-        if kind == RuleKind.loitering and _get(rule, "dwell_s") is None:
-            problems.append((("rules", i, "dwell_s"), "a loitering rule needs dwell_s (seconds in the zone)"))
-        for param, kinds in _PARAM_KINDS.items():
-            if kind is not None and _get(rule, param) is not None and kind not in kinds:
-                allowed = ", ".join(sorted(k.value for k in kinds))
-                problems.append((("rules", i, param), f"{param} does not apply to a {kind} rule (only {allowed})"))
     analysis = _get(camera, "analysis")
     mode = _get(analysis, "mode") if analysis is not None else None
     if _list(camera, "rules") and mode in ("off", False):

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from pydantic import ValidationError
+
 from analytics import Scene, Track, build_rules
 from analytics.rules import RuleConfigError
 from analytics.rules.line import Tripwire
-from devices import COCO_CLASSES
+from devices import COCO_CLASSES, Camera, TripwireRule
 
 NAMES = dict(enumerate(COCO_CLASSES))  # the shipped model's classes, in order
 W, H = 480, 360
@@ -16,11 +18,13 @@ T0 = 1_700_000_000.0
 
 
 def camera(rules, zones=None):
-    return {
-        "id": "cam",
+    """A registry camera with these rules (validated and defaulted as cameras.yaml would be)."""
+    return Camera.model_validate({
+        "id": "cam", "name": "cam", "jurisdiction": "330381", "position": {"lat": 29.9, "lon": 121.6},
+        "streams": {"main": "rtsp://127.0.0.1/cam"}, "analysis": {"mode": "continuous"},
         "zones": zones if zones is not None else [{"id": "z", "polygon": [[0.25, 0.25], [0.75, 0.25], [0.75, 0.75], [0.25, 0.75]]}],
         "rules": rules,
-    }
+    })
 
 
 def run(rules, frames, fps=5.0):
@@ -62,8 +66,10 @@ def test_zone_intrusion_respects_classes_confidence_and_schedule():
 
     t = datetime.fromtimestamp(T0)
     start, end = (t + timedelta(hours=2)).strftime("%H:%M"), (t + timedelta(hours=3)).strftime("%H:%M")
-    scheduled = [{"id": "r", "kind": "zone_intrusion", "zone": "z", "schedule": [f"{start}-{end}"]}]
+    scheduled = [{"id": "r", "kind": "zone_intrusion", "zone": "z", "schedule": [{"start": start, "end": end}]}]
     assert run(scheduled, [[person(1, 240, 180)]] * 5) == []
+    now = [{"id": "r", "kind": "zone_intrusion", "zone": "z", "schedule": [{"start": t.strftime("%H:%M"), "end": end}]}]
+    assert len(run(now, [[person(1, 240, 180)]] * 5)) == 1, "inside its window the rule fires"
 
 
 def test_two_people_entering_are_two_alerts_with_distinct_dedup_keys():
@@ -74,7 +80,7 @@ def test_two_people_entering_are_two_alerts_with_distinct_dedup_keys():
 
 # -- tripwire ----------------------------------------------------------------------------------------------------
 def test_tripwire_direction_on_screen_and_segment_bounds():
-    wire = Tripwire("w", {"line": [[0.5, 0.2], [0.5, 0.8]], "direction": "any"}, NAMES, {})
+    wire = Tripwire(TripwireRule(id="w", kind="tripwire", line=[(0.5, 0.2), (0.5, 0.8)]), NAMES)
     assert wire.crossing((200, 180), (280, 180), W, H) == "a_to_b"  # rightward: A (top) on the walker's left
     assert wire.crossing((280, 180), (200, 180), W, H) == "b_to_a"
     assert wire.crossing((200, 20), (280, 20), W, H) is None, "passing above the segment is not a crossing"
@@ -158,11 +164,30 @@ def test_synthetic_loitering_dwell_with_short_gaps():
 
 
 # -- configuration errors --------------------------------------------------------------------------------------
-def test_rule_config_errors_name_camera_rule_and_problem():
-    with pytest.raises(RuleConfigError, match=r"camera cam: rule r: zone 'nope'"):
-        build_rules(camera([{"id": "r", "kind": "zone_intrusion", "zone": "nope"}]), NAMES)
-    with pytest.raises(RuleConfigError, match="unknown kind"):
-        build_rules(camera([{"id": "r", "kind": "teleport"}]), NAMES)
-    with pytest.raises(RuleConfigError, match="tripwire needs line"):
-        build_rules(camera([{"id": "r", "kind": "tripwire"}]), NAMES)
+def test_rule_config_errors_are_the_registrys_and_name_the_field():
+    """A rule's settings are checked where cameras.yaml is loaded, with the field's path."""
+    with pytest.raises(ValidationError, match=r"rules\.0\.zone: unknown zone 'nope'"):
+        camera([{"id": "r", "kind": "zone_intrusion", "zone": "nope"}])
+    with pytest.raises(ValidationError, match=r"rules\.0\.kind\n.*unknown rule kind 'teleport'") as bad:
+        camera([{"id": "r", "kind": "teleport"}])
+    assert "zone_intrusion, tripwire" in str(bad.value)
+    with pytest.raises(ValidationError, match=r"rules\.0\.line\n.*a tripwire rule needs line"):
+        camera([{"id": "r", "kind": "tripwire"}])
+    with pytest.raises(ValidationError, match=r"rules\.0\.dwell_s\n.*dwell_s does not apply to a zone_intrusion rule"):
+        camera([{"id": "r", "kind": "zone_intrusion", "zone": "z", "dwell_s": 5}])
     assert build_rules(camera([{"id": "r", "kind": "zone_intrusion", "zone": "z", "enabled": False}]), NAMES) == []
+
+
+def test_rules_built_for_a_model_that_lacks_their_classes_name_camera_and_rule():
+    names = {0: "person"}  # a model without vehicles
+    with pytest.raises(RuleConfigError, match=r"camera cam: rule p: unknown object classes \['bus', 'car'"):
+        build_rules(camera([{"id": "p", "kind": "illegal_parking", "zone": "z"}]), names)
+
+
+def test_defaults_come_from_the_registry_model_of_each_kind():
+    cam = camera([{"id": "a", "kind": "abandoned_object", "zone": "z"}, {"id": "f", "kind": "fall"},
+                  {"id": "t", "kind": "tripwire", "line": [[0.5, 0.2], [0.5, 0.8]]}])
+    bag, fall, wire = build_rules(cam, NAMES)
+    assert (bag.dwell_s, bag.once.cooldown_s, bag.owner_radius) == (60.0, 600.0, 1.5)
+    assert (fall.dwell_s, fall.polygon, fall.once.cooldown_s) == (3.0, None, 30.0)
+    assert (wire.direction, wire.hysteresis, wire.min_conf) == ("any", 0.3, 0.35)

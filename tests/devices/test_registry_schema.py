@@ -251,7 +251,7 @@ def test_rule_tuning_knobs_by_kind() -> None:
         {"id": "a", "kind": "abandoned_object", "zone": "z", "owner_radius": 2, "max_move": 0.3, "gap_s": 4},
         {"id": "t", "kind": "tripwire", "line": [[0, 0.5], [1, 0.5]], "hysteresis": 0.2},
     ])
-    assert cam.rules[0].cooldown_s is None, "None leaves the per-kind default to analytics"
+    assert cam.rules[0].cooldown_s == 30.0 and cam.rules[3].hysteresis == 0.2, "per-kind defaults live in the schema"
     with pytest.raises(ValueError, match="owner_radius does not apply to a zone_intrusion rule"):
         secret_camera(zones=zones, rules=[{"id": "r", "kind": "zone_intrusion", "zone": "z", "owner_radius": 2}])
 
