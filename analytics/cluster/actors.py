@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from analytics.cluster.batching import BatchingDetector, RemoteDetector
+from analytics.cluster.batching import BatchingDetector, DetectorServer, RemoteDetector, SocketDetectCall, detector_socket_path
 from analytics.cluster.controller import Controller, ControllerConfig
 from analytics.cluster.shard import ShardConfig, ShardRuntime
 
@@ -54,7 +54,8 @@ def _logging() -> None:
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=32)  # type: ignore[call-overload]  # see _ACTOR_TYPING
 class NodeDetector:
-    """The node's one model; concurrent calls from its shards are merged into batches."""
+    """The node's one model, served to the node's shards on a Unix socket (frames do not travel through Ray);
+    concurrent requests of its shards are merged into batches."""
 
     def __init__(self, model_path: str, imgsz: int, backend: str, threads: int, max_batch: int) -> None:
         _logging()
@@ -62,12 +63,14 @@ class NodeDetector:
 
         self.detector = Detector(model_path, imgsz=imgsz, backend=backend, threads=threads)
         self.batcher = BatchingDetector(self.detector, max_batch=max_batch)
+        self.server = DetectorServer(self.batcher, detector_socket_path(ray.get_runtime_context().get_node_id()))
 
     def names(self) -> dict[int, str]:
         return self.detector.names
 
-    def detect(self, frames: list[Any]) -> list[Any]:
-        return self.batcher.detect(frames)
+    def endpoint(self) -> str:
+        """The socket the node's shards send their frames to."""
+        return str(self.server.path)
 
     def stats(self) -> dict[str, Any]:
         return {**self.batcher.stats(), "pid": os.getpid()}
@@ -84,11 +87,12 @@ class Shard:
         detector = ray.get_actor(detector_name, namespace=NAMESPACE)
         names = cast("dict[int, str]", ray.get(detector.names.remote()))  # actor handles are untyped
 
-        def call(frames: list[Any]) -> list[Any]:
-            return ray.get(detector.detect.remote(frames))
+        def endpoint() -> str:  # waits for a restarting detector (max_restarts=-1) to be back
+            return cast(str, ray.get(detector.endpoint.remote(), timeout=60))
 
         cfg = ShardConfig(**config)
-        self.runtime: ShardRuntime = ShardRuntime(cfg, RemoteDetector(call, names), redis.Redis.from_url(cfg.redis_url))
+        self.runtime: ShardRuntime = ShardRuntime(cfg, RemoteDetector(SocketDetectCall(endpoint), names),
+                                                  redis.Redis.from_url(cfg.redis_url))
 
     def refresh(self) -> None:
         self.runtime.refresh()

@@ -7,11 +7,12 @@ All from one run on this box:
   :func:`~analytics.cluster.placement.place` on 30,000 simulated channels (10 % continuous, 90 % patrol)
   over 300 simulated 8-core nodes.
 - ``overhead_vs_standalone``: channels per core (frames analysed ÷ fps ÷ CPU-seconds used) of the
-  tier on a local Ray node (one shard + the node's detector actor + that node's raylet) divided by the
-  same for :class:`~analytics.worker.AnalyticsWorker` in this process, on the same live RTSP cameras
-  in the same run (standalone and Ray windows alternate; the median of the per-round ratios).
-- ``failover_s``: ``remove_node`` of the node analysing half the cameras → the first frame of every one
-  of them analysed again on the survivor.
+  tier on a local Ray analytics node (every process of the node: raylet, its agents, the shard and the
+  node's detector) divided by the same for ``xueliang analytics run`` in its own process, on the same
+  live RTSP cameras in the same run: Ray and standalone windows alternate (the idle side has no
+  cameras), the median of the per-round ratios; ``overhead_ratios`` lists them all.
+- ``failover_s``: ``remove_node`` of the second analytics node → the first frame of every one of its
+  cameras analysed again on the survivor (``live_moved_only_lost_nodes``: nothing else moved).
 - ``ray_rss_mb_per_node``: resident memory of Ray's own processes on an analytics node (raylet and its
   agents and idle workers, not the shard and detector actors); ``ray_head_rss_mb`` the same on the head.
 - ``int8_vs_float_raw_fps`` / ``int8_box_agreement``: from :mod:`analytics.quantize` when an INT8 model
@@ -28,7 +29,6 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -58,8 +58,8 @@ class Plan:
     rounds: int
 
 
-QUICK = Plan(cameras=4, warm_s=4.0, window_s=8.0, rounds=1)
-FULL = Plan(cameras=6, warm_s=6.0, window_s=20.0, rounds=3)
+QUICK = Plan(cameras=4, warm_s=2.5, window_s=6.0, rounds=1)
+FULL = Plan(cameras=6, warm_s=5.0, window_s=20.0, rounds=5)
 
 
 # -- placement at county scale (pure) ---------------------------------------------------------------------------
@@ -161,32 +161,53 @@ def _tree_rss_mb(root_pid: int, exclude: set[int]) -> float:
 
 
 class Standalone:
-    """The single-box worker in this process (its own detector), on the bench's cameras."""
+    """The single-box product, ``xueliang analytics run`` in its own process (device health included), on the
+    bench's cameras; its ``cameras.yaml`` is emptied and refilled (SIGHUP applies it at once) to idle it."""
 
-    def __init__(self, cameras_file: Path, redis_url: str, media: Path, model: Path) -> None:
-        import redis
+    def __init__(self, cameras_file: Path, redis_url: str, data_dir: Path, cameras: int) -> None:
+        import subprocess
 
-        from analytics.alerts import AlertPublisher
-        from analytics.worker import AnalyticsWorker, WorkerConfig
-        from devices import load_registry
+        from xueliang.runtime.processes import free_port
 
-        cams = list(load_registry(cameras_file).cameras.values())
-        self.client = redis.Redis.from_url(redis_url)
+        self.cameras_file = cameras_file
+        self.port = free_port()
+        env = {**os.environ, "REDIS_URL": redis_url, "XUELIANG_DATA_DIR": str(data_dir), "YOLO_OFFLINE": "1",
+               "YOLO_AUTOINSTALL": "0", "XUELIANG_LOG_LEVEL": "WARNING"}
+        env.pop("DATABASE_URL", None)
+        self.log = open(data_dir / "standalone.log", "wb")  # noqa: SIM115 (closed in close())
         # Batches of one frame per camera on both sides (max_batch = cameras, a wait longer than a frame
         # interval): the per-frame cost then does not depend on how loaded the shared box happens to be.
-        config = WorkerConfig(model_path=model, media_dir=media, clips=False, max_batch=len(cams), max_wait_ms=BATCH_WAIT_MS)
-        self.worker = AnalyticsWorker(cams, config, AlertPublisher(self.client))
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.worker.run, args=(self.stop,), daemon=True)
-        self.thread.start()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "xueliang.cli", "analytics", "run", "--cameras", str(cameras_file), "--no-clips",
+             "--max-batch", str(cameras), "--max-wait-ms", str(BATCH_WAIT_MS), "--metrics-port", str(self.port)],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
 
     def frames(self) -> int:
-        return sum(ch.counters.frames for ch in list(self.worker.channels.values()))
+        """Frames analysed so far (the worker's own Prometheus counter, summed over cameras)."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+        return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                       if line.startswith("xueliang_analytics_frames_total{")))
+
+    def cpu_s(self) -> float:
+        return _cpu_s([self.proc.pid])
+
+    def cameras(self, text: str) -> None:
+        import signal
+
+        self.cameras_file.write_text(text, encoding="utf-8")
+        self.proc.send_signal(signal.SIGHUP)
 
     def close(self) -> None:
-        self.stop.set()
-        self.thread.join(15)
-        self.client.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except Exception:  # noqa: BLE001 (a stuck worker: kill it)
+            self.proc.kill()
+            self.proc.wait(5)
+        self.log.close()
 
 
 def _window(frames, cpu, seconds: float) -> tuple[float, float, float]:
@@ -195,8 +216,20 @@ def _window(frames, cpu, seconds: float) -> tuple[float, float, float]:
     return frames() - f0, cpu() - c0, time.monotonic() - t0
 
 
-def run_live(plan: Plan) -> dict[str, Any]:
+def _tree(pid: int) -> list[int]:
     import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return [root.pid] + [c.pid for c in root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+EMPTY = "version: 1\ncameras: []\n"
+
+
+def run_live(plan: Plan) -> dict[str, Any]:
     import ray
     from ray.cluster_utils import Cluster
 
@@ -208,7 +241,14 @@ def run_live(plan: Plan) -> dict[str, Any]:
 
     model = ensure_onnx(Settings().models_dir)
     node_args: dict[str, Any] = {"object_store_memory": 100 * 2**20}  # keyword arguments of Ray's Cluster.add_node
-    me = psutil.Process()
+    phases: dict[str, float] = {}
+    t_phase = time.monotonic()
+
+    def phase(name: str) -> None:
+        nonlocal t_phase
+        phases[name] = round(time.monotonic() - t_phase, 1)
+        t_phase = time.monotonic()
+
     with tempfile.TemporaryDirectory() as tmp_s, ExitStack() as stack:
         tmp = Path(tmp_s)
         names = [f"cam{i + 1:02d}" for i in range(plan.cameras)]
@@ -216,39 +256,32 @@ def run_live(plan: Plan) -> dict[str, Any]:
                                                       log_path=tmp / "rtsp.log"))
         rds = stack.enter_context(EmbeddedRedis(tmp / "redis", persist=False))
         cameras_file = _cameras_yaml(tmp / "cameras.yaml", {n: server.url(n) for n in names})
-
-        per_core: dict[str, list[float]] = {"standalone": [], "ray": []}
         full_text = cameras_file.read_text(encoding="utf-8")
-        alone_file = tmp / "cameras-standalone.yaml"  # the tier's file is emptied while the standalone runs
-        alone_file.write_text(full_text, encoding="utf-8")
+        # The standalone worker starts idle (no cameras) while Ray starts: both start-ups overlap, untimed.
+        alone_dir = tmp / "standalone"
+        alone_dir.mkdir()
+        alone_file = alone_dir / "cameras.yaml"
+        alone_file.write_text(EMPTY, encoding="utf-8")
+        alone = Standalone(alone_file, rds.url, alone_dir, plan.cameras)
+        stack.callback(alone.close)
 
-        def standalone_window() -> None:
-            alone = Standalone(alone_file, rds.url, tmp / "media", model)
-            try:
-                time.sleep(plan.warm_s)
-                f, c, _ = _window(alone.frames, lambda: sum(me.cpu_times()[:2]), plan.window_s)
-                per_core["standalone"].append(f / FPS / max(c, 1e-6))
-            finally:
-                alone.close()
-
-        standalone_window()  # first, before Ray exists on the box
-
-        # Ray: a head (no analytics) and one analytics node with all the box's cores.
+        # Ray: a head (no analytics; the central tier) and two analytics nodes, A with the box's cores and B
+        # with one; B is removed to measure failover, then A alone is compared with the standalone worker.
         cores = os.cpu_count() or 1
-        t0 = time.monotonic()
         cluster = Cluster(initialize_head=True, head_node_args={
             "num_cpus": 1, **node_args, "include_dashboard": False,
             "_system_config": {"health_check_period_ms": 1000, "health_check_failure_threshold": 3}})
         stack.callback(cluster.shutdown)
         node_a = cluster.add_node(num_cpus=cores, resources={"xl_analytics": 1}, **node_args)
+        node_b = cluster.add_node(num_cpus=1, resources={"xl_analytics": 1}, **node_args)
         ray.init(address=cluster.address, namespace=actors.NAMESPACE, logging_level=logging.ERROR, log_to_driver=False)
         stack.callback(ray.shutdown)
         stack.callback(actors.stop)
-        cluster_start_s = time.monotonic() - t0
         cfg = ControllerConfig(cameras_file=str(cameras_file), redis_url=rds.url, media_dir=str(tmp / "media"),
                                model_path=str(model), shards_per_node=1, lease_s=6.0, tick_s=0.5,
                                max_batch=plan.cameras, max_wait_ms=BATCH_WAIT_MS)
         ctl = actors.start(cfg)
+        phase("cluster_start_s")
 
         def views() -> dict[str, dict]:
             return ray.get(ctl.shard_status.remote())
@@ -263,41 +296,16 @@ def run_live(plan: Plan) -> dict[str, Any]:
         def all_analysed() -> bool:
             return len([c for c, n in ray_frames().items() if n > 0]) == plan.cameras
 
-        actors.wait_for(all_analysed, 120)
-        det = cast("dict[str, Any]", ray.get(ray.get_actor(actors.detector_actor_name(node_a.node_id), namespace=actors.NAMESPACE).stats.remote()))  # the actor handle is untyped
-        shard_pids = [v["pid"] for v in views().values() if "pid" in v]
-        raylet_a = node_a.all_processes["raylet"][0].process.pid
-        ray_pids = shard_pids + [det["pid"], raylet_a]
-        ray_parts = {"shards": shard_pids, "detector": [det["pid"]], "raylet": [raylet_a]}
-        cpu_parts = dict.fromkeys(ray_parts, 0.0)
-        for round_no in range(plan.rounds):
-            if round_no:  # alternate: the tier idles (no cameras) while the standalone worker runs
-                cameras_file.write_text("version: 1\ncameras: []\n", encoding="utf-8")
-                actors.wait_for(lambda: not ray_frames(), 30)
-                standalone_window()
-                cameras_file.write_text(full_text, encoding="utf-8")
-                actors.wait_for(all_analysed, 60)
-            time.sleep(plan.warm_s)
-            parts0 = {k: _cpu_s(v) for k, v in ray_parts.items()}
-            f, c, _ = _window(lambda: sum(ray_frames().values()), lambda: _cpu_s(ray_pids), plan.window_s)
-            for k, v in ray_parts.items():
-                cpu_parts[k] += _cpu_s(v) - parts0[k]
-            per_core["ray"].append(f / FPS / max(c, 1e-6))
-        ratios = [r / a for r, a in zip(per_core["ray"], per_core["standalone"]) if a]
-        overhead = statistics.median(ratios)
+        def on_both() -> bool:
+            nodes = {a["node"] for a in ray.get(ctl.status.remote())["assignment"].values()}
+            return nodes == {node_a.node_id, node_b.node_id} and all_analysed()
 
-        rss_node = _tree_rss_mb(raylet_a, set(shard_pids) | {det["pid"]})
-        head_raylet = cluster.head_node.all_processes["raylet"][0].process.pid
-        gcs = cluster.head_node.all_processes["gcs_server"][0].process.pid
-        ctl_pid = ray.get(ctl.status.remote())["pid"]
-        rss_head = _tree_rss_mb(head_raylet, {ctl_pid}) + _tree_rss_mb(gcs, set())
+        actors.wait_for(on_both, 180)
+        phase("first_frames_s")
 
-        # Failover: a second node takes half the cameras, then is removed.
-        node_b = cluster.add_node(num_cpus=1, resources={"xl_analytics": 1}, **node_args)
-        actors.wait_for(lambda: any(n > 0 for n in ray_frames(node_b.node_id).values()), 90)
+        # Failover: B (holding its share of the cameras) is removed; its cameras resume on A.
         status = ray.get(ctl.status.remote())
         on_b = {c for c, a in status["assignment"].items() if a["node"] == node_b.node_id}
-        moved_on_add = len(on_b)
         before = ray_frames(node_a.node_id)
         t_loss = time.monotonic()
         cluster.remove_node(node_b)
@@ -305,20 +313,66 @@ def run_live(plan: Plan) -> dict[str, Any]:
                                   60, interval=0.2)
         failover_s = time.monotonic() - t_loss if resumed else None
         after = ray.get(ctl.status.remote())["assignment"]
-        moved_on_loss = sum(1 for c in after if after[c]["shard"] != status["assignment"][c]["shard"])
+        moved_on_loss = {c for c in after if after[c]["shard"] != status["assignment"][c]["shard"]}
+        phase("failover_phase_s")
+
+        # Overhead: node A (every process of it: raylet, its agents, the shard and the detector) against the
+        # standalone worker process, in alternating windows on the same cameras.
+        det = cast("dict[str, Any]", ray.get(ray.get_actor(actors.detector_actor_name(node_a.node_id), namespace=actors.NAMESPACE).stats.remote()))  # the actor handle is untyped
+        shard_pids = [v["pid"] for v in views().values() if "pid" in v]
+        raylet_a = node_a.all_processes["raylet"][0].process.pid
+
+        def node_cpu() -> float:
+            return _cpu_s(_tree(raylet_a))
+
+        per_core: dict[str, list[float]] = {"standalone": [], "ray": []}
+        cpu_parts = dict.fromkeys(("shards", "detector", "ray"), 0.0)
+        for _ in range(plan.rounds):
+            time.sleep(plan.warm_s)
+            parts0 = (_cpu_s(shard_pids), _cpu_s([det["pid"]]), node_cpu())
+            f, c, _ = _window(lambda: sum(ray_frames().values()), node_cpu, plan.window_s)
+            parts1 = (_cpu_s(shard_pids), _cpu_s([det["pid"]]), node_cpu())
+            cpu_parts["shards"] += parts1[0] - parts0[0]
+            cpu_parts["detector"] += parts1[1] - parts0[1]
+            cpu_parts["ray"] += (parts1[2] - parts0[2]) - (parts1[0] - parts0[0]) - (parts1[1] - parts0[1])
+            per_core["ray"].append(f / FPS / max(c, 1e-6))
+            # the tier idles (no cameras) while the standalone worker runs, and the other way round
+            cameras_file.write_text(EMPTY, encoding="utf-8")
+            alone.cameras(full_text)
+            actors.wait_for(lambda: not ray_frames(), 30)
+            actors.wait_for(lambda: alone.frames() >= plan.cameras, 60)
+            time.sleep(plan.warm_s)
+            f, c, _ = _window(alone.frames, alone.cpu_s, plan.window_s)
+            per_core["standalone"].append(f / FPS / max(c, 1e-6))
+            alone.cameras(EMPTY)
+            cameras_file.write_text(full_text, encoding="utf-8")
+            actors.wait_for(all_analysed, 60)
+        phase("overhead_phase_s")
+        ratios = [r / a for r, a in zip(per_core["ray"], per_core["standalone"]) if a]
+        overhead = statistics.median(ratios)
+        det = cast("dict[str, Any]", ray.get(ray.get_actor(actors.detector_actor_name(node_a.node_id), namespace=actors.NAMESPACE).stats.remote()))
+
+        rss_node = _tree_rss_mb(raylet_a, set(shard_pids) | {det["pid"]})
+        head_raylet = cluster.head_node.all_processes["raylet"][0].process.pid
+        gcs = cluster.head_node.all_processes["gcs_server"][0].process.pid
+        ctl_pid = ray.get(ctl.status.remote())["pid"]
+        rss_head = _tree_rss_mb(head_raylet, {ctl_pid}) + _tree_rss_mb(gcs, set())
+    phase("shutdown_s")
     return {
         "overhead_vs_standalone": round(overhead, 3),
+        "overhead_ratios": [round(x, 3) for x in ratios],
         "channels_per_core_ray": [round(x, 2) for x in per_core["ray"]],
         "channels_per_core_standalone": [round(x, 2) for x in per_core["standalone"]],
         "ray_cpu_share": {k: round(v / max(sum(cpu_parts.values()), 1e-6), 3) for k, v in cpu_parts.items()},
         "failover_s": round(failover_s, 2) if failover_s is not None else None,
-        "live_moved_on_node_add": moved_on_add,
-        "live_moved_on_node_loss": moved_on_loss,
+        "live_lost_node_cameras": len(on_b),
+        "live_moved_on_node_loss": len(moved_on_loss),
+        "live_moved_only_lost_nodes": moved_on_loss == on_b,
         "live_cameras": plan.cameras,
         "ray_rss_mb_per_node": round(rss_node, 1),
         "ray_head_rss_mb": round(rss_head, 1),
-        "cluster_start_s": round(cluster_start_s, 1),
         "detector_mean_batch": det.get("mean_batch"),
+        "phases_s": phases,
     }
 
 
