@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -95,12 +96,13 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
         board = DeviceStatusBoard()
         ctx.extras["device_status"] = board
         app.state.ctx = ctx
-        positions = PositionBoard(mobile_tracker(cameras.registry))
+        positions = PositionBoard(mobile_tracker(cameras.registry, database.engine))
         ctx.extras["mobile"] = positions.tracker
         try:
             head = await hub.head_id()
             await hub.replay(board, types=("device.status",), until=head)
-            await hub.replay(positions, types=(DEVICE_POSITION,), until=head)
+            await hub.replay(positions, types=(DEVICE_POSITION,), until=head)  # stores what its publisher did not
+            await asyncio.to_thread(positions.flush)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             # Serve anyway: stream ids are millisecond times, so tailing from "now" misses nothing
             # published after this start, and clients resume their own backlog from their cursor.

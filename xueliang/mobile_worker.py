@@ -1,8 +1,9 @@
 """``xueliang mobile run``: drone / 4G-terminal telemetry from an MQTT broker becomes ``device.position`` events.
 
 The bridge subscribes to ``<prefix>/<unit_id>``, validates each report against the registry
-(followed on disk) and publishes every accepted one on ``xl:events``, where web keeps the
-tracks and pushes them to the map. ``xueliang demo`` runs it when ``XUELIANG_MQTT_URL`` is set.
+(followed on disk), stores every accepted one in the database (``mobile_positions``, where web
+reads positions and tracks) and publishes it on ``xl:events``, from where web pushes it to the
+map. ``xueliang demo`` runs it when ``XUELIANG_MQTT_URL`` is set.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from urllib.parse import urlsplit
 
 import redis
 
+from command import open_database
 from devices import Camera, MobileTracker, RegistryWatcher, Telemetry, publish_position
+from devices.mobile import PositionStore
 from devices.mobile.mqtt import TOPIC_PREFIX, MqttTelemetryBridge
 from xueliang.runtime import stop_requested_by_signals
 from xueliang.settings import Settings
@@ -38,12 +41,20 @@ def run_mobile(args: argparse.Namespace) -> int:
     host, port = broker_address(mqtt_url)
     watcher = RegistryWatcher(Path(args.cameras or settings.cameras_file), interval_s=2.0,
                               on_error=lambda exc: log.error("cameras file not reloaded: %s", exc))
+    database = open_database(settings.resolved_database_url())
+    store = PositionStore(database.engine)
+    try:
+        store.check()
+    except RuntimeError as exc:
+        database.dispose()
+        watcher.stop()
+        raise SystemExit(str(exc)) from None
     client = redis.Redis.from_url(settings.redis_url)
 
     def publish(report: Telemetry, unit: Camera) -> None:
-        publish_position(client, report, unit)
+        publish_position(client, report, unit, stored=True)
 
-    bridge = MqttTelemetryBridge(MobileTracker(lambda: watcher.current), host=host, port=port,
+    bridge = MqttTelemetryBridge(MobileTracker(lambda: watcher.current, store=store), host=host, port=port,
                                  topic_prefix=args.topic_prefix, on_accept=publish)
     stop_event = stop_requested_by_signals(log)
     watcher.start()
@@ -59,11 +70,12 @@ def run_mobile(args: argparse.Namespace) -> int:
         watcher.stop()
         log.info("mobile bridge stopped: %s", bridge.stats)
         client.close()
+        database.dispose()
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    mobile = sub.add_parser("mobile", help="drone / 4G-terminal telemetry over MQTT → device.position events")
+    mobile = sub.add_parser("mobile", help="drone / 4G-terminal telemetry over MQTT → the database and device.position events")
     mobile_sub = mobile.add_subparsers(dest="mobile_command", required=True)
     run = mobile_sub.add_parser("run", help="bridge an MQTT broker's telemetry topics to xl:events")
     run.add_argument("--mqtt", help="broker URL, mqtt://host:port (default: XUELIANG_MQTT_URL)")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from sqlalchemy.exc import SQLAlchemyError
 
 from devices.mobile.http import Accepted, IngestResult, ingest_telemetry
 from devices.mobile.telemetry import MobileTracker
@@ -95,6 +96,9 @@ class MqttTelemetryBridge:
             result: IngestResult = ingest_telemetry(self.tracker, fixed, on_accept=self._on_accept)
         except ValueError as exc:
             self._reject(f"{msg.topic}: {exc}")
+            return
+        except SQLAlchemyError as exc:  # the database is away: these reports are lost, the bridge keeps running
+            self._reject(f"{msg.topic}: not stored ({type(exc).__name__}: {exc})")
             return
         with self._lock:
             self.stats.accepted += result.accepted

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from command.db import Database, open_database
 from command.models import Base
 from devices.gb28181.persist import metadata as gb28181_metadata
+from devices.mobile.store import metadata as mobile_metadata
 
 
 def _reset(database: Database) -> None:
@@ -19,6 +20,7 @@ def _reset(database: Database) -> None:
     with database.engine.begin() as connection:
         Base.metadata.drop_all(connection)
         gb28181_metadata.drop_all(connection)  # the same schema's GB/T 28181 tables (devices declares them)
+        mobile_metadata.drop_all(connection)  # and its mobile-unit positions
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 

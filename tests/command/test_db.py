@@ -12,14 +12,15 @@ from command.db import open_database
 from command.models import Base, Jurisdiction, Responder, User
 from command.seed import seed_demo
 from devices.gb28181.persist import metadata as gb28181_metadata
+from devices.mobile.store import metadata as mobile_metadata
 
 
 def test_migrations_match_models(db):
     with db.engine.connect() as connection:
-        # one schema, declared in two packages: command's models and devices' GB/T 28181 tables
-        # (devices must not import command, so it declares its own with SQLAlchemy Core)
+        # one schema, declared in two packages: command's models and devices' GB/T 28181 and mobile-unit
+        # tables (devices must not import command, so it declares its own with SQLAlchemy Core)
         diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}),
-                                [Base.metadata, gb28181_metadata])
+                                [Base.metadata, gb28181_metadata, mobile_metadata])
     assert diff == [], f"models and migrations differ; add a migration: {diff}"
     from alembic.script import ScriptDirectory
 

@@ -1,6 +1,6 @@
 """Drone telemetry end to end, all real: a simulated drone publishes to Mosquitto → `xueliang mobile run`
-(a real process) → ``device.position`` on Valkey → the web process's tracks, served per jurisdiction
-and pushed over the WebSocket; 4G terminals post over HTTP. The drone is the only fake (none flies here)."""
+(a real process) → the database and ``device.position`` on Valkey → the web process's tracks, served per
+jurisdiction and pushed over the WebSocket; 4G terminals post over HTTP. The drone is the only fake (none flies here)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,8 @@ def test_drone_over_mqtt_and_terminal_over_http_reach_the_map_api_in_scope(web, 
     prefix = f"xl-test-{os.getpid()}-{time.monotonic_ns()}"
     log = tmp_path / "mobile.log"
     env = {**os.environ, "REDIS_URL": redis_url, "XUELIANG_MQTT_URL": f"mqtt://{host}:{port}",
-           "XUELIANG_CAMERAS_FILE": str(cameras), "XUELIANG_DATA_DIR": str(tmp_path)}
+           "XUELIANG_CAMERAS_FILE": str(cameras), "XUELIANG_DATA_DIR": str(tmp_path),
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}"}  # the bridge stores positions where web reads them
     with log.open("wb") as out:
         bridge = subprocess.Popen([sys.executable, "-m", "xueliang.cli", "mobile", "run", "--topic-prefix", prefix],
                                   env=env, stdout=out, stderr=subprocess.STDOUT)

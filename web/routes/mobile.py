@@ -1,4 +1,5 @@
-"""Drones and 4G terminals: telemetry in, positions and tracks out — all inside the caller's jurisdiction."""
+"""Drones and 4G terminals: telemetry in (stored, then pushed), positions and tracks out of the database — all inside
+the caller's jurisdiction."""
 
 from __future__ import annotations
 
@@ -45,9 +46,10 @@ async def post_telemetry(request: Request, user: Principal = Depends(current_use
             return f"移动设备 {report.unit_id} 不存在，或不在您的管辖范围内。"
         return None
 
-    try:
-        result = ingest_telemetry(tracker, await request.body(), admit=admit,
-                                  on_accept=lambda report, unit: accepted.append((report, unit)))
+    body = await request.body()
+    try:  # stored in the database (off the event loop), then published as stored
+        result = await asyncio.to_thread(ingest_telemetry, tracker, body, admit=admit,
+                                         on_accept=lambda report, unit: accepted.append((report, unit)))
     except ValueError as exc:
         raise ApiError(422, "invalid_body", "位置数据不是有效的 JSON，或一次上报过多。", detail=str(exc)) from None
     if accepted:
@@ -59,7 +61,7 @@ async def post_telemetry(request: Request, user: Principal = Depends(current_use
 
 def _publish(ctx: AppContext, accepted: list[tuple[Telemetry, Camera]]) -> None:
     for report, unit in accepted:
-        publish_position(ctx.redis_sync, report, unit)
+        publish_position(ctx.redis_sync, report, unit, stored=True)
 
 
 @router.get("/units", summary="Mobile units in scope with their latest position")
