@@ -26,6 +26,7 @@ from fractions import Fraction
 
 import av
 import av.error
+from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from ingest.backoff import Backoff
@@ -145,6 +146,10 @@ class StreamReader:
         self._backoff = Backoff(self.options.backoff_initial_s, self.options.backoff_max_s)
         self._session = 0
         self._reconnect_requested = False
+        # One swscale context per reader, kept between frames (``VideoFrame.reformat`` builds and frees
+        # one per call, and with threads=0 starts a thread pool per call); one thread: many channels
+        # per process. Pixels are the same as ``to_ndarray(format="bgr24")``.
+        self._reformat = VideoReformatter().reformat
 
     # ---- public API -------------------------------------------------------------
     @property
@@ -427,9 +432,9 @@ class StreamReader:
                 return
         size = self.options.output_size
         if size is not None and (vf.width, vf.height) != size:
-            image = vf.reformat(width=size[0], height=size[1], format="bgr24").to_ndarray()
+            image = self._reformat(vf, width=size[0], height=size[1], format="bgr24", threads=1).to_ndarray()
         else:
-            image = vf.to_ndarray(format="bgr24")
+            image = self._reformat(vf, format="bgr24", threads=1).to_ndarray()
         stats.frames_delivered += 1
         stats.last_frame_monotonic = time.monotonic()
         if self.on_frame is not None:
