@@ -32,6 +32,7 @@ from command.incidents import (
     evidence_source_path,
     get_incident,
     incident_evidence,
+    incident_queue,
     intake_alerts,
     list_incidents,
     timeline,
@@ -133,6 +134,6 @@ __all__ = [
     "record_risk_revisit", "set_risk_colour", "set_active", "audit", "scope_filter", "LOCAL_TZ",
     "DEVICE_FAULT_GROUP", "DeviceFaultConsumer",
     "EPOCHS_KEY", "parse_epochs", "push_epoch", "stale_alerts",
-    "IncidentDetail", "IncidentPage", "IncidentView", "Timeline", "TimelineEntry", "incident_detail", "incident_view",
+    "IncidentDetail", "IncidentPage", "IncidentView", "Timeline", "TimelineEntry", "incident_detail", "incident_view", "incident_queue",
     "handover", "HandoverError", "NameCache", "fill_search_corpus", "SearchError", "SearchPage", "SearchQuery", "search_incidents",
 ]

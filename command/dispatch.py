@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from command import jurisdictions
 from command.catalog import sla_for
 from command.models import Assignment, Category, Incident, Responder, utcnow
+from command.workflow import ACTIVE_ASSIGNMENT_STATES
 
 QUEUE_KIND = {"police": "police", "department": "department", "grid": "grid_worker"}
 BUSY_PENALTY_M = 20_000.0  # a busy responder ranks behind any available one within 20 km
@@ -143,7 +144,7 @@ def create_assignment(
 
 
 def active_assignments(incident: Incident) -> list[Assignment]:
-    return [a for a in incident.assignments if a.status in ("pending", "acknowledged")]
+    return [a for a in incident.assignments if a.status in ACTIVE_ASSIGNMENT_STATES]
 
 
 def release(assignment: Assignment, status: str, now: datetime) -> None:

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, func, literal, select, true
+from sqlalchemy import ColumnElement, Select, String, and_, case, func, literal, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session, aliased, make_transient_to_detached
+from sqlalchemy.orm import Session, aliased, make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
 
 from command import jurisdictions
 from command.bulk import insert_rows, insert_rows_returning_ids
 from command.catalog import COLOUR_POLICY, RULE_KIND_CATEGORY, SOURCES, category_for_rule_kind, sla_for
 from command.jurisdictions import HANDLING_LEVELS
-from command.models import AuditEvent, Category, Incident, IncidentSource, incident_in_scope, scope_columns, utcnow
+from command.models import Assignment, AuditEvent, Category, Incident, IncidentSource, incident_in_scope, scope_columns, utcnow
 from command.schemas import AlertIn
-from command.workflow import CLOSED_STATES, Actor
+from command.workflow import ACTIVE_ASSIGNMENT_STATES, CLOSED_STATES, Actor
 
 MERGE_WINDOW = timedelta(minutes=10)
 
@@ -449,19 +449,21 @@ def get_incident(session: Session, incident_id: int, scope: str | None = None) -
     return incident
 
 
-@dataclass
+@dataclass(frozen=True)
 class IncidentFilter:
+    """The filters of the incident list (``GET /api/incidents``); the desk's search has its own (command.search).
+
+    ``scope`` is the caller's jurisdiction subtree, ``jurisdiction_code`` a subtree inside it, ``assigned_to``
+    a responder with an active (pending or acknowledged) assignment on the incident. None filters nothing.
+    """
+
     scope: str = ""
-    status: list[str] = field(default_factory=list)
-    category: list[str] = field(default_factory=list)
-    source: list[str] = field(default_factory=list)
-    colour: list[str] = field(default_factory=list)
+    jurisdiction_code: str | None = None
+    status: str | None = None
+    colour: str | None = None
     camera_id: str | None = None
     open_only: bool = False
-    overdue_only: bool = False
-    since: datetime | None = None
-    until: datetime | None = None
-    text: str | None = None
+    assigned_to: int | None = None
 
 
 def where_incident_fields(query: Select[tuple[Incident]], *, status: Sequence[str] = (), category: Sequence[str] = (),
@@ -488,23 +490,50 @@ def where_incident_fields(query: Select[tuple[Incident]], *, status: Sequence[st
     return query
 
 
+def assigned_to(responder_id: int) -> ColumnElement[bool]:
+    """Incidents with an active (pending or acknowledged) assignment to this responder."""
+    return Incident.assignments.any(and_(Assignment.responder_id == responder_id,
+                                         Assignment.status.in_(ACTIVE_ASSIGNMENT_STATES)))
+
+
 def list_incidents(session: Session, flt: IncidentFilter | None = None, *, limit: int = 50,
                    before_id: int | None = None) -> list[Incident]:
-    """Newest first, keyset-paginated (pass the last id as ``before_id`` for the next page)."""
+    """THE incident list (the API's ``GET /api/incidents``, and what ``xueliang bench command`` times):
+    newest first, keyset-paginated (pass the last id as ``before_id`` for the next page)."""
     flt = flt or IncidentFilter()
     query = select(Incident)
-    if flt.scope:
-        query = query.where(incident_in_scope(flt.scope))
-    query = where_incident_fields(query, status=flt.status, category=flt.category, source=flt.source,
-                                  colour=flt.colour, open_only=flt.open_only, overdue_only=flt.overdue_only,
-                                  since=flt.since, until=flt.until)
+    for code in (flt.scope, flt.jurisdiction_code):
+        if code:
+            query = query.where(incident_in_scope(code))
+    query = where_incident_fields(query, status=[flt.status] if flt.status else (),
+                                  colour=[flt.colour] if flt.colour else (), open_only=flt.open_only)
     if flt.camera_id:
         query = query.where(Incident.camera_id == flt.camera_id)
-    if flt.text:
-        query = query.where(Incident.title.contains(flt.text, autoescape=True))
+    if flt.assigned_to is not None:
+        query = query.where(assigned_to(flt.assigned_to))
     if before_id is not None:
         query = query.where(Incident.id < before_id)
-    return list(session.scalars(query.order_by(Incident.id.desc()).limit(max(1, min(limit, 500)))))
+    # the serialiser reads every incident's assignments: one more query per page, not one per row
+    query = query.order_by(Incident.id.desc()).limit(max(1, min(limit, 500))).options(selectinload(Incident.assignments))
+    return list(session.scalars(query))
+
+
+COLOUR_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
+
+
+def incident_queue(session: Session, scope: str = "", *, limit: int = 500, assigned: int | None = None) -> list[Incident]:
+    """Open incidents, most urgent first: colour (red → blue), then the nearest resolve deadline.
+
+    The desk's queue must hold every open case however old, not just the newest rows.
+    """
+    rank = case(COLOUR_RANK, value=Incident.colour, else_=9)
+    query = select(Incident).where(Incident.is_open.is_(True))
+    if scope:
+        query = query.where(incident_in_scope(scope))
+    if assigned is not None:
+        query = query.where(assigned_to(assigned))
+    query = query.order_by(rank, Incident.resolve_deadline.is_(None), Incident.resolve_deadline, Incident.id.desc())
+    return list(session.scalars(query.limit(limit).options(selectinload(Incident.assignments))))
 
 
 def timeline(session: Session, incident_id: int) -> list[AuditEvent]:

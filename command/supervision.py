@@ -17,7 +17,7 @@ from command.dispatch import create_assignment, recommend_responders, release
 from command.incidents import audit
 from command.lifecycle import claim, escalate, raise_handling_level
 from command.models import Assignment, Category, Incident, utcnow
-from command.workflow import Actor, TransitionRefused
+from command.workflow import ACTIVE_ASSIGNMENT_STATES, Actor, TransitionRefused
 
 MAX_REASSIGN = 2  # after this many unacknowledged assignments, escalate instead
 
@@ -62,7 +62,7 @@ def ack_timeouts(session: Session, now: datetime, actor: Actor) -> list[Incident
             audit(session, actor, "reassign", incident=incident, from_status=incident.status, to_status=incident.status,
                   detail={"from_responder": assignment.responder_id, "to_responder": recommendation.responder.id,
                           "assignment": new.id}, now=now)
-        elif not any(a.status in ("pending", "acknowledged") for a in incident.assignments):
+        elif not any(a.status in ACTIVE_ASSIGNMENT_STATES for a in incident.assignments):
             # Through the same transition table as 上报上级 (status, level, escalation_count, audit).
             try:
                 escalate(session, incident.id, actor, reason="no responder acknowledged in time", now=now, automatic=True)

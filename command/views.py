@@ -18,11 +18,10 @@ from sqlalchemy.orm import Session
 from command import jurisdictions
 from command.catalog import COLOUR_HEX, SOURCES
 from command.models import Assignment, AuditEvent, Category, Incident, IncidentSource, Jurisdiction, User
-from command.workflow import STATE_LABELS, WORKING_STATES
+from command.workflow import ACTIVE_ASSIGNMENT_STATES, STATE_LABELS, WORKING_STATES
 
 SNAPSHOT_URL = "/api/incidents/{id}/snapshot"
 DETAIL_SOURCES = 50  # merged sources listed in an incident's detail (the first one plus the latest)
-ACTIVE_ASSIGNMENT = ("pending", "acknowledged")
 
 Timestamp = Annotated[datetime, PlainSerializer(lambda value: value.isoformat(), return_type=str),
                       WithJsonSchema({"type": "string", "format": "date-time"})]
@@ -216,7 +215,7 @@ def _view_fields(session: Session, incident: Incident, names: NameCache | None) 
         "snapshot_url": SNAPSHOT_URL.format(id=incident.id) if incident.snapshot_path else None,
         "boxes": incident.boxes or [], "frame_width": incident.frame_width, "frame_height": incident.frame_height,
         "assigned_responder_ids": [a.responder_id for a in incident.assignments
-                                   if a.status in ACTIVE_ASSIGNMENT and a.responder_id],
+                                   if a.status in ACTIVE_ASSIGNMENT_STATES and a.responder_id],
     }
 
 

@@ -25,6 +25,8 @@ STATE_LABELS = {
 CLOSED_STATES = frozenset({"closed", "false_alarm"})
 # Open = still needs work from someone; resolved/evaluated/revisited wait only on the citizen/centre.
 WORKING_STATES = frozenset({"received", "classified", "dispatched", "acknowledged", "on_scene", "rejected", "reopened", "escalated"})
+# An assignment that still binds its unit (the others are done, rejected, cancelled or expired).
+ACTIVE_ASSIGNMENT_STATES = ("pending", "acknowledged")
 
 SYSTEM_ROLE = "system"
 OPERATORS = frozenset({"admin", "county_operator", "township_operator", "village_operator"})

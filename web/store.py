@@ -13,13 +13,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, case, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from command import IncidentDetail, IncidentView, NameCache, incident_detail, incident_view, scope_filter
-from command import Assignment, Incident, Jurisdiction, Responder, User
+from command import (
+    IncidentDetail,
+    IncidentFilter,
+    IncidentView,
+    NameCache,
+    incident_detail,
+    incident_queue,
+    incident_view,
+    list_incidents,
+    scope_filter,
+)
+from command import Incident, Jurisdiction, Responder, User
 
-COLOUR_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
 
 
 @dataclass(frozen=True)
@@ -105,54 +114,17 @@ class Store:
             )
 
     # -- incidents -----------------------------------------------------------------
-    def list_incidents(
-        self,
-        scope_code: str,
-        *,
-        status: str | None = None,
-        open_only: bool = False,
-        colour: str | None = None,
-        jurisdiction_code: str | None = None,
-        camera_id: str | None = None,
-        before_id: int | None = None,
-        limit: int = 100,
-        assigned_to: int | None = None,
-    ) -> list[IncidentView]:
-        q = select(Incident).where(_prefix(Incident.jurisdiction_code, scope_code))
-        if assigned_to is not None:
-            q = q.where(_assigned_to(assigned_to))
-        if jurisdiction_code:
-            q = q.where(scope_filter(Incident.jurisdiction_code, jurisdiction_code))
-        if status:
-            q = q.where(Incident.status == status)
-        if open_only:
-            q = q.where(Incident.is_open.is_(True))
-        if colour:
-            q = q.where(Incident.colour == colour)
-        if camera_id:
-            q = q.where(Incident.camera_id == camera_id)
-        if before_id:
-            q = q.where(Incident.id < before_id)
-        q = q.order_by(Incident.id.desc()).limit(limit)
+    def list_incidents(self, flt: IncidentFilter, *, before_id: int | None = None, limit: int = 100) -> list[IncidentView]:
+        """command's incident list (``list_incidents``), newest first, as the API serves it."""
         with self.session() as s:
             names = NameCache()
-            return [incident_view(s, i, names) for i in s.scalars(q)]
+            return [incident_view(s, i, names) for i in list_incidents(s, flt, limit=limit, before_id=before_id)]
 
     def incident_queue(self, scope_code: str, *, limit: int = 500, assigned_to: int | None = None) -> list[IncidentView]:
-        """Open incidents, most urgent first: colour (red → blue), then the nearest resolve deadline.
-
-        The desk's queue must hold every open case however old, not just the newest rows.
-        """
-        rank = case({c: r for c, r in COLOUR_RANK.items()}, value=Incident.colour, else_=9)
-        q = (select(Incident)
-             .where(_prefix(Incident.jurisdiction_code, scope_code), Incident.is_open.is_(True))
-             .order_by(rank, Incident.resolve_deadline.is_(None), Incident.resolve_deadline, Incident.id.desc())
-             .limit(limit))
-        if assigned_to is not None:
-            q = q.where(_assigned_to(assigned_to))
+        """Open incidents in scope, most urgent first (command's ``incident_queue``)."""
         with self.session() as s:
             names = NameCache()
-            return [incident_view(s, i, names) for i in s.scalars(q)]
+            return [incident_view(s, i, names) for i in incident_queue(s, scope_code, limit=limit, assigned=assigned_to)]
 
     def get_incident(self, incident_id: int) -> IncidentDetail | None:
         q = select(Incident).where(Incident.id == incident_id).options(selectinload(Incident.assignments))
@@ -208,12 +180,6 @@ class Store:
         with self.session() as s:
             j = s.get(Jurisdiction, code)
             return jurisdiction_dict(j, with_boundary=True) if j is not None else None
-
-
-def _assigned_to(responder_id: int):
-    """Incidents with an active (pending or acknowledged) assignment to this responder."""
-    return Incident.assignments.any(and_(Assignment.responder_id == responder_id,
-                                         Assignment.status.in_(("pending", "acknowledged"))))
 
 
 LEVELS = ("county", "township", "village", "grid")

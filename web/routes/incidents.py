@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from command import (
     EvidenceItem,
     IncidentDetail,
+    IncidentFilter,
     IncidentPage,
     Timeline,
     clip_state,
@@ -45,17 +46,9 @@ def list_incidents(
     before_id: int | None = Query(None, ge=1, le=MAX_ID, description="page backwards: ids lower than this"),
     limit: int = Query(100, ge=1, le=500),
 ) -> IncidentPage:
-    items = get_ctx(request).store.list_incidents(
-        user.jurisdiction_code,
-        status=status,
-        open_only=open_only,
-        colour=colour,
-        jurisdiction_code=jurisdiction_code,
-        camera_id=camera_id,
-        before_id=before_id,
-        limit=limit,
-        assigned_to=_responder_only(user),
-    )
+    flt = IncidentFilter(scope=user.jurisdiction_code, jurisdiction_code=jurisdiction_code, status=status, colour=colour,
+                         camera_id=camera_id, open_only=open_only, assigned_to=_responder_only(user))
+    items = get_ctx(request).store.list_incidents(flt, before_id=before_id, limit=limit)
     return IncidentPage(items=items, count=len(items))
 
 
