@@ -8,14 +8,15 @@ marked with a mute stays quiet — and is counted on the mute (``suppressed``).
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+
+from devices import TimeWindow
 
 from command import jurisdictions
 from command.incidents import audit
@@ -26,7 +27,6 @@ from command.workflow import Actor
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the centre's clock, as in cameras.yaml schedules (command.reports)
 MAX_MUTE_MINUTES = 30 * 24 * 60
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 MUTE_KINDS = ("false_alarm", "mute")
 
 
@@ -119,46 +119,33 @@ def mute_dict(mute: AlarmMute) -> dict[str, Any]:
 # ---- arming schedules (布防时间) -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Window:
-    """A daily window in the centre's local time; ``start > end`` spans midnight (like devices.TimeWindow)."""
-
-    start: str
-    end: str
-    days: tuple[str, ...] = DAYS
-
-    def contains(self, when: datetime) -> bool:
-        t = when.time()
-        start, end = time.fromisoformat(self.start), time.fromisoformat(self.end)
-        day = DAYS[when.weekday()]
-        if start <= end:
-            return day in self.days and start <= t < end
-        if t >= start:
-            return day in self.days
-        return t < end and DAYS[(when.weekday() - 1) % 7] in self.days
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "days": list(self.days)}
-
-
-def parse_windows(raw: list[dict[str, Any]]) -> list[Window]:
-    """Validate ``[{start: "22:00", end: "06:00", days: ["mon", …]}]``; errors name the window and field."""
+def parse_windows(raw: list[dict[str, Any]]) -> list[TimeWindow]:
+    """Validate ``[{start: "22:00", end: "06:00", days: ["mon", …]}]`` with devices' ``TimeWindow`` (the one
+    parser of 布防时间, also cameras.yaml's ``schedule``); errors in zh-CN name the window and field."""
     if len(raw) > 20:
         raise AlarmError("布防时间段最多 20 个", "windows")
     out = []
     for i, item in enumerate(raw):
-        start, end = str(item.get("start", "")), str(item.get("end", ""))
-        for name, value in (("start", start), ("end", end)):
-            if not _HHMM.match(value):
-                raise AlarmError(f"第 {i + 1} 个时间段的 {name} 必须是 HH:MM（如 22:00），收到 {value!r}", f"windows[{i}].{name}")
-        if start == end:
-            raise AlarmError(f"第 {i + 1} 个时间段开始与结束相同", f"windows[{i}]")
-        days = tuple(item.get("days") or DAYS)
-        bad = [d for d in days if d not in DAYS]
-        if bad:
-            raise AlarmError(f"第 {i + 1} 个时间段的 days 只能是 {', '.join(DAYS)}，收到 {bad}", f"windows[{i}].days")
-        out.append(Window(start, end, days))
+        try:
+            out.append(TimeWindow.model_validate(item))
+        except ValidationError as exc:
+            raise _window_error(i, item, exc) from None
     return out
+
+
+def _window_error(i: int, item: object, exc: ValidationError) -> AlarmError:
+    first = exc.errors(include_url=False)[0]
+    name = str(first["loc"][0]) if first["loc"] else ""
+    where = f"第 {i + 1} 个时间段"
+    if not isinstance(item, dict):
+        return AlarmError(f"{where}必须是 {{start, end, days}} 对象", f"windows[{i}]")
+    if name in ("start", "end") and first["type"] == "value_error":
+        return AlarmError(f"{where}开始与结束相同", f"windows[{i}]")
+    if name in ("start", "end"):
+        return AlarmError(f"{where}的 {name} 必须是 HH:MM（如 22:00），收到 {item.get(name)!r}", f"windows[{i}].{name}")
+    if name == "days":
+        return AlarmError(f"{where}的 days 只能是 {', '.join(DAYS)}，收到 {item.get('days')!r}", f"windows[{i}].days")
+    return AlarmError(f"{where}有未知字段 {name}（只能有 start、end、days）", f"windows[{i}].{name}")
 
 
 def set_rule_schedule(session: Session, actor: Actor, *, camera_id: str, rule_id: str, jurisdiction_code: str,
@@ -174,7 +161,7 @@ def set_rule_schedule(session: Session, actor: Actor, *, camera_id: str, rule_id
         row = RuleSchedule(camera_id=camera_id, rule_id=rule_id, jurisdiction_code=jurisdiction_code,
                            updated_by=actor.username, updated_at=now)
         session.add(row)
-    row.enabled, row.windows = bool(enabled), [w.to_dict() for w in parsed]
+    row.enabled, row.windows = bool(enabled), [w.model_dump() for w in parsed]
     row.updated_by, row.updated_at, row.jurisdiction_code = actor.username, now, jurisdiction_code
     audit(session, actor, "schedule", subject_type="alarm_rule", subject_id=f"{camera_id}/{rule_id}"[:64],
           detail={"camera_id": camera_id, "rule_id": rule_id, "before": before,

@@ -361,6 +361,13 @@ class TimeWindow(_Strict):
     end: Annotated[str, Field(pattern=_HHMM)]
     days: list[Weekday] = Field(default_factory=lambda: list(_DAYS))
 
+    @field_validator("end")
+    @classmethod
+    def _not_empty(cls, end: str, info: ValidationInfo) -> str:
+        if info.data.get("start") == end:
+            raise ValueError("start and end are the same, so the window never arms (leave the schedule out to arm all day)")
+        return end
+
     def contains(self, when: datetime) -> bool:
         t = when.time()
         start, end = time.fromisoformat(self.start), time.fromisoformat(self.end)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from command import AlarmError, AlarmMute, alarms
+from devices import TimeWindow
 from web.deps import IdPath, current_user, get_ctx, require
 from web.errors import api_error
 from web.routes.auth import client_ip
@@ -34,15 +35,11 @@ class MuteIn(_Body):
     reason: str = Field("", max_length=2000)
 
 
-class WindowIn(_Body):
-    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, centre local time")
-    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM; before start = spans midnight")
-    days: list[str] = Field(default_factory=lambda: list(alarms.DAYS), max_length=7)
-
-
 class ScheduleIn(_Body):
     enabled: bool = True
-    windows: list[WindowIn] = Field(default_factory=list, max_length=20, description="empty = armed all day")
+    windows: list[TimeWindow] = Field(default_factory=list, max_length=20,
+                                      description="{start: 'HH:MM', end: 'HH:MM' (before start = spans midnight), "
+                                                  "days: [mon..sun]} in the centre's local time; empty = armed all day")
 
 
 def _alarm_error(exc: AlarmError):
