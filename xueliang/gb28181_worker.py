@@ -49,6 +49,9 @@ class GbWorker:
 
         self.hub = GbMediaHub(self.platform, media_host=media_host, bind_host=rtp_bind, mode=media_mode)  # type: ignore[arg-type]
         self.platform.on_remote_bye = self.hub.on_remote_bye
+        for device_id, kind in sinks.mapping.device_kinds.items():  # drones and 4G terminals report positions:
+            if kind in ("drone", "4g_terminal"):  # subscribed on each registration, refreshed before expiry
+                self.platform.position_subs.want(device_id)
         self.http = PsHttpServer(self.hub, media_bind, media_port, control=self.control, token=media_token)
         self._bg: set[asyncio.Future[Any]] = set()
 

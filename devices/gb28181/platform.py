@@ -28,6 +28,7 @@ from devices.gb28181.manscdp import CatalogItem, Manscdp, ManscdpError
 from devices.gb28181.sdp import MediaMode, SdpAnswer, build_offer, parse_answer
 from devices.gb28181.sip import Dialog, Inbound, SipEndpoint, contact_target, tag_of, user_of
 from devices.gb28181.store import CatalogMerger, DeviceStore, GbDevice, Position
+from devices.gb28181.subscribe import PositionSubscriptions
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,9 @@ class GbPlatform:
         self._tasks: set[asyncio.Task[object]] = set()
         self._watchdog: asyncio.Task[None] | None = None
         self.on_remote_bye: Callable[[str], None] | None = None  # call id of a session the device ended
-        self.counters = {"registered": 0, "auth_failed": 0, "keepalives": 0, "rejected": 0, "alarms": 0, "positions": 0}
+        self.counters = {"registered": 0, "auth_failed": 0, "keepalives": 0, "rejected": 0, "alarms": 0, "positions": 0,
+                         "alarm_responses": 0}
+        self.position_subs = PositionSubscriptions(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> GbPlatform:
@@ -105,6 +108,7 @@ class GbPlatform:
         return self
 
     async def stop(self) -> None:
+        self.position_subs.stop()
         if self._watchdog:
             self._watchdog.cancel()
         for t in list(self._tasks):
@@ -136,6 +140,7 @@ class GbPlatform:
             for dev in self.store.overdue(now, self.config.keepalive_interval_s, self.config.keepalive_missed):
                 dev.online = False
                 log.warning("GB28181: device %s offline: %s", dev.device_id, dev.offline_reason)
+                self.position_subs.on_gone(dev.device_id)
                 self._emit("on_device", dev, "offline")
             for device_id, sn, sum_num, items in self.merger.expire():
                 log.warning("GB28181: Catalog SN %d of device %s incomplete after %.0f s: %d of SumNum %d items; keeping what arrived",
@@ -211,18 +216,27 @@ class GbPlatform:
                 dev.online = False
                 dev.offline_reason = "设备注销"
                 log.info("GB28181: device %s unregistered (Expires: 0)", device_id)
+                self.position_subs.on_gone(device_id)
                 self._emit("on_device", dev, "unregistered")
             return
         dev = self.store.devices.get(device_id)
         first = dev is None or not dev.online
+        # A device keeps its REGISTER Call-ID for a boot cycle (RFC 3261 §10.2.4): a new one while we think it
+        # online means it restarted and forgot its subscriptions.
+        rebooted = dev is not None and dev.online and bool(dev.register_call_id) and dev.register_call_id != req.call_id
         if dev is None:
             dev = self.store.devices[device_id] = GbDevice(device_id=device_id, addr=inbound.addr, proto=inbound.proto)
         dev.addr, dev.proto, dev.contact = inbound.addr, inbound.proto, contact
+        dev.register_call_id = req.call_id or ""
         dev.registered_at = dev.last_seen = now
         dev.expires_at = now + expires
         dev.online, dev.offline_reason = True, ""
         self.counters["registered"] += 1
         self.endpoint.reply(inbound, 200, "OK", headers=headers)
+        if rebooted:
+            log.info("GB28181: device %s registered again with a new Call-ID (restarted)", device_id)
+        if rebooted or (first and not self.config.auto_query):
+            self.position_subs.on_registered(device_id)  # else after the catalog: positions need its channels
         if first:
             log.info("GB28181: device %s registered from %s (expires %d s)", device_id, src, expires)
             self._emit("on_device", dev, "registered")
@@ -253,6 +267,7 @@ class GbPlatform:
             await self.query_catalog(device_id)
         except (TimeoutError, LookupError) as exc:
             log.warning("GB28181: Catalog of %s not answered: %s", device_id, exc)
+        self.position_subs.on_registered(device_id)
 
     # -- MESSAGE / NOTIFY --------------------------------------------------------------------
     def _message(self, inbound: Inbound) -> None:
@@ -345,6 +360,21 @@ class GbPlatform:
         self.counters["alarms"] += 1
         log.info("GB28181: alarm from %s (channel %s, method %s, priority %s)", dev.device_id, alarm.device_id, alarm.method, alarm.priority)
         self._emit("on_alarm", alarm)
+        self._spawn(self._answer_alarm(dev, msg.sn, alarm.device_id))  # after the 200 OK that _message sends now
+
+    async def _answer_alarm(self, dev: GbDevice, sn: int, device_id: str) -> None:
+        """GB/T 28181 §9.4: the platform answers an alarm notification with ``Response Alarm`` (same SN, Result OK);
+        devices that get none repeat the alarm."""
+        body = manscdp.build("Response", "Alarm", sn, device_id, {"Result": "OK"}, charset=dev.charset)
+        try:
+            resp = await self.endpoint.send_request(self._message_request(dev, dev.device_id, body), dev.addr, dev.proto)  # type: ignore[arg-type]
+        except TimeoutError as exc:
+            log.warning("GB28181: Response Alarm (SN %d) to %s not acknowledged: %s", sn, dev.device_id, exc)
+            return
+        if resp.status_code < 300:
+            self.counters["alarm_responses"] += 1
+        else:
+            log.warning("GB28181: device %s answered our Response Alarm (SN %d) with %d", dev.device_id, sn, resp.status_code)
 
     def _position(self, dev: GbDevice, msg: Manscdp) -> None:
         try:
@@ -382,6 +412,13 @@ class GbPlatform:
             q.future.set_result(sorted(q.items.values(), key=lambda r: r.get("StartTime", "")))
 
     # -- asking devices ----------------------------------------------------------------------
+    def next_sn(self) -> int:
+        return next(self._sn)
+
+    def device(self, device_id: str) -> GbDevice:
+        """The online device of a device or channel id; LookupError when unknown or offline."""
+        return self._device(device_id)
+
     def _device(self, device_id: str) -> GbDevice:
         dev = self.store.device_of(device_id)
         if dev is None:
@@ -431,14 +468,11 @@ class GbPlatform:
         """DeviceControl PTZCmd (see :mod:`devices.gb28181.ptz`); devices answer the MESSAGE only."""
         await self.query(channel_id, "DeviceControl", {"PTZCmd": ptz_cmd, "Info": ""}, root="Control", expect_response=False)
 
-    async def subscribe_mobile_position(self, device_id: str, interval_s: int = 5, expires_s: int = 3600) -> int:
-        dev = self._device(device_id)
-        body = manscdp.build("Query", "MobilePosition", next(self._sn), device_id, {"Interval": interval_s}, charset=dev.charset)
-        req = self.endpoint.make_request("SUBSCRIBE", to_uri=f"sip:{device_id}@{device_id[:10]}", from_user=self.config.platform_id,
-                                         from_domain=self.config.domain, proto=dev.proto, body=body,  # type: ignore[arg-type]
-                                         extra={"Event": "presence", "Expires": str(expires_s)})
-        resp = await self.endpoint.send_request(req, dev.addr, dev.proto)  # type: ignore[arg-type]
-        return resp.status_code
+    async def subscribe_mobile_position(self, device_id: str, interval_s: int | None = None, expires_s: int | None = None) -> int:
+        """Subscribe now and keep the subscription (refreshed in its dialog, renewed after a re-registration);
+        the status of the first SUBSCRIBE. See :mod:`devices.gb28181.subscribe`."""
+        self._device(device_id)
+        return await self.position_subs.subscribe_now(device_id, interval_s, expires_s)
 
     # -- media -------------------------------------------------------------------------------
     def next_ssrc(self, *, playback: bool = False) -> str:

@@ -22,6 +22,7 @@ class GbDevice:
     addr: tuple[str, int]
     proto: str
     contact: str = ""
+    register_call_id: str = ""
     charset: str = "GB2312"
     registered_at: float = 0.0
     expires_at: float = 0.0

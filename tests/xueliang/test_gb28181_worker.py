@@ -72,16 +72,19 @@ async def test_device_alarm_becomes_an_incident_and_status_follows_registration(
         # the drone's MobilePosition notifies move its unit on the map (what web's PositionBoard keeps)
         from devices import MobileTracker, telemetry_from_event
         moves = [e for e in events if e["type"] == "device.position"]
-        assert len(moves) == 2
+        # two MESSAGE notifies, and one NOTIFY in the subscription the worker opened itself for the drone
+        assert len(moves) == 3
+        assert "<CmdType>MobilePosition</CmdType>" in (tmp_path / "sipp" / "messages.log").read_text(errors="replace").split(
+            "SUBSCRIBE sip:", 1)[1].split("-----", 1)[0]
         tracker = MobileTracker(lambda: watcher.current)
         for e in moves:
             tracker.update(telemetry_from_event(e))
         unit = moves[0]["payload"]["unit_id"]
         assert unit == CH1 and watcher.current[unit].kind.value == "drone"  # the device's first channel
         track = tracker.history(unit)
-        assert [(t.lat, t.lon) for t in track] == [(27.9, 120.65), (27.901, 120.651)]
+        assert [(t.lat, t.lon) for t in track] == [(27.9, 120.65), (27.901, 120.651), (27.91, 120.66)]  # by report time
         assert abs(track[0].speed_mps - 12.5 / 3.6) < 0.01 and track[0].heading_deg == 90
-        near = tracker.within_radius(27.901, 120.651, 50, now=track[-1].ts)  # the scenario's reports carry fixed times
+        near = tracker.within_radius(27.91, 120.66, 50, now=track[-1].ts)  # the scenario's reports carry fixed times
         assert [n["id"] if isinstance(n, dict) else n.id for n in near] == [unit]
     finally:
         await worker.stop()
