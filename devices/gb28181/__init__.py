@@ -8,6 +8,8 @@ Public API (other packages import from here)::
 See docs/gb28181.md.
 """
 
+from typing import TYPE_CHECKING
+
 from devices.gb28181 import ptz
 from devices.gb28181.config import GbConfig
 from devices.gb28181.ids import GbIdError, is_id, validate_id
@@ -17,7 +19,11 @@ from devices.gb28181.sdp import MediaMode, SdpAnswer
 from devices.gb28181.store import GbDevice, Position
 
 __all__ = ["CatalogItem", "GbAlarm", "GbConfig", "GbDevice", "GbEvents", "GbIdError", "GbPlatform", "Invite",
-           "ManscdpError", "MediaMode", "Position", "SdpAnswer", "is_id", "ptz", "validate_id"]
+           "ManscdpError", "MediaMode", "Position", "SdpAnswer", "is_id", "ptz", "validate_id",
+           "ChannelMapping", "GbChannelSource", "channel_cameras", "registry_sources", "stream_url"]  # the last five load lazily
+
+if TYPE_CHECKING:  # the lazy names below, spelled out for type checkers
+    from devices.gb28181.cameras import ChannelMapping, GbChannelSource, channel_cameras, registry_sources, stream_url
 
 
 def __getattr__(name: str) -> object:
