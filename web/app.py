@@ -67,7 +67,8 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
     Refuses to build without ``settings.secret_key`` (the demo launcher passes its own).
     """
     secret_key = _check_secret(settings)
-    if not settings.redis_url:
+    redis_url = settings.redis_url
+    if not redis_url:
         raise ConfigError("REDIS_URL is not set: the web process needs the Redis that carries xl:events")
 
     @asynccontextmanager
@@ -75,10 +76,12 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
         from command import open_database
         from devices.onvif import OnvifClientPool
 
-        redis_client, redis_sync = _redis_clients(settings.redis_url)
+        redis_client, redis_sync = _redis_clients(redis_url)
         database = open_database(settings.resolved_database_url())
         store = Store(database.sessionmaker, settings.media_dir)
         hub = EventHub(redis_client)
+        board = DeviceStatusBoard()
+        positions = PositionBoard(mobile_tracker(cameras.registry, database.engine))
         ctx = AppContext(
             settings=settings,
             secret_key=secret_key,
@@ -89,15 +92,13 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
             hub=hub,
             limiter=LoginRateLimiter(redis_client),
             revocations=TokenRevocations(redis_sync, redis_client),
+            cameras=cameras,
+            device_status=board,
+            mobile=positions.tracker,
             onvif=OnvifClientPool(),
             cookie_secure=cookie_secure,
         )
-        ctx.extras["cameras"] = cameras
-        board = DeviceStatusBoard()
-        ctx.extras["device_status"] = board
         app.state.ctx = ctx
-        positions = PositionBoard(mobile_tracker(cameras.registry, database.engine))
-        ctx.extras["mobile"] = positions.tracker
         try:
             head = await hub.head_id()
             await hub.replay(board, types=("device.status",), until=head)
@@ -113,7 +114,7 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
         hub.add_listener(positions)
         await hub.start(from_id=head)
         log.info("web ready: database %s, redis %s", database.engine.url.render_as_string(hide_password=True),
-                 mask_url(settings.redis_url))
+                 mask_url(redis_url))
         try:
             yield
         finally:

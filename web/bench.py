@@ -30,6 +30,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiortc import RTCPeerConnection  # the bench's own child process loads aiortc, not the CLI
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -104,7 +108,7 @@ class Viewer:
     def __init__(self, codec: str) -> None:
         self.codec = codec
         self.frames = 0
-        self.pc = None
+        self.pc: RTCPeerConnection | None = None
         self.session_id: str | None = None
         self._task: asyncio.Task | None = None
 
@@ -114,7 +118,8 @@ class Viewer:
 
         self.pc = pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         transceiver = pc.addTransceiver("video", direction="recvonly")
-        caps = RTCRtpReceiver.getCapabilities("video").codecs
+        capabilities = RTCRtpReceiver.getCapabilities("video")
+        caps = capabilities.codecs if capabilities is not None else []
         transceiver.setCodecPreferences([c for c in caps if c.mimeType.lower() == self.codec])
 
         @pc.on("track")

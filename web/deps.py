@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Path, Query, Request, WebSocket, status
+from fastapi import Depends, Path, Query, Request, WebSocket, status
 from pydantic import Field
 
 from command import IncidentDetail
@@ -38,7 +38,7 @@ def get_ctx(request: Request) -> AppContext:
     return request.app.state.ctx
 
 
-def _unauthorized(detail: str, message: str = "登录已失效，请重新登录。") -> HTTPException:
+def _unauthorized(detail: str, message: str = "登录已失效，请重新登录。") -> ApiError:
     return ApiError(status.HTTP_401_UNAUTHORIZED, "unauthorized", message, detail=detail,
                     headers={"WWW-Authenticate": "Bearer"})
 

@@ -235,7 +235,7 @@ def sample_photo(path: Path) -> Path:
             ok, frame = cap.read()
     finally:
         cap.release()
-    if not ok:
+    if not ok or frame is None:
         raise RuntimeError("cannot read samples/vtest.avi for the scene photo")
     cv2.imwrite(str(path), cv2.resize(frame, (640, 480)))
     return path
@@ -303,6 +303,12 @@ class Scenario:
         page.wait_for_selector("body[data-ready]", timeout=20_000)
         self.pages[name] = page
         return page
+
+    def video(self) -> int:
+        """The township camera's incident the shift follows (found by the first desk step)."""
+        if self.video_incident is None:
+            raise StepFailed("no incident from the township's camera was found earlier in the shift")
+        return self.video_incident
 
     def desk_select(self, page, incident_id: int) -> None:
         page.click(f'.queue-item[data-id="{incident_id}"]')
@@ -449,10 +455,10 @@ class Scenario:
         page.click('.tile[data-index="0"] .tile-bar button')
         page.fill("#tour-interval", "5")
         page.click("#tour-toggle")
-        seen = set()
+        seen: set[str] = set()
         deadline = time.monotonic() + 8
         while time.monotonic() < deadline and len(seen) < 2:
-            seen.add(page.get_attribute('.tile[data-index="0"]', "data-camera"))
+            seen.add(page.get_attribute('.tile[data-index="0"]', "data-camera") or "")
             time.sleep(0.5)
         page.click("#tour-toggle")
         check(len(seen - {""}) >= 2, f"the tour showed only {sorted(seen)} in 8 s at 5 s a page")
@@ -493,7 +499,7 @@ class Scenario:
     def evidence_clip(self) -> None:
         """The incident's evidence clip plays on the desk and is not restarted by the pushes arriving."""
         desk = self.pages["township_desk"]
-        inc = self.video_incident
+        inc = self.video()
         if desk.locator(f'#detail[data-id="{inc}"]').count() == 0:
             self.desk_select(desk, inc)
         # the window's clip is written once the alarm window closes or reaches 30 s; the desk retries until then
@@ -595,7 +601,7 @@ class Scenario:
 
     def revisit_close_video(self, incident: int | None = None) -> None:
         desk = self.pages["township_desk"]
-        inc = incident or self.video_incident
+        inc = incident or self.video()
         if desk.locator(f'#detail[data-id="{inc}"]').count() == 0:
             self.desk_select(desk, inc)
         self.act(desk, "revisit", {"textarea[name=outcome]": "群众表示满意"})
@@ -699,7 +705,8 @@ class Scenario:
 
     def false_alarm_quiet(self) -> None:
         county = self.pages["county_desk"]
-        check(self.muted is not None, "no false alarm was marked")
+        if self.muted is None:
+            raise StepFailed("no false alarm was marked")
         inc, camera, at, others_before = self.muted
         quiet = 20 if self.quick else 90  # the rule's cooldown is 20 s: an unmuted camera alarms again within it
         time.sleep(max(0.0, quiet - (time.monotonic() - at)))

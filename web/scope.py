@@ -55,7 +55,7 @@ def covers(scope_code: str, jurisdiction_code: str | None) -> bool:
     """
     if not scope_code:
         return True
-    return bool(jurisdiction_code) and jurisdiction_code.startswith(scope_code)
+    return jurisdiction_code is not None and jurisdiction_code.startswith(scope_code)
 
 
 @dataclass(frozen=True)

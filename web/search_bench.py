@@ -77,8 +77,8 @@ def bench_search(base_url: str, token: str, needles: dict[str, Any], townships: 
     with httpx.Client(base_url=base_url, timeout=60, headers={"Authorization": f"Bearer {token}"}) as http:
         http.get("/api/search/incidents", params={"q": "预热"})
         for _ in range(rounds):
-            for name, params, check in shapes:
-                query = params()
+            for name, make_params, check in shapes:
+                query = make_params()
                 t = time.perf_counter()
                 r = http.get("/api/search/incidents", params={**query, "limit": 50})
                 ms = (time.perf_counter() - t) * 1000

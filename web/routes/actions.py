@@ -8,16 +8,42 @@ scope answers 404. Every success publishes ``incident.updated`` on ``xl:events``
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from command import relay_after_commit, stage_events
-from command import lifecycle
-from command import NotFound, audit, get_incident, incident_payload
-from command import store_photo
-from command import CONFLICT_REASON, AlarmError, TransitionRefused, alarms, conflict
+from sqlalchemy.orm import Session
+
+from command import (
+    CONFLICT_REASON,
+    Actor,
+    AlarmError,
+    NotFound,
+    TransitionRefused,
+    acknowledge,
+    alarms,
+    arrive,
+    audit,
+    classify,
+    close,
+    conflict,
+    dispatch,
+    escalate,
+    evaluate,
+    get_incident,
+    incident_payload,
+    mark_false_alarm,
+    relay_after_commit,
+    reject,
+    reopen,
+    resolve,
+    revisit,
+    set_colour,
+    stage_events,
+    store_photo,
+)
 
 from web.deps import BodyId, IdPath, can_see_incident, current_user, get_ctx, responders_in_scope
 from web.errors import api_error
@@ -116,7 +142,8 @@ def _run(request: Request, user: Principal, incident_id: int, action: str, call,
             incident = get_incident(session, incident_id)
         except NotFound:
             raise HTTPException(404, f"incident {incident_id} not found") from None
-        assigned = [a.responder_id for a in incident.assignments if a.status in ("pending", "acknowledged")]
+        assigned = [a.responder_id for a in incident.assignments
+                    if a.status in ("pending", "acknowledged") and a.responder_id is not None]
         if not can_see_incident(user, incident.jurisdiction_code, assigned):
             raise HTTPException(404, f"incident {incident_id} not found")
         if expected_version is not None and expected_version != incident.version:
@@ -138,8 +165,12 @@ def _run(request: Request, user: Principal, incident_id: int, action: str, call,
     return payload
 
 
-def _route(action: str, body_model: type[BaseModel], summary: str, call_for):
-    def handler(incident_id: IdPath, body: body_model, request: Request, user: Principal = Depends(current_user)) -> dict:  # type: ignore[valid-type]
+Body = TypeVar("Body", bound=_Body)
+
+
+def _route(action: str, body_model: type[Body], summary: str, call_for: Callable[[Session, Actor, int, Body], object]) -> None:
+    def handler(incident_id: int, body: _Body, request: Request, user: Principal = Depends(current_user)) -> dict[str, Any]:
+        assert isinstance(body, body_model)  # FastAPI validated it as this action's model (annotations below)
         if isinstance(body, DispatchIn):  # every responder id passes the caller's scope
             responders_in_scope(get_ctx(request), user, body.responder_ids)
         return _run(request, user, incident_id, action, lambda session, actor: call_for(session, actor, incident_id, body),
@@ -159,20 +190,20 @@ def _route(action: str, body_model: type[BaseModel], summary: str, call_for):
 
 
 _route("classify", ClassifyIn, "分类登记: set category, severity and colour",
-       lambda s, a, i, b: lifecycle.classify(s, i, a, category_code=b.category_code, severity=b.severity, colour=b.colour))
+       lambda s, a, i, b: classify(s, i, a, category_code=b.category_code, severity=b.severity, colour=b.colour))
 _route("dispatch", DispatchIn, "分流转办: assign responders and/or departments (or auto)",
-       lambda s, a, i, b: lifecycle.dispatch(s, i, a, responder_ids=b.responder_ids, departments=b.departments,
+       lambda s, a, i, b: dispatch(s, i, a, responder_ids=b.responder_ids, departments=b.departments,
                                              auto=b.auto, note=b.note))
-_route("acknowledge", EmptyIn, "签收: the responder accepts", lambda s, a, i, b: lifecycle.acknowledge(s, i, a))
-_route("arrive", ArriveIn, "到场: the responder is on scene", lambda s, a, i, b: lifecycle.arrive(s, i, a, lat=b.lat, lon=b.lon))
-_route("reject", ReasonIn, "退回: hand back to the dispatcher", lambda s, a, i, b: lifecycle.reject(s, i, a, reason=b.reason))
-_route("resolve", ResolveIn, "办结: record the handling result", lambda s, a, i, b: lifecycle.resolve(s, i, a, result=b.result))
+_route("acknowledge", EmptyIn, "签收: the responder accepts", lambda s, a, i, b: acknowledge(s, i, a))
+_route("arrive", ArriveIn, "到场: the responder is on scene", lambda s, a, i, b: arrive(s, i, a, lat=b.lat, lon=b.lon))
+_route("reject", ReasonIn, "退回: hand back to the dispatcher", lambda s, a, i, b: reject(s, i, a, reason=b.reason))
+_route("resolve", ResolveIn, "办结: record the handling result", lambda s, a, i, b: resolve(s, i, a, result=b.result))
 _route("evaluate", EvaluateIn, "群众评价: the citizen's rating",
-       lambda s, a, i, b: lifecycle.evaluate(s, i, a, satisfaction=b.satisfaction, comment=b.comment))
-_route("revisit", RevisitIn, "回访: follow-up", lambda s, a, i, b: lifecycle.revisit(s, i, a, outcome=b.outcome, satisfied=b.satisfied))
-_route("close", EmptyIn, "结案: close", lambda s, a, i, b: lifecycle.close(s, i, a))
+       lambda s, a, i, b: evaluate(s, i, a, satisfaction=b.satisfaction, comment=b.comment))
+_route("revisit", RevisitIn, "回访: follow-up", lambda s, a, i, b: revisit(s, i, a, outcome=b.outcome, satisfied=b.satisfied))
+_route("close", EmptyIn, "结案: close", lambda s, a, i, b: close(s, i, a))
 _route("false_alarm", FalseAlarmIn, "误报: mark as false alarm (optionally muting its rule for `mute_minutes`)",
-       lambda s, a, i, b: lifecycle.mark_false_alarm(s, i, a, reason=b.reason, mute_minutes=b.mute_minutes))
+       lambda s, a, i, b: mark_false_alarm(s, i, a, reason=b.reason, mute_minutes=b.mute_minutes))
 
 
 def _mute(session, actor, incident_id: int, body: MuteIn) -> None:
@@ -183,10 +214,10 @@ def _mute(session, actor, incident_id: int, body: MuteIn) -> None:
 
 
 _route("mute", MuteIn, "屏蔽: mute the rule that raised this video incident on its camera for `minutes` (audited)", _mute)
-_route("reopen", ReasonIn, "重新打开: reopen", lambda s, a, i, b: lifecycle.reopen(s, i, a, reason=b.reason))
-_route("escalate", ReasonIn, "上报上级: hand to the next centre up", lambda s, a, i, b: lifecycle.escalate(s, i, a, reason=b.reason))
+_route("reopen", ReasonIn, "重新打开: reopen", lambda s, a, i, b: reopen(s, i, a, reason=b.reason))
+_route("escalate", ReasonIn, "上报上级: hand to the next centre up", lambda s, a, i, b: escalate(s, i, a, reason=b.reason))
 _route("colour", ColourIn, "Change the four-colour risk grade (audited)",
-       lambda s, a, i, b: lifecycle.set_colour(s, i, a, colour=b.colour, reason=b.reason))
+       lambda s, a, i, b: set_colour(s, i, a, colour=b.colour, reason=b.reason))
 
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 
 
 def _directory(request: Request):
-    return get_ctx(request).extras["cameras"]
+    return get_ctx(request).cameras
 
 
 def visible_camera(request: Request, user: Principal, camera_id: str):
@@ -62,7 +62,7 @@ class PtzIn(BaseModel):
     preset: str | None = Field(None, max_length=64, description="preset token (goto) or name (set)")
 
 
-_DEVICE_RESPONSES = {409: {"description": "not a PTZ camera, no ONVIF endpoint, or the operation is not supported"},
+_DEVICE_RESPONSES: dict[int | str, dict[str, Any]] = {409: {"description": "not a PTZ camera, no ONVIF endpoint, or the operation is not supported"},
                      502: {"description": "the camera refused the credentials or answered with a fault"},
                      503: {"description": "the camera's ONVIF credentials are not configured"},
                      504: {"description": "the camera did not answer in time"}}

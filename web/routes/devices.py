@@ -46,11 +46,11 @@ def _fresh(status: dict, camera, last_frame: float | None, now: float) -> dict:
 @router.get("/health", summary="Status (online/offline/auth_failed/no_signal/degraded/unknown) of cameras in scope")
 def device_health(request: Request, user: Principal = Depends(current_user)) -> dict:
     ctx = get_ctx(request)
-    board = ctx.extras["device_status"]
+    board = ctx.device_status
     last_frames = _last_frames(ctx)
     now = time.time()
     items = []
-    for camera in ctx.extras["cameras"].in_scope(user.jurisdiction_code):
+    for camera in ctx.cameras.in_scope(user.jurisdiction_code):
         status = _fresh(board.get(camera.id) or {}, camera, last_frames.get(camera.id), now)
         view = camera_view(camera)
         items.append({

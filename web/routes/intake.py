@@ -114,7 +114,7 @@ async def import_orders(
                 result = import_work_orders(session, text, format, actor_for(user, f"import:{file.filename}"), source=source)
             except IntakeError as exc:
                 raise api_error(422, exc.message, field=exc.field, detail=f"{file.filename}: {exc}") from exc
-            incidents = [session.get(Incident, i) for i in dict.fromkeys(result.incident_ids)]
+            incidents = [session.get_one(Incident, i) for i in dict.fromkeys(result.incident_ids)]
             if any(not user.covers(i.jurisdiction_code) for i in incidents):
                 session.rollback()
                 raise api_error(403, "导入文件含有本辖区以外的地点，未导入任何工单。",

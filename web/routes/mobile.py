@@ -20,8 +20,7 @@ UnitId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
 
 def _tracker(ctx: AppContext) -> MobileTracker:
-    tracker: MobileTracker = ctx.extras["mobile"]
-    return tracker
+    return ctx.mobile
 
 
 def _visible_unit(tracker: MobileTracker, user: Principal, unit_id: str) -> Camera:

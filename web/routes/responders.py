@@ -10,7 +10,7 @@ from command import Assignment, Incident, publish_event
 from command import ASSIGNMENT_LABELS, recommend_responders, responder_history, update_responder_position
 from command import get_incident, incident_payload
 
-from web.deps import IdPath, current_user, get_ctx, require, visible_responder
+from web.deps import IdPath, current_user, get_ctx, not_found, require, visible_responder
 from web.routes.incidents import load_visible
 from web.scope import Permission, Principal, Role
 
@@ -42,15 +42,17 @@ class PositionIn(BaseModel):
 
 @router.post("/responders/{responder_id}/position", summary="Report a responder's position (the phone, or an operator)")
 def report_position(responder_id: IdPath, body: PositionIn, request: Request, user: Principal = Depends(current_user)) -> dict:
-    item = _visible_responder(request, user, responder_id)
+    _visible_responder(request, user, responder_id)
     if user.responder_id != responder_id and not user.can(Permission.HANDLE_INCIDENTS):
         raise HTTPException(403, "only the responder themself or an operator may report this position")
     ctx = get_ctx(request)
     with ctx.database.session() as session:
         update_responder_position(session, responder_id, body.lat, body.lon, status=body.status)
-    item = ctx.store.get_responder(responder_id)
-    publish_event(ctx.redis_sync, "responder.position", item["jurisdiction_code"], item)
-    return item
+    updated = ctx.store.get_responder(responder_id)
+    if updated is None:  # removed in between
+        raise not_found(f"处置力量 {responder_id}")
+    publish_event(ctx.redis_sync, "responder.position", updated["jurisdiction_code"], updated)
+    return updated
 
 
 @router.get("/incidents/{incident_id}/recommendations", summary="Nearest suitable responders for dispatch")

@@ -37,8 +37,8 @@ def list_subjects(request: Request, user: Principal = Depends(current_user), due
         if due_only:
             rows = due_revisits(session, user.jurisdiction_code)
         else:
-            rows = session.scalars(select(RiskSubject).where(scope_filter(RiskSubject.jurisdiction_code, user.jurisdiction_code))
-                                   .order_by(RiskSubject.id).limit(1000))
+            rows = list(session.scalars(select(RiskSubject).where(scope_filter(RiskSubject.jurisdiction_code, user.jurisdiction_code))
+                                   .order_by(RiskSubject.id).limit(1000)))
         return {"items": [_dict(s) for s in rows]}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
@@ -42,7 +43,8 @@ def _same_origin(websocket: WebSocket) -> bool:
 
 def accepts_for(session: "SocketSession"):
     def accepts(message: dict) -> bool:
-        payload = message.get("payload") if isinstance(message.get("payload"), dict) else {}
+        raw = message.get("payload")
+        payload: dict[str, Any] = raw if isinstance(raw, dict) else {}
         # The principal as last re-checked: a changed scope or role applies to the next event.
         return can_see_incident(session.user, message.get("jurisdiction_code"), payload.get("assigned_responder_ids"))
 
@@ -151,15 +153,15 @@ async def events_socket(websocket: WebSocket) -> None:
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            exc = task.exception()
-            if isinstance(exc, SessionEnded):
-                log.info("closing %s's socket: %s", session.user.username, exc)
-                await _close(websocket, POLICY_VIOLATION, str(exc))
-            elif isinstance(exc, SubscriberLagged):
-                await _close(websocket, TRY_AGAIN_LATER, str(exc))
-            elif exc is not None and not isinstance(exc, (WebSocketDisconnect, RuntimeError)):
+            failure = task.exception()
+            if isinstance(failure, SessionEnded):
+                log.info("closing %s's socket: %s", session.user.username, failure)
+                await _close(websocket, POLICY_VIOLATION, str(failure))
+            elif isinstance(failure, SubscriberLagged):
+                await _close(websocket, TRY_AGAIN_LATER, str(failure))
+            elif failure is not None and not isinstance(failure, (WebSocketDisconnect, RuntimeError)):
                 # Say so instead of dropping the connection; the client reconnects with its cursor.
-                log.error("socket of %s failed: %s", session.user.username, exc)
+                log.error("socket of %s failed: %s", session.user.username, failure)
                 await _close(websocket, INTERNAL_ERROR, "event stream error; reconnect")
     finally:
         for task in tasks:
