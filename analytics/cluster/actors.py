@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from pathlib import Path
 from dataclasses import asdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -20,7 +21,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from analytics.cluster.batching import BatchingDetector, DetectorServer, RemoteDetector, SocketDetectCall, detector_socket_path
-from analytics.cluster.controller import Controller, ControllerConfig
+from analytics.cluster.controller import Controller, ControllerConfig, store_media
 from analytics.cluster.shard import ShardConfig, ShardRuntime
 
 if TYPE_CHECKING:
@@ -90,9 +91,17 @@ class Shard:
         def endpoint() -> str:  # waits for a restarting detector (max_restarts=-1) to be back
             return cast(str, ray.get(detector.endpoint.remote(), timeout=60))
 
+        controller_handle: list[Any] = []
+
+        def media_sink(relative: str, data: bytes) -> None:
+            """Clips go to the central tier through the controller (on the head node, beside web)."""
+            if not controller_handle:
+                controller_handle.append(ray.get_actor(CONTROLLER_NAME, namespace=NAMESPACE))
+            ray.get(controller_handle[0].store_media.remote(relative, data), timeout=60)
+
         cfg = ShardConfig(**config)
         self.runtime: ShardRuntime = ShardRuntime(cfg, RemoteDetector(SocketDetectCall(endpoint), names),
-                                                  redis.Redis.from_url(cfg.redis_url))
+                                                  redis.Redis.from_url(cfg.redis_url), media_sink=media_sink)
 
     def refresh(self) -> None:
         self.runtime.refresh()
@@ -123,7 +132,7 @@ class RayOps:
         c = self.config
         return asdict(ShardConfig(shard_id=shard_id, node_id=node_id, redis_url=c.redis_url, media_dir=c.media_dir,
                                   lease_s=c.lease_s, max_batch=c.max_batch, max_wait_ms=c.max_wait_ms, gate=c.gate,
-                                  clips=c.clips))
+                                  clips=c.clips, health_sample_s=c.health_sample_s))
 
     def ensure_node(self, node_id: str, shard_ids: list[str]) -> None:
         c = self.config
@@ -208,6 +217,10 @@ class PlacementController:
 
     def tick_now(self) -> None:
         self.controller.tick()
+
+    def store_media(self, relative: str, data: bytes) -> str:
+        """A clip (or its failure marker) shipped by a shard, written under the central media directory."""
+        return str(store_media(Path(self.controller.config.media_dir), relative, data))
 
     def stop(self) -> None:
         self._stop.set()

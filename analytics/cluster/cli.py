@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,12 +18,17 @@ def add_parser(analytics_sub: argparse._SubParsersAction) -> None:
         "cluster", help="the analytics tier as Ray actors over many machines (needs the extra xueliang[cluster])")
     p.add_argument("--address", default="auto",
                    help="Ray cluster to join (host:port of `ray start --head`; default: the local one)")
-    p.add_argument("--cameras", type=Path, default=None, help="default: XUELIANG_CAMERAS_FILE (read on the head node)")
+    p.add_argument("--cameras", type=Path, default=None,
+                   help="default: XUELIANG_CAMERAS_FILE (read by the controller on the head node; nodes get their "
+                        "cameras from it; GB/T 28181 channels too when XUELIANG_GB28181_ENABLED=1)")
     p.add_argument("--shards-per-node", type=int, default=2, help="shard actors per analytics node (default 2)")
     p.add_argument("--lease-s", type=float, default=6.0,
                    help="a shard that cannot renew its lease this long stops; its cameras move (default 6 s)")
     p.add_argument("--no-patrol", action="store_true", help="analyse continuous cameras only")
-    p.add_argument("--clips", action="store_true", help="write evidence clips (XUELIANG_DATA_DIR must be shared storage)")
+    p.add_argument("--no-clips", action="store_true",
+                   help="do not write evidence clips (by default each node writes them and ships them to the head's media dir)")
+    p.add_argument("--health-sample-s", type=float, default=5.0,
+                   help="device health: diagnose one frame per camera this often (default 5 s); 0 = no device.status")
     p.add_argument("--int8", action="store_true", help="INT8 model from `xueliang models quantize` (present on every node)")
     p.add_argument("--detach", action="store_true", help="start the tier and return; it keeps running in the cluster")
     p.add_argument("--status", action="store_true", help="print the assignment and each shard's counters as JSON")
@@ -79,10 +85,15 @@ def run(args: argparse.Namespace) -> int:
         except FileNotFoundError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        # The GB/T 28181 channels of the registry, as `analytics run` merges them (the controller reads the database).
+        gb_env = {k: v for k, v in os.environ.items() if k.startswith("XUELIANG_GB28181_")}
+        gb = gb_env.get("XUELIANG_GB28181_ENABLED", "").lower() in ("1", "true", "yes")
         config = ControllerConfig(
-            cameras_file=str(cameras_file), redis_url=settings.redis_url, media_dir=str(settings.media_dir),
+            cameras_file=str(cameras_file), redis_url=settings.redis_url, media_dir=str(settings.media_dir.resolve()),
             model_path=str(model), modes=("continuous",) if args.no_patrol else ("continuous", "patrol"),
-            shards_per_node=args.shards_per_node, lease_s=args.lease_s, clips=args.clips)
+            shards_per_node=args.shards_per_node, lease_s=args.lease_s, clips=not args.no_clips,
+            health_sample_s=args.health_sample_s, database_url=settings.resolved_database_url() if gb else None,
+            registry_env=gb_env if gb else {})
         ctl = actors.start(config)
         status = ray.get(ctl.status.remote())
         if not any(n["Alive"] and n["Resources"].get(actors.ANALYTICS_RESOURCE) for n in ray.nodes()):

@@ -1,12 +1,21 @@
 """The placement controller: which shard analyses which camera, kept in Redis, reacting to nodes and leases.
 
 Every ``tick_s`` it compares what exists (Ray nodes offering the ``xl_analytics``
-resource, shards holding a lease, the cameras of the registry file) with the persisted
+resource, shards holding a lease, the cameras of the registry) with the persisted
 assignment, places what changed (:func:`analytics.cluster.placement.place`, node level
 by CPU capacity, then shard level within each node), writes the changes in one Redis
 transaction with fresh epochs for every moved or new camera, and nudges the shards
 whose set changed. It holds no state that is not in Redis: a restarted controller
 continues from the persisted assignment.
+
+The registry is the one ``xueliang analytics run`` reads: ``cameras.yaml`` on the central tier
+(the head node), plus the GB/T 28181 channels from the database when the driver ran with
+``XUELIANG_GB28181_ENABLED=1`` (:attr:`ControllerConfig.registry_env`); edits of either are picked
+up live. Nodes never read a registry of their own: each shard gets its cameras' configuration
+from the assignment in Redis.
+
+The central tier also stores what the shards ship: :func:`store_media` writes their evidence
+clips under the central media directory.
 
 The Ray side (creating actors, listing nodes) is behind :class:`ClusterOps` so the
 decisions can be read, and tested, apart from Ray.
@@ -15,10 +24,12 @@ decisions can be read, and tested, apart from Ray.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from analytics.cluster.placement import CostModel, node_capacity, place
@@ -28,6 +39,7 @@ if TYPE_CHECKING:
     import redis
 
     from devices import Camera
+    from devices.registry.sources import RegistrySource
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +62,11 @@ class ControllerConfig:
     max_batch: int = 8
     max_wait_ms: float = 60.0
     gate: bool = True
-    clips: bool = False
+    clips: bool = True
+    health_sample_s: float = 5.0
+    # GB/T 28181 channels in the registry: the database and the driver's XUELIANG_GB28181_* variables
+    database_url: str | None = None
+    registry_env: dict[str, str] = field(default_factory=dict)
 
 
 class ClusterOps(Protocol):
@@ -83,15 +99,45 @@ def shard_ids_for(node_id: str, n: int) -> list[str]:
     return [f"{node_id[:12]}-{i}" for i in range(n)]
 
 
+def registry_sources(config: ControllerConfig) -> Sequence[RegistrySource]:
+    """The registry's sources beside ``cameras.yaml``, as ``xueliang analytics run`` has them."""
+    if not config.database_url:
+        return []
+    from devices.gb28181 import registry_sources as gb_sources
+
+    # devices.gb28181 serves this name through a module __getattr__ typed ``object``.
+    return gb_sources(config.database_url, env=config.registry_env)  # type: ignore[operator]
+
+
+MEDIA_KINDS = ("clips/",)
+
+
+def store_media(media_dir: Path, relative: str, data: bytes) -> Path:
+    """Write a file a shard shipped (``clips/<camera>/<day>/<alert>.mp4`` or its ``.failed`` marker) under
+    ``media_dir``, atomically; anything else, or a path leaving ``media_dir``, is refused (ValueError)."""
+    from command import resolve_media_path
+
+    if not relative.startswith(MEDIA_KINDS) or not relative.endswith((".mp4", ".mp4.failed")):
+        raise ValueError(f"refused media path {relative!r}")
+    target = resolve_media_path(media_dir, relative)
+    assert target is not None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return target
+
+
 class Controller:
-    def __init__(self, config: ControllerConfig, ops: ClusterOps, redis_client: redis.Redis) -> None:
+    def __init__(self, config: ControllerConfig, ops: ClusterOps, redis_client: redis.Redis,
+                 sources: Sequence[RegistrySource] | None = None) -> None:
         from devices import RegistryWatcher
 
         self.config = config
         self.ops = ops
         self.store = AssignmentStore(redis_client)
         self.cost_model = CostModel()
-        self.watcher = RegistryWatcher(config.cameras_file,
+        self.watcher = RegistryWatcher(config.cameras_file, sources=registry_sources(config) if sources is None else sources,
                                        on_error=lambda exc: log.error("cameras file not reloaded: %s", exc))
         self.assignment: dict[str, Assigned] = self.store.load()
         self.shards: dict[str, str] = self.store.shards()  # shard -> node

@@ -7,6 +7,8 @@ shard each; people walking in the sample become incidents; ``remove_node`` of th
 bound; a new node → rebalanced by moving about its fair share; a shard paused past its lease
 (SIGSTOP, as a partitioned or stalled process) loses its cameras to a newer epoch, and an alert
 carrying its stale epoch is dead-lettered by the intake while the current epoch's is accepted.
+As the single-box worker does, the shards publish ``device.status`` of their cameras, and their
+evidence clips (written on the node) reach the central media directory, named so by the alerts.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from command import AlertIn, publish_alert  # noqa: E402
 from command.db import open_database  # noqa: E402
 from command.models import IncidentSource  # noqa: E402
 from command.worker import DEAD_LETTER_STREAM, AlertConsumer  # noqa: E402
-from tests.analytics.test_worker import FACADE, write_cameras  # noqa: E402
+from tests.analytics.test_worker import FACADE, device_statuses, write_cameras  # noqa: E402
 from xueliang.settings import REPO_ROOT  # noqa: E402
 
 FAILOVER_BOUND_S = 30.0
@@ -127,6 +129,10 @@ def test_cluster_failover_rebalance_and_stale_epoch(ray_cluster, rtsp_server, re
     first = _alerts(client)
     assert first and all(a["epoch"] == status["assignment"][a["camera_id"]]["epoch"] for a in first
                          if a["camera_id"] in status["assignment"])
+
+    # 2b. Device health from the shards: every camera online (as `analytics run` publishes it).
+    _poll(lambda: {c for c, p in device_statuses(client).items() if p["status"] == "online"} >= set(cams), 60,
+          "device.status online for every camera")
 
     # 3. Node loss: the 6 cameras of n2 (and only they) resume on n1 and raise alerts again.
     lost = by_node[n2.node_id]
@@ -258,6 +264,15 @@ def test_cluster_failover_rebalance_and_stale_epoch(ray_cluster, rtsp_server, re
         {c: (a["shard"], a["epoch"]) for c, a in before_restart["assignment"].items()}
     held = holders()
     assert all(len(held.get(c, [])) == 1 for c in cams), held
+    # 8. Evidence clips written on the nodes are in the central media directory, where the alerts name them.
+    media = tmp_path / "media"
+    named = {a["clip_path"] for a in _alerts(client) if a.get("clip_path")}
+    assert named and all(Path(p).is_relative_to(media) for p in named), named
+    ready = _poll(lambda: [p for p in named if Path(p).is_file()], 90, "a clip shipped to the central media dir")
+    import av
+
+    with av.open(ready[0]) as clip:
+        assert clip.streams.video and clip.duration and clip.duration > 0
     print(f"\ncluster: all analysed after {started_s:.1f} s; node loss → analysed again after {resumed_s:.1f} s, "
           f"alerts again after {realerted_s:.1f} s; node add moved {len(node_moves)}")
     database.dispose()
