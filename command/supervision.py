@@ -17,7 +17,7 @@ from command.dispatch import create_assignment, recommend_responders, release
 from command.incidents import audit
 from command.lifecycle import claim, escalate, raise_handling_level
 from command.models import Assignment, Category, Incident, utcnow
-from command.workflow import ACTIVE_ASSIGNMENT_STATES, Actor, TransitionRefused
+from command.workflow import ACTIVE_ASSIGNMENT_STATES, WORKING_STATES, Actor, TransitionRefused
 
 MAX_REASSIGN = 2  # after this many unacknowledged assignments, escalate instead
 
@@ -87,7 +87,7 @@ def overdue_incidents(session: Session, now: datetime, actor: Actor) -> list[Inc
     due = list(session.scalars(
         select(Incident).where(
             Incident.is_open.is_(True),
-            Incident.status.in_(("received", "classified", "dispatched", "acknowledged", "on_scene", "rejected", "reopened", "escalated")),
+            Incident.status.in_(tuple(WORKING_STATES)),
             Incident.resolve_deadline.is_not(None),
             Incident.resolve_deadline < now,
         ).order_by(Incident.resolve_deadline).limit(1000)

@@ -53,16 +53,14 @@ class Actor:
 class Transition:
     action: str
     sources: frozenset[str]
-    target: str
+    target: str | None  # None: the status stays (督办 raises the handling level only)
     roles: frozenset[str]
     label: str
 
 
-def _t(action: str, sources: set[str], target: str, roles: frozenset[str], label: str) -> Transition:
+def _t(action: str, sources: set[str] | frozenset[str], target: str | None, roles: frozenset[str], label: str) -> Transition:
     return Transition(action, frozenset(sources), target, roles, label)
 
-
-_OPEN_BEFORE_RESOLVED = {"received", "classified", "dispatched", "acknowledged", "on_scene", "rejected", "reopened", "escalated"}
 
 TRANSITIONS: dict[str, Transition] = {
     t.action: t
@@ -78,7 +76,9 @@ TRANSITIONS: dict[str, Transition] = {
         _t("close", {"evaluated", "revisited"}, "closed", SENIOR_OPERATORS, "结案"),
         _t("false_alarm", {"received", "classified", "dispatched", "acknowledged", "on_scene", "escalated", "rejected"}, "false_alarm", OPERATORS, "误报"),
         _t("reopen", {"resolved", "evaluated", "revisited", "closed", "false_alarm"}, "reopened", SENIOR_OPERATORS, "重新打开"),
-        _t("escalate", _OPEN_BEFORE_RESOLVED, "escalated", OPERATORS | {SYSTEM_ROLE}, "上报上级"),
+        _t("escalate", WORKING_STATES, "escalated", OPERATORS | {SYSTEM_ROLE}, "上报上级"),
+        # the SLA timer's 督办 escalation of an overdue incident (command.supervision): audited as "escalate"
+        _t("raise_level", WORKING_STATES, None, frozenset({SYSTEM_ROLE}), "督办升级"),
     )
 }
 

@@ -78,6 +78,7 @@ def test_overdue_is_supervised_and_escalates_village_township_county(seeded):
         assert acknowledge_free == []
         run_timers(s, now=T0 + timedelta(days=3, minutes=1))
         assert incident.overdue and incident.supervised and incident.handling_level == "township"
+        assert incident.status == "classified" and incident.escalation_count == 1  # 督办 raises the level, the status stays
         run_timers(s, now=T0 + timedelta(days=6, minutes=2))
         assert incident.handling_level == "county" and incident.resolve_deadline is None
         assert run_timers(s, now=T0 + timedelta(days=30)) == []  # nothing above the county
