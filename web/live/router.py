@@ -61,8 +61,10 @@ class ReportIn(BaseModel):
 
 
 class ReportOut(BaseModel):
-    action: Literal["transcode"] | None = Field(
-        None, description="transcode: passthrough stalls in this browser; reconnect with mode=transcode")
+    action: Literal["transcode", "switched"] | None = Field(
+        None, description="transcode: passthrough stalls in this browser; reconnect with mode=transcode. "
+                          "switched: the server already moved this viewer to the transcode (from the browser's "
+                          "RTCP feedback); nothing to do")
 
 
 def _user_name(user: Any) -> str:

@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.sdp import SessionDescription
 
-from web.live.sources import SourceRegistry, StreamInfo, UnsupportedStream
+from web.live.feedback import ReceiverFeedback
+from web.live.relay_upstream import RelayUpstream
+from web.live.sources import CameraSource, PacketTrack, SourceRegistry, StreamInfo, UnsupportedStream
 from web.live.transcode import OUTPUT_CODECS, SharedTranscode
 
 logger = logging.getLogger(__name__)
+Upstream = CameraSource | RelayUpstream  # one camera stream (ingest's relay, or aiortc's player)
 
 
 class Mode(StrEnum):
@@ -61,19 +64,36 @@ class LiveConfig:
 
 
 class CountingTrack(MediaStreamTrack):
-    """Counts what the sender actually takes (frames sent) — per-viewer delivery, server side."""
+    """What the viewer's RTP sender reads: counts the frames it takes (per-viewer delivery, server
+    side) and can switch to another upstream in place (passthrough → transcode) without
+    renegotiating — both send H.264 packets, and the timeline continues."""
 
     kind = "video"
 
-    def __init__(self, inner: MediaStreamTrack) -> None:
+    def __init__(self, inner: PacketTrack) -> None:
         super().__init__()
         self._inner = inner
         self.sent = 0
 
     async def recv(self):
-        item = await self._inner.recv()
-        self.sent += 1
-        return item
+        while True:
+            inner = self._inner
+            try:
+                item = await inner.recv()
+            except MediaStreamError:
+                if inner is not self._inner:
+                    continue  # switched while waiting: read the new upstream
+                raise
+            if inner is self._inner:
+                self.sent += 1
+                return item
+
+    def switch(self, inner: PacketTrack) -> None:
+        """Read ``inner`` from now on; the old upstream is released (its pending read ends)."""
+        old, self._inner = self._inner, inner
+        inner.continue_from(old)
+        old.stop()
+        old._end()
 
     def stop(self) -> None:
         super().stop()
@@ -96,6 +116,12 @@ class Session:
     source_key: str = ""  # the upstream it holds
     feed_key: tuple[str, str] | None = None  # the shared transcode it watches
     reports: list[tuple[float, int, int]] = field(default_factory=list, repr=False)  # (t, received, decoded)
+    # what a passthrough viewer needs to be moved to the transcode in place
+    url: str = field(default="", repr=False)
+    fallback_url: str | None = field(default=None, repr=False)
+    info: StreamInfo | None = field(default=None, repr=False)
+    feedback: ReceiverFeedback | None = field(default=None, repr=False)  # the browser's RTCP about our stream
+    switched: bool = False  # moved to the transcode by the server (RTCP feedback), not by a reconnect
 
     def public_dict(self) -> dict:
         return {
@@ -105,6 +131,7 @@ class Session:
             "stream": self.stream,
             "state": self.pc.connectionState,
             "frames_sent": self.track.sent if self.track is not None else 0,
+            "keyframe_requests": self.feedback.plis if self.feedback is not None else None,
             "age_s": round(time.monotonic() - self.created, 1),
         }
 
@@ -196,6 +223,7 @@ class LiveSessions:
         self._sessions: dict[str, Session] = {}
         self._transcodes: dict[tuple[str, str], SharedTranscode] = {}
         self._stalled: dict[str, float] = {}  # camera stream -> when its passthrough stalled in a browser
+        self._switching: set[str] = set()  # sessions being moved to the transcode
         self._tasks: set[asyncio.Task] = set()
 
     def __len__(self) -> int:
@@ -240,18 +268,8 @@ class LiveSessions:
         if force_passthrough and "h264" in browser and info.codec == "h264":
             mode, reason = Mode.PASSTHROUGH, "已要求直通"
         out_codec = "h264" if mode is Mode.PASSTHROUGH else next(c for c in browser if c in OUTPUT_CODECS)
-        if mode is Mode.TRANSCODE and fallback_url and stream == "main":
-            # transcode the sub-stream: same picture, a fraction of the decode cost
-            self.sources.release(key)
-            key = source_key(camera_id, "sub")
-            source = self.sources.acquire(key, fallback_url)
-            sub_info = await source.wait_info(self.config.codec_wait_s)
-            if sub_info is None:  # no sub-stream after all: back to the main stream
-                self.sources.release(key)
-                key = source_key(camera_id, stream)
-                source = self.sources.acquire(key, url)
-            else:
-                info = sub_info
+        if mode is Mode.TRANSCODE:
+            key, source, info = await self._transcode_input(camera_id, stream, key, source, info, fallback_url)
         feed_key = (key, out_codec)
         if mode is Mode.TRANSCODE and feed_key not in self._transcodes and len(self._transcodes) >= self.config.max_transcodes:
             self.sources.release(key)
@@ -262,6 +280,7 @@ class LiveSessions:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=ice))
         session = Session(secrets.token_urlsafe(16), camera_id, owner, mode, pc)
         session.stream, session.codec, session.reason, session.source_key = stream, out_codec, reason, key
+        session.url, session.fallback_url, session.info = url, fallback_url, info
         self._sessions[session.id] = session
         try:
             if mode is Mode.PASSTHROUGH:
@@ -278,6 +297,8 @@ class LiveSessions:
             # The codec is chosen before the offer is applied: aiortc negotiates it in setRemoteDescription.
             transceiver = pc.addTransceiver(session.track, direction="sendonly")
             transceiver.setCodecPreferences(_codec_preferences(out_codec))
+            if mode is Mode.PASSTHROUGH:
+                self._watch_feedback(session, transceiver.sender)
             await pc.setRemoteDescription(RTCSessionDescription(sdp=strip_mdns_candidates(offer_sdp), type="offer"))
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
@@ -301,8 +322,11 @@ class LiveSessions:
     def report(self, session_id: str, frames_received: int, frames_decoded: int) -> str | None:
         """A viewer's receive statistics (``getStats``); returns ``"transcode"`` when its passthrough
         stalls (frames arrive but are not decoded: B-frames the SPS did not announce, a profile the
-        browser cannot decode) — the viewer then reconnects and gets the transcoded stream."""
+        browser cannot decode) — the viewer then reconnects and gets the transcoded stream — or
+        ``"switched"`` when the server already moved it to the transcode in place (RTCP feedback)."""
         session = self._sessions.get(session_id)
+        if session is not None and session.switched:
+            return "switched"
         if session is None or session.mode is not Mode.PASSTHROUGH:
             return None
         now = time.monotonic()
@@ -318,6 +342,80 @@ class LiveSessions:
                            session.camera_id, decoded, received)
             return "transcode"
         return None
+
+    # ---- receiver feedback (RTCP) -------------------------------------------------------
+    def _watch_feedback(self, session: Session, sender: RTCRtpSender) -> None:
+        """See the RTCP the browser sends about this viewer's stream (PLI/FIR, receiver reports).
+
+        aiortc hands each RTCP packet for a sender to its ``_handle_rtcp_packet`` coroutine and
+        exposes neither keyframe requests nor a hook: the instance's handler is wrapped (aiortc 1.x).
+        """
+        feedback = session.feedback = ReceiverFeedback(sender._ssrc)
+        handle = sender._handle_rtcp_packet
+
+        async def _handle_rtcp_packet(packet) -> None:  # noqa: ANN001 — aiortc's AnyRtcpPacket
+            feedback.note(packet)
+            if (session.mode is Mode.PASSTHROUGH and not session.closed and session.id not in self._switching
+                    and feedback.stalled()):
+                self._switching.add(session.id)
+                self._spawn(self._switch_to_transcode(session))
+            await handle(packet)
+
+        sender._handle_rtcp_packet = _handle_rtcp_packet  # type: ignore[method-assign]
+
+    async def _switch_to_transcode(self, session: Session) -> None:
+        """Move a stalled passthrough viewer to the camera's shared transcode, in place: same peer
+        connection, same negotiated H.264, the picture continues at the transcode's next keyframe."""
+        try:
+            feedback, info = session.feedback, session.info
+            if feedback is None or info is None or session.track is None:
+                return
+            logger.warning("live %s: passthrough stalled in the browser (%d keyframe requests, %.0f %% lost); "
+                           "switching session %s to transcode", session.camera_id, feedback.plis,
+                           100 * feedback.fraction_lost, session.id[:6])
+            self._stalled[session.source_key] = time.monotonic()
+            old_key = session.source_key
+            source = self.sources.acquire(old_key, session.url)  # held until the switch is done
+            key, source, info = await self._transcode_input(session.camera_id, session.stream, old_key, source,
+                                                            info, session.fallback_url)
+            feed_key = (key, "h264")  # what the browser negotiated for the passthrough
+            if session.closed or (feed_key not in self._transcodes
+                                  and len(self._transcodes) >= self.config.max_transcodes):
+                if not session.closed:
+                    logger.warning("live %s: cannot switch session %s: %d transcodes running (the limit)",
+                                   session.camera_id, session.id[:6], len(self._transcodes))
+                self.sources.release(key)
+                return
+            feed = self._transcodes.get(feed_key)
+            if feed is None:
+                feed = self._transcodes[feed_key] = SharedTranscode(
+                    source, info.codec, "h264", max_width=self.config.transcode_max_width, fps=info.fps,
+                    bitrate=self.config.transcode_bitrate)
+            session.track.switch(feed.subscribe())
+            self.sources.release(old_key)  # the passthrough's hold (the transcode's is `key`)
+            session.mode, session.feed_key, session.source_key, session.switched = Mode.TRANSCODE, feed_key, key, True
+            session.reason = (f"浏览器无法解码直通的 H.264（{feedback.plis} 次关键帧请求，丢包 "
+                              f"{100 * feedback.fraction_lost:.0f}%），服务器已切换为转码")
+        finally:
+            self._switching.discard(session.id)
+
+    async def _transcode_input(self, camera_id: str, stream: str, key: str, source: Upstream, info: StreamInfo,
+                               fallback_url: str | None) -> tuple[str, Upstream, StreamInfo]:
+        """What a transcode reads: the camera's sub-stream when it has one (same picture, a fraction of
+        the decode cost), else ``source``. The caller's hold on ``key`` moves to the returned key."""
+        if not fallback_url or stream != "main":
+            return key, source, info
+        sub_key = source_key(camera_id, "sub")
+        sub = self.sources.acquire(sub_key, fallback_url)
+        try:
+            sub_info = await sub.wait_info(self.config.codec_wait_s)
+        except UnsupportedStream:
+            sub_info = None
+        if sub_info is None:  # no sub-stream after all: the main stream
+            self.sources.release(sub_key)
+            return key, source, info
+        self.sources.release(key)
+        return sub_key, sub, sub_info
 
     async def close(self, session_id: str) -> bool:
         session = self._sessions.pop(session_id, None)

@@ -224,6 +224,11 @@ class PacketTrack(MediaStreamTrack):
         packet.time_base = VIDEO_TIME_BASE
         return packet
 
+    def continue_from(self, other: "PacketTrack") -> None:
+        """Stamp on from where ``other`` stopped (a viewer switched to this upstream in place): the
+        receiver sees one timeline, not a jump back to zero."""
+        self._last_out, self._frame_ticks = other._last_out, other._frame_ticks
+
     def _end(self) -> None:
         while not self._queue.empty():
             self._queue.get_nowait()

@@ -5,8 +5,9 @@ Serves the camera fixtures of ``tests/ingest/cameras.py`` (B-frames, H.265, live
 stamps, garbage parameter sets, audio) with the GStreamer server, starts the live
 gateway, and records per tile what Chromium decodes: mode, codec, reason, frame size
 and ``framesDecoded`` over 10 s. Also: a passthrough forced onto a B-frame camera must
-be switched to transcode by the server (client stats reports), and a transcode past the
-configured limit is refused with a zh-CN sentence.
+be switched to transcode by the server (client stats reports or, with the page's reports
+turned off, the browser's own RTCP feedback: keyframe requests while packets arrive), and a
+transcode past the configured limit is refused with a zh-CN sentence.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ from xueliang.settings import REPO_ROOT
 
 MEASURE_S = 10.0
 MAX_TRANSCODES = 2
+# A tile whose page sends no decode reports: only the browser's RTCP tells the server anything.
+_TILE_OPTIONS = '{mode, offerCodecs, stream: stream || "main", onState}'
+assert _TILE_OPTIONS in OPEN_TILE_JS
+OPEN_SILENT_TILE_JS = OPEN_TILE_JS.replace(_TILE_OPTIONS, _TILE_OPTIONS[:-1] + ", report: false}")
 
 
 async def measure(page, keys: list[str]) -> dict[str, dict]:
@@ -73,12 +78,17 @@ async def scenario(out: dict) -> None:
                 tiles[cam] = await open_tile(cam, cam)
             for cam, m in (await measure(page, list(tiles))).items():
                 tiles[cam].update(m)
+            auth = {"Authorization": f"Bearer {token}"}
+            stats = (await http.get("/api/live/stats", headers=auth)).json()
+            for cam in list(tiles):  # still passthrough: a browser that decodes sends no stream of keyframe requests
+                session = stats["cameras"][cam]["sessions"][0]
+                tiles[cam]["server_mode"] = session["mode"]
+                tiles[cam]["keyframe_requests"] = session["keyframe_requests"]
             for cam in list(tiles):
                 await page.evaluate(CLOSE_JS, cam)
 
             # Fallbacks: B-frames, decode-order stamps, H.265, a 1080p B-frame main stream (via its
             # sub-stream) — two transcoded cameras at a time (the limit), each measured for 10 s.
-            auth = {"Authorization": f"Bearer {token}"}
             for batch in (("bf3_d1", "live555_bf3_d1"), ("h265_1080p", "bf3_1080p")):
                 for cam in batch:
                     tiles[cam] = await open_tile(cam, cam)
@@ -118,6 +128,26 @@ async def scenario(out: dict) -> None:
             tiles["forced"]["mode_now"] = await page.evaluate("() => window.tiles.forced.mode")
             out["forced_states"] = await page.evaluate("() => window.tileStates.forced")
             await page.evaluate(CLOSE_JS, "forced")
+            await asyncio.sleep(1.5)  # its transcode stops with it
+
+            # The same without the page's reports: the server sees the browser's RTCP (a keyframe
+            # request after another while the receiver reports show the packets arriving) and moves
+            # the viewer to the transcode in place, on the same connection.
+            t0 = time.monotonic()
+            tiles["forced_rtcp"] = await page.evaluate(OPEN_SILENT_TILE_JS, ["bf3_d1", token, "passthrough", "forced_rtcp", None])
+            switched, session = None, {}
+            while time.monotonic() - t0 < 15:
+                sessions = (await http.get("/api/live/stats", headers=auth)).json()["cameras"]["bf3_d1"]["sessions"]
+                session = sessions[0] if sessions else {}
+                if session.get("mode") == "transcode":
+                    switched = time.monotonic() - t0
+                    break
+                await asyncio.sleep(0.1)
+            out["rtcp_switch_after_s"] = None if switched is None else round(switched, 2)
+            out["rtcp_switch_session"] = session
+            tiles["forced_rtcp"].update((await measure(page, ["forced_rtcp"]))["forced_rtcp"])
+            out["rtcp_switch_states"] = await page.evaluate("() => window.tileStates.forced_rtcp")
+            await page.evaluate(CLOSE_JS, "forced_rtcp")
             out["tiles"] = tiles
             await browser.close()
         log = (workdir / "gateway.log").read_text(errors="replace")

@@ -38,6 +38,7 @@ def result(netns_ok, tmp_path_factory) -> dict:  # noqa: F811
 def test_h264_without_reordering_plays_untouched_at_the_source_rate(result, camera: str) -> None:
     tile = result["tiles"][camera]
     assert tile["mode"] == "passthrough" and tile["codec"] == "video/H264"
+    assert tile["server_mode"] == "passthrough", tile  # the RTCP watchdog left a decoding viewer alone
     assert tile["size"] == [704, 576]
     assert tile["fps"] >= 0.9 * SOURCE_FPS, tile
 
@@ -59,6 +60,16 @@ def test_stalled_passthrough_switches_to_transcode_within_5_s(result) -> None:
     states = result["forced_states"]
     assert "switching" in states and states[-1] == "playing"
     assert "playing" not in states[: states.index("switching")], "claimed playing while only keyframes decoded"
+
+
+def test_the_server_switches_a_stalled_passthrough_from_rtcp_feedback_alone_within_5_s(result) -> None:
+    """The page sends no reports: keyframe requests (PLI) with the packets arriving are enough."""
+    assert result["rtcp_switch_after_s"] is not None and result["rtcp_switch_after_s"] <= 5.0, result["rtcp_switch_session"]
+    session = result["rtcp_switch_session"]
+    assert session["keyframe_requests"] >= 4 and "服务器已切换为转码" in session["reason"], session
+    tile = result["tiles"]["forced_rtcp"]
+    assert tile["codec"] == "video/H264" and tile["fps"] >= 0.9 * SOURCE_FPS, tile  # same connection, now decoding
+    assert tile["size"][0] <= 640, tile
 
 
 def test_transcodes_past_the_limit_are_refused_in_zh_cn(result) -> None:

@@ -5,7 +5,8 @@
  *   handle.mode                   // "passthrough" (camera H.264 as is) or "transcode" (shared re-encode)
  *   handle.codec, handle.reason   // what the browser receives (h264|vp8) and why this mode
  *   onState: "playing" only once frames decode; "switching" when the server moves a stalled
- *            passthrough tile to transcode (it reconnects by itself)
+ *            passthrough tile to transcode (the tile reconnects by itself, or the server has
+ *            switched it in place after the browser's RTCP feedback)
  *   await handle.stats()          // {framesDecoded, codec, ...} from getStats()
  *   handle.close();               // stops the viewer and tells the server (DELETE)
  *
@@ -62,6 +63,7 @@
       gatherTimeoutMs: 2000,
       reconnect: true,
       stallMs: 4000,           // no new frame for this long while connected → "stalled" (camera lost)
+      report: true,            // send passthrough decode counts to the server (it also watches the RTCP feedback)
       onState: null            // function(state, detail) — "connecting", "playing", "stalled", "retrying", "error", "closed"
     }, options || {});
     var base = opts.base.replace(/\/$/, "");
@@ -94,8 +96,9 @@
     // shows a frozen picture: "stalled" (the server reconnects to the camera by itself).
     // In passthrough the decode counts go to the server, which answers "transcode" when the
     // browser cannot decode the camera's stream; the tile then reconnects transcoded.
-    function watch() {
-      var last = 0, lastReceived = 0, lastChange = performance.now(), stalled = false, playing = false;
+    function watch(from) {
+      var last = from ? from.framesDecoded : 0, lastReceived = from ? from.framesReceived : 0;
+      var lastChange = performance.now(), stalled = false, playing = false;
       var pc = handle.pc;
       clearInterval(watchTimer);
       watchTimer = setInterval(async function () {
@@ -113,7 +116,7 @@
         } else if (!stalled && performance.now() - lastChange > opts.stallMs) {
           stalled = true; playing = false; state("stalled", "no video for " + Math.round(opts.stallMs / 1000) + " s");
         }
-        if (handle.mode === "passthrough" && handle.sessionId) report(s);
+        if (handle.mode === "passthrough" && handle.sessionId && opts.report) report(s);
       }, 1000);
     }
 
@@ -133,6 +136,13 @@
           retryMs = 0;
           scheduleRetry("switching to transcode");
           retryMs = 1000;
+        } else if (answer.action === "switched" && handle.sessionId === id && !handle.closed) {
+          // the server moved this viewer to the transcode in place: same connection, "playing" again
+          // once the transcoded frames decode
+          handle.mode = "transcode";
+          handle.switched = "transcode";
+          state("switching", "switched to transcode by the server");
+          watch(await handle.stats());
         }
       } catch (e) { /* the next report will tell */ }
     }
