@@ -598,7 +598,7 @@ def grab_keyframe(
             for vf in frames:
                 if vf.is_corrupt:
                     continue  # try the next keyframe
-                image = vf.to_ndarray(format="bgr24")
+                image = vf.reformat(format="bgr24", threads=1).to_ndarray()  # threads=1: no pool per visit
                 pts = vf.pts if vf.pts is not None else packet.pts if packet.pts is not None else packet.dts
                 now = time.monotonic()
                 return Frame(spec.id, image, now, time.time(), float(pts * tb) if pts is not None else None, True, seq), _params_of(stream)
