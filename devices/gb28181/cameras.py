@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import re
+from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from devices.gb28181 import persist
@@ -62,11 +64,13 @@ class ChannelMapping:
                    analysis_mode=env.get("XUELIANG_GB28181_ANALYSIS", base.analysis_mode))
 
     def jurisdiction(self, row: ChannelRow) -> str:
-        for key in (row.civil_code, row.channel_id):
-            for n in range(len(key), 1, -1):
-                hit = self.civil_code_map.get(key[:n])
-                if hit:
-                    return hit
+        if self.civil_code_map:
+            lengths = sorted({len(k) for k in self.civil_code_map}, reverse=True)  # only the prefix lengths that exist
+            for key in (row.civil_code, row.channel_id):
+                for n in lengths:
+                    hit = self.civil_code_map.get(key[:n]) if n <= len(key) else None
+                    if hit:
+                        return hit
         code = row.civil_code
         if code.isdigit() and len(code) in (6, 9, 12, 15):
             return code
@@ -92,6 +96,23 @@ def control_headers(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_from_env(env)}"}
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def _trusted(cls: type[M], values: dict[str, object]) -> M:
+    """What ``model_construct`` ends with, without its per-field alias/default loop (every field is given here):
+    ~5x faster, which matters at 30,000 channels × 3 models. A model that gained a field falls back to
+    ``model_construct`` (which fills its default)."""
+    if len(values) != len(cls.model_fields):
+        return cls.model_construct(**values)
+    m = cls.__new__(cls)
+    object.__setattr__(m, "__dict__", values)
+    object.__setattr__(m, "__pydantic_fields_set__", set(values))
+    object.__setattr__(m, "__pydantic_extra__", None)
+    object.__setattr__(m, "__pydantic_private__", None)
+    return m
+
+
 def channel_cameras(rows: list[ChannelRow], mapping: ChannelMapping) -> list[Camera]:
     """Cameras for *rows*; a row that does not make a valid camera is logged and left out.
 
@@ -102,21 +123,23 @@ def channel_cameras(rows: list[ChannelRow], mapping: ChannelMapping) -> list[Cam
     analysis = Analysis(mode=mapping.analysis_mode, fps=1.0)  # frozen: one instance shared by all
     codes: dict[str, bool] = {}
     out: list[Camera] = []
+    kinds = {k: CameraKind(v) for k, v in mapping.device_kinds.items()}
     for r in rows:
         lat, lon = (r.lat, r.lon) if r.lat is not None and r.lon is not None and (r.lat or r.lon) else mapping.default_position
         code = mapping.jurisdiction(r)
-        if code not in codes:
-            codes[code] = code.isdigit() and len(code) in (6, 9, 12, 15)
-        if not (_ID.match(r.channel_id) and codes[code] and -90 <= lat <= 90 and -180 <= lon <= 180):
+        ok = codes.get(code)
+        if ok is None:
+            ok = codes[code] = code.isdigit() and len(code) in (6, 9, 12, 15)
+        if not (ok and _ID.match(r.channel_id) and -90 <= lat <= 90 and -180 <= lon <= 180):
             log.warning("GB28181 channel %r left out of the registry: bad id, jurisdiction %r or position %s,%s", r.channel_id, code, lat, lon)
             continue
-        kind = CameraKind(mapping.device_kinds.get(r.device_id) or (CameraKind.ptz if r.ptz_type == 1 else CameraKind.fixed))
-        out.append(Camera.model_construct(
-            id=r.channel_id, name=(r.name or r.channel_id)[:200], jurisdiction=code,
-            position=Position.model_construct(lat=lat, lon=lon), kind=kind,
-            streams=Streams.model_construct(main=stream_url(mapping.media_url, r.channel_id), sub=None),
-            onvif=None, analysis=analysis, frame=None, zones=[], rules=[], tags=["gb28181", f"gb:{r.device_id}"],
-            health=None, vendor=r.manufacturer or None, model=r.model or None, enabled=True))
+        kind = kinds.get(r.device_id) or (CameraKind.ptz if r.ptz_type == 1 else CameraKind.fixed)
+        out.append(_trusted(Camera, {
+            "id": r.channel_id, "name": (r.name or r.channel_id)[:200], "jurisdiction": code,
+            "position": _trusted(Position, {"lat": lat, "lon": lon}), "kind": kind,
+            "streams": _trusted(Streams, {"main": stream_url(mapping.media_url, r.channel_id), "sub": None}),
+            "onvif": None, "analysis": analysis, "frame": None, "zones": [], "rules": [], "tags": ["gb28181", f"gb:{r.device_id}"],
+            "health": None, "vendor": r.manufacturer or None, "model": r.model or None, "enabled": True}))
     return out
 
 
@@ -133,7 +156,10 @@ class GbChannelSource:
         return persist.version(self.engine)
 
     def cameras(self) -> list[Camera]:
-        return channel_cameras(persist.load_channels(self.engine), self.mapping)
+        from devices.registry.loader import gc_paused
+
+        with gc_paused():  # 30,000 rows and models that all stay alive: see gc_paused
+            return channel_cameras(persist.load_channels(self.engine), self.mapping)
 
 
 def registry_sources(database_url: str, env: Mapping[str, str] | None = None) -> list[GbChannelSource]:

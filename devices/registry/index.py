@@ -1,15 +1,19 @@
 """An immutable, indexed view of the registry for fast queries at county scale.
 
-Built once per load (tens of ms for 30,000 channels) and never mutated: hot reload
-swaps a whole new ``Registry`` in, so readers never see a half-updated index.
+The query columns are built on the first query (tens of ms for 30,000 channels; a
+registry that is only combined with other sources into a bigger one never builds
+them) and never mutated: hot reload swaps a whole new ``Registry`` in, so readers
+never see a half-updated index.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TypedDict, overload
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +88,48 @@ class CameraSet(Sequence[Camera]):
         return [c.id for c in self]
 
 
+@dataclass(frozen=True)
+class _Index:
+    """Columns of one registry for the queries: jurisdiction order, tag postings, kind/mode codes, coordinates."""
+
+    code_order: np.ndarray
+    codes: list[str]
+    tag_idx: dict[str, np.ndarray]
+    kind: np.ndarray
+    mode: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+
+    @classmethod
+    def build(cls, geo: list[Camera]) -> _Index:
+        n = len(geo)
+        # One pass collecting the columns; the sorting and masking is then numpy's job.
+        codes: list[str] = []
+        ids: list[str] = []
+        lats: list[float] = []
+        lons: list[float] = []
+        kinds = np.empty(n, dtype=np.int8)
+        modes = np.empty(n, dtype=np.int8)
+        tag_lists: dict[str, list[int]] = {}
+        kind_no, mode_no = _KIND_NO, _MODE_NO
+        for i, cam in enumerate(geo):
+            codes.append(cam.jurisdiction)
+            ids.append(cam.id)
+            pos = cam.position
+            lats.append(pos.lat)
+            lons.append(pos.lon)
+            kinds[i] = kind_no[cam.kind]
+            modes[i] = mode_no[cam.analysis.mode]
+            for tag in cam.tags:
+                bucket = tag_lists.setdefault(tag, [])
+                if not bucket or bucket[-1] != i:
+                    bucket.append(i)
+        order = np.lexsort((np.array(ids, dtype=str), np.array(codes, dtype=str))) if n else np.empty(0, dtype=np.int64)
+        return cls(code_order=order.astype(np.int64), codes=[codes[i] for i in order.tolist()],
+                   tag_idx={t: np.asarray(v, dtype=np.int64) for t, v in tag_lists.items()}, kind=kinds, mode=modes,
+                   lat=np.asarray(lats, dtype=np.float64), lon=np.asarray(lons, dtype=np.float64))
+
+
 class Registry:
     """All channels of one registry file with indices by jurisdiction, tag, kind and position."""
 
@@ -93,34 +139,20 @@ class Registry:
         self.digest = digest
         self.loaded_at = datetime.now(UTC)
         self._item_cache: dict[bytes, Camera] = {}  # filled by the loader: channel text digest -> Camera
-        geo = self._geo = list(self.cameras.values())
-        n = len(geo)
-        # One pass collecting the columns; the sorting and masking is then numpy's job.
-        codes: list[str] = []
-        ids: list[str] = []
-        coords: list[tuple[float, float]] = []
-        kinds = np.empty(n, dtype=np.int8)
-        modes = np.empty(n, dtype=np.int8)
-        tag_lists: dict[str, list[int]] = {}
-        kind_no, mode_no = _KIND_NO, _MODE_NO
-        for i, cam in enumerate(geo):
-            codes.append(cam.jurisdiction)
-            ids.append(cam.id)
-            pos = cam.position
-            coords.append((pos.lat, pos.lon))
-            kinds[i] = kind_no[cam.kind]
-            modes[i] = mode_no[cam.analysis.mode]
-            for tag in cam.tags:
-                bucket = tag_lists.setdefault(tag, [])
-                if not bucket or bucket[-1] != i:
-                    bucket.append(i)
-        order = np.lexsort((np.array(ids, dtype=str), np.array(codes, dtype=str))) if n else np.empty(0, dtype=np.int64)
-        self._code_order = order.astype(np.int64)
-        self._codes = [codes[i] for i in order.tolist()]
-        self._tag_idx = {t: np.asarray(v, dtype=np.int64) for t, v in tag_lists.items()}
-        self._kind, self._mode = kinds, modes
-        xy = np.asarray(coords, dtype=np.float64).reshape(n, 2)
-        self._lat, self._lon = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+        self._geo = list(self.cameras.values())
+        self._ix: _Index | None = None  # built on the first query (a registry only combined into another never pays)
+        self._ix_lock = threading.Lock()
+
+    @property
+    def index(self) -> _Index:
+        """The query columns; built once, on first use (thread-safe)."""
+        ix = self._ix
+        if ix is None:
+            with self._ix_lock:
+                ix = self._ix
+                if ix is None:
+                    ix = self._ix = _Index.build(self._geo)
+        return ix
 
     # -- mapping-like ------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -160,13 +192,14 @@ class Registry:
         """(camera, distance in metres) within *metres* of the point, nearest first."""
         if not len(self._geo):
             return []
+        ix = self.index
         # Cheap bounding-box prefilter, then exact great-circle distance.
         dlat = math.degrees(metres / EARTH_RADIUS_M)
         dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
-        idx = np.flatnonzero((np.abs(self._lat - lat) <= dlat) & (np.abs(self._lon - lon) <= dlon))
+        idx = np.flatnonzero((np.abs(ix.lat - lat) <= dlat) & (np.abs(ix.lon - lon) <= dlon))
         if not len(idx):
             return []
-        dist = np.asarray(haversine_m(self._lat[idx], self._lon[idx], lat, lon))
+        dist = np.asarray(haversine_m(ix.lat[idx], ix.lon[idx], lat, lon))
         keep = dist <= metres
         pairs = sorted(zip(idx[keep].tolist(), dist[keep].tolist()), key=lambda p: p[1])
         return [(self._geo[i], d) for i, d in pairs]
@@ -178,10 +211,11 @@ class Registry:
         ``box`` is (south, west, north, east). Criteria are combined as boolean masks
         over the channel arrays: O(n) numpy work, no Python loop over channels.
         """
-        order = self._code_order
+        ix = self.index
+        order = ix.code_order
         if jurisdiction is not None:
-            lo = bisect.bisect_left(self._codes, jurisdiction)
-            hi = bisect.bisect_left(self._codes, jurisdiction + ":")  # ':' sorts right after '9'
+            lo = bisect.bisect_left(ix.codes, jurisdiction)
+            hi = bisect.bisect_left(ix.codes, jurisdiction + ":")  # ':' sorts right after '9'
             order = order[lo:hi]
         mask: np.ndarray | None = None
 
@@ -190,14 +224,14 @@ class Registry:
             mask = m if mask is None else mask & m
 
         for tag in tags:
-            both(self._select(self._tag_idx.get(tag, _EMPTY)))
+            both(self._select(ix.tag_idx.get(tag, _EMPTY)))
         if kind is not None:
-            both(self._kind == _KIND_NO[CameraKind(kind)])
+            both(ix.kind == _KIND_NO[CameraKind(kind)])
         if mode is not None:
-            both(self._mode == _MODE_NO[AnalysisMode(mode)])
+            both(ix.mode == _MODE_NO[AnalysisMode(mode)])
         if box is not None:
             south, west, north, east = box
-            both((self._lat >= south) & (self._lat <= north) & (self._lon >= west) & (self._lon <= east))
+            both((ix.lat >= south) & (ix.lat <= north) & (ix.lon >= west) & (ix.lon <= east))
         if mask is not None:
             order = order[mask[order]]  # stays in jurisdiction order, no sort needed
         return CameraSet(self._geo, order)

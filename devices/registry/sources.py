@@ -12,6 +12,7 @@ from collections.abc import Hashable, Sequence
 from typing import Protocol
 
 from devices.registry.index import Registry
+from devices.registry.loader import gc_paused
 from devices.registry.schema import Camera
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,11 @@ def combine(base: Registry, sources: Sequence[RegistrySource]) -> Registry:
     """One registry with the file's channels then each source's (file wins on duplicate ids)."""
     if not sources:
         return base
+    with gc_paused():
+        return _combine(base, sources)
+
+
+def _combine(base: Registry, sources: Sequence[RegistrySource]) -> Registry:
     cams = dict(base.cameras)
     for src in sources:
         try:
