@@ -10,14 +10,16 @@ import logging
 import re
 import time
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 log = logging.getLogger("web.access")
 
 
 class AccessLog:
-    def __init__(self, app) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
@@ -31,7 +33,7 @@ class AccessLog:
             log.info("%s %s %s %s %.1fms", client[0] if client else "-", method, scope.get("path", ""),
                      code, (time.perf_counter() - started) * 1000)
 
-        async def tracking_send(message):
+        async def tracking_send(message: Message) -> None:
             kind = message["type"]
             if kind == "http.response.start":
                 state["code"] = message["status"]

@@ -5,30 +5,62 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import redis
 import redis.asyncio as aioredis
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
-from devices import DEVICE_POSITION, mask_url
+from command import open_database
+from devices import DEVICE_POSITION, SecretError, mask_url
 from xueliang.settings import Settings
 
 from web.access_log import AccessLog
 from web.auth import MIN_SECRET_KEY_LENGTH, LoginRateLimiter, TokenRevocations
-from web.cameras import load_cameras
+from web.cameras import CameraDirectory, load_cameras
 from web.context import AppContext
+from web.deps import current_user
 from web.device_status import DeviceStatusBoard
 from web.errors import document_errors, install_error_handlers
 from web.events import EventHub
 from web.limits import BodySizeLimit
 from web.metrics import RequestMetrics, WebMetrics
 from web.mobile import PositionBoard, mobile_tracker
+from web.routes import (
+    actions,
+    alarms,
+    auth,
+    devices,
+    handover,
+    incidents,
+    intake,
+    jurisdictions,
+    mobile,
+    reports,
+    responders,
+    risk,
+    search,
+    system,
+    users,
+    ws,
+)
+from web.routes import cameras as camera_routes
+from web.scope import Principal
 from web.store import Store
+
+if TYPE_CHECKING:
+    from web.live import LiveCamera  # aiortc and PyAV: loaded by _live_router when the app is built
 
 log = logging.getLogger("web")
 
@@ -72,9 +104,8 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
         raise ConfigError("REDIS_URL is not set: the web process needs the Redis that carries xl:events")
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        from command import open_database
-        from devices.onvif import OnvifClientPool
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from devices.onvif import OnvifClientPool  # zeep: loaded when the app starts, not when web is imported
 
         redis_client, redis_sync = _redis_clients(redis_url)
         database = open_database(settings.resolved_database_url())
@@ -149,16 +180,10 @@ def create_app(settings: Settings, *, cookie_secure: bool = False) -> FastAPI:
     return app
 
 
-def _redis_clients(url: str):
+def _redis_clients(url: str) -> tuple[aioredis.Redis, redis.Redis]:
     """Async + sync clients that retry on a dropped connection, so a Redis restart costs a
     retry instead of failing the first request on every stale pooled connection."""
-    from redis.asyncio.retry import Retry as AsyncRetry
-    from redis.backoff import ExponentialBackoff
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-    from redis.retry import Retry
-
-    errors = [RedisConnectionError, RedisTimeoutError]
+    errors: list[type[Exception]] = [RedisConnectionError, RedisTimeoutError]
     async_client = aioredis.Redis.from_url(url, retry=AsyncRetry(ExponentialBackoff(cap=1.0), 3), retry_on_error=errors,
                                            health_check_interval=30, socket_connect_timeout=5)
     sync_client = redis.Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=1.0), 3), retry_on_error=errors,
@@ -167,11 +192,7 @@ def _redis_clients(url: str):
 
 
 def _add_openapi_route(app: FastAPI) -> None:
-    from fastapi import Depends
-
-    from web.deps import current_user
-
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         # The real error body (web.errors.ErrorBody) for every error status, not FastAPI's default.
         if app.openapi_schema is None:
             app.openapi_schema = document_errors(get_openapi(title=app.title, version=app.version, routes=app.routes))
@@ -179,34 +200,14 @@ def _add_openapi_route(app: FastAPI) -> None:
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    async def openapi_schema(_user=Depends(current_user)) -> JSONResponse:
+    async def openapi_schema(_user: Principal = Depends(current_user)) -> JSONResponse:
         return JSONResponse(app.openapi())
 
     app.add_api_route("/api/openapi.json", openapi_schema, methods=["GET"], include_in_schema=False)
 
 
-def _include_routers(app: FastAPI, cameras) -> None:
-    # Every API surface is imported here by name: a missing module fails the start, loudly.
-    from web.routes import (
-        actions,
-        alarms,
-        auth,
-        devices,
-        handover,
-        incidents,
-        intake,
-        jurisdictions,
-        mobile,
-        reports,
-        responders,
-        risk,
-        search,
-        system,
-        users,
-        ws,
-    )
-    from web.routes import cameras as camera_routes
-
+def _include_routers(app: FastAPI, cameras: CameraDirectory) -> None:
+    # Every API surface is imported by name (top of this module): a missing module fails the start, loudly.
     for module in (system, auth, incidents, ws, mobile, actions, camera_routes, responders, jurisdictions, reports,
                    devices, users, intake, risk, search, handover, alarms):
         app.include_router(module.router)
@@ -216,29 +217,22 @@ def _include_routers(app: FastAPI, cameras) -> None:
     app.state.live_router = live
 
 
-def _live_router(cameras):
+def _live_router(cameras: CameraDirectory) -> APIRouter:
     """The live-view router (``web.live.make_router``: WebRTC signalling, stats) at /api/live, scoped by camera."""
-    import web.live as live
-
-    make_router = live.make_router
-    from web.deps import current_user
+    import web.live as live  # aiortc and PyAV: loaded when the app is built, not when web is imported
 
     resolve = live.registry_lookup(cameras.get, lambda user, camera: user.covers(camera.jurisdiction))
 
-    def lookup(camera_id, user, stream=None):
-        from devices import SecretError
-        from fastapi import HTTPException
-
+    def lookup(camera_id: str, user: Principal, stream: str | None = None) -> LiveCamera | Awaitable[LiveCamera | None] | None:
         try:
-            return resolve(camera_id, user, stream) if stream else resolve(camera_id, user)
+            # web.live.CameraLookup declares two parameters, but registry_lookup's lookup takes the stream too
+            return resolve(camera_id, user, stream) if stream else resolve(camera_id, user)  # type: ignore[call-arg]
         except SecretError as exc:  # names the variable to export, never a value
             raise HTTPException(503, f"live view of {camera_id} is not configured: {exc}") from exc
 
-    def configured(user):
+    def configured(user: Principal) -> list[str]:
         # Cameras whose stream secrets are missing cannot be viewed; leaving them out keeps
         # /api/live/stats answering instead of failing on the first unconfigured camera.
-        from devices import SecretError
-
         out = []
         for camera in cameras.in_scope(user.jurisdiction_code):
             try:
@@ -248,14 +242,14 @@ def _live_router(cameras):
             out.append(camera.id)
         return out
 
-    return make_router(current_user, lookup, known_cameras=configured)
+    return live.make_router(current_user, lookup, known_cameras=configured)
 
 
 def _install_handlers(app: FastAPI) -> None:
     install_error_handlers(app)
 
     @app.middleware("http")
-    async def security_headers(request: Request, call_next):
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -272,7 +266,7 @@ PAGES = ("index", "wall", "desk", "map", "responder", "reports", "devices")
 def _mount_pages(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    def page(name: str):
+    def page(name: str) -> Callable[[], Awaitable[FileResponse]]:
         async def serve() -> FileResponse:
             return FileResponse(STATIC_DIR / f"{name}.html", headers={"Cache-Control": "no-cache"})
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
 _HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 _ALGORITHM = "HS256"
@@ -80,7 +82,7 @@ class TokenRevocations:
 
     PREFIX = "xl:token-revoked:"
 
-    def __init__(self, redis_sync, redis_async) -> None:
+    def __init__(self, redis_sync: Redis, redis_async: AsyncRedis) -> None:
         self._sync = redis_sync
         self._async = redis_async
 
@@ -140,7 +142,7 @@ class LoginRateLimiter:
     return 0
     """
 
-    def __init__(self, redis_client, *, per_account: int = 5, per_address: int = 20, global_limit: int = 600,
+    def __init__(self, redis_client: AsyncRedis, *, per_account: int = 5, per_address: int = 20, global_limit: int = 600,
                  window_s: int = 300, global_window_s: int = 60, max_hashes: int = 2, per_address_hashes: int = 1) -> None:
         self._redis = redis_client
         self.per_account = per_account

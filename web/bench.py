@@ -32,8 +32,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
+import psutil
+
 if TYPE_CHECKING:
-    from aiortc import RTCPeerConnection  # the bench's own child process loads aiortc, not the CLI
+    from aiortc import MediaStreamTrack, RTCPeerConnection  # the bench's own child process loads aiortc, not the CLI
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -112,7 +115,7 @@ class Viewer:
         self.session_id: str | None = None
         self._task: asyncio.Task | None = None
 
-    async def open(self, http, camera_id: str, token: str) -> str:
+    async def open(self, http: httpx.AsyncClient, camera_id: str, token: str) -> str:
         from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
         from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
@@ -123,7 +126,7 @@ class Viewer:
         transceiver.setCodecPreferences([c for c in caps if c.mimeType.lower() == self.codec])
 
         @pc.on("track")
-        def on_track(track) -> None:
+        def on_track(track: MediaStreamTrack) -> None:
             self._task = asyncio.create_task(self._consume(track))
 
         await pc.setLocalDescription(await pc.createOffer())
@@ -135,7 +138,7 @@ class Viewer:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
         return answer["mode"]
 
-    async def _consume(self, track) -> None:
+    async def _consume(self, track: MediaStreamTrack) -> None:
         from aiortc.mediastreams import MediaStreamError
 
         while True:
@@ -145,7 +148,7 @@ class Viewer:
                 return
             self.frames += 1
 
-    async def close(self, http, camera_id: str, token: str) -> None:
+    async def close(self, http: httpx.AsyncClient, camera_id: str, token: str) -> None:
         if self.session_id:
             await http.delete(f"/api/live/{camera_id}/sessions/{self.session_id}",
                               headers={"Authorization": f"Bearer {token}"})
@@ -179,12 +182,13 @@ async def _first_frame(base: str, token: str) -> tuple[float, float]:
     return cold / 1000, warm / 1000
 
 
-def _cpu_seconds(proc) -> float:
+def _cpu_seconds(proc: psutil.Process) -> float:
     t = proc.cpu_times()
     return t.user + t.system
 
 
-async def _measure_mode(http, token: str, codec: str, levels: list[int], window: float, gateway,
+async def _measure_mode(http: httpx.AsyncClient, token: str, codec: str, levels: list[int], window: float,
+                        gateway: psutil.Process,
                         rtsp_port: int, settle: float, camera_fps: int, camera_id: str = "cam01") -> dict:
     viewers: list[Viewer] = []
     cpu_by_level: dict[int, float] = {}
@@ -234,23 +238,18 @@ async def _measure_mode(http, token: str, codec: str, levels: list[int], window:
     }
 
 
-async def _frames_sent(http, token: str) -> int:
+async def _frames_sent(http: httpx.AsyncClient, token: str) -> int:
     resp = await http.get("/api/live/stats", headers={"Authorization": f"Bearer {token}"})
     resp.raise_for_status()
     return sum(s["frames_sent"] for cam in resp.json()["cameras"].values() for s in cam.get("sessions", []))
 
 
-def _upstream_connections(gateway, rtsp_port: int) -> int:
-    import psutil
-
+def _upstream_connections(gateway: psutil.Process, rtsp_port: int) -> int:
     return sum(1 for c in gateway.net_connections(kind="tcp")
                if c.raddr and c.raddr.port == rtsp_port and c.status == psutil.CONN_ESTABLISHED)
 
 
 async def _inner(viewers: int, window: float, fps: int, upstream: str, quick: bool) -> dict:
-    import httpx
-    import psutil
-
     from web.live.standalone import TOKEN_ENV
     from xueliang.runtime import RtspSampleServer, SampleMount, free_port, spawn, stop, wait_for_port
     from xueliang.settings import REPO_ROOT

@@ -7,6 +7,10 @@ Codes, units and brand names are allowed (ALLOWED); everything else made of Lati
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page  # the browser checks' own dependency
 
 # Codes, units and names that stay as they are in a Chinese centre's software.
 ALLOWED = frozenset({
@@ -60,11 +64,11 @@ def english_words(texts: list[str]) -> list[str]:
     return found
 
 
-def record_toasts(page) -> None:
+def record_toasts(page: Page) -> None:
     page.evaluate(TOAST_RECORDER_JS)
 
 
-def scan(page) -> list[str]:
+def scan(page: Page) -> list[str]:
     """English words on the page now, plus those of every toast recorded since :func:`record_toasts`."""
     texts = page.evaluate(VISIBLE_TEXT_JS)
     texts += page.evaluate("() => window.__xlToasts || []")

@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+
+from redis.asyncio import Redis as AsyncRedis
 
 from command import EVENTS_STREAM, decode_event
 
@@ -60,10 +62,21 @@ class Subscription:
             self.lagged = True  # nothing more is queued; the reader drains, then disconnects
 
 
-def to_message(entry_id: Any, fields: dict) -> dict | None:
+Entry = tuple[bytes | str | None, dict[bytes | str, bytes | str] | None]  # one XRANGE / XREAD entry
+
+
+def _xread_entries(result: object) -> list[Entry]:
+    """The entries of an XREAD answer (RESP2 ``[[stream, entries]]`` or RESP3 ``{stream: entries}``)."""
+    if not result:
+        return []
+    pairs = result.items() if isinstance(result, dict) else result
+    return [entry for _stream, entries in cast("Iterable[tuple[object, list[Entry]]]", pairs) for entry in entries]
+
+
+def to_message(entry_id: Any, fields: dict[Any, Any] | None) -> dict[str, Any] | None:
     """The JSON pushed to clients: the event plus ``stream_id`` (the resume cursor)."""
     try:
-        event = decode_event(fields)
+        event = decode_event(fields or {})
     except (ValueError, TypeError) as exc:
         log.warning("skipping malformed %s entry %s: %s", EVENTS_STREAM, _s(entry_id), exc)
         return None
@@ -74,7 +87,7 @@ def to_message(entry_id: Any, fields: dict) -> dict | None:
 class EventHub:
     """Tails ``xl:events`` once and fans entries out to subscribers."""
 
-    def __init__(self, redis_client, *, stream: str = EVENTS_STREAM, block_ms: int = 1000) -> None:
+    def __init__(self, redis_client: AsyncRedis, *, stream: str = EVENTS_STREAM, block_ms: int = 1000) -> None:
         self._redis = redis_client
         self.stream = stream
         self._block_ms = block_ms
@@ -91,7 +104,7 @@ class EventHub:
         """Feed the retained history of ``types`` up to ``until`` to ``listener`` (startup backfill)."""
         cursor, seen = "-", 0
         while True:
-            entries = await self._redis.xrange(self.stream, min=cursor, max=until, count=BACKLOG_CHUNK)
+            entries = await self._redis.xrange(self.stream, min=cursor, max=until, count=BACKLOG_CHUNK) or []
             for entry_id, fields in entries:
                 seen += 1
                 cursor = f"({_s(entry_id)}"
@@ -136,16 +149,15 @@ class EventHub:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
-            for _stream, entries in result or []:
-                for entry_id, fields in entries:
-                    self._last_id = _s(entry_id)
-                    message = to_message(entry_id, fields)
-                    if message is None:
-                        continue
-                    for listener in self._listeners:
-                        listener(message)
-                    for sub in list(self._subscribers):
-                        sub.offer(message)
+            for entry_id, fields in _xread_entries(result):
+                self._last_id = _s(entry_id)
+                message = to_message(entry_id, fields)
+                if message is None:
+                    continue
+                for listener in self._listeners:
+                    listener(message)
+                for sub in list(self._subscribers):
+                    sub.offer(message)
 
     async def subscribe(self, accepts: Callable[[dict], bool], last_event_id: str | None) -> AsyncIterator[dict]:
         """Yield messages accepted by ``accepts``: first the backlog after ``last_event_id``, then live ones."""
@@ -157,7 +169,7 @@ class EventHub:
                 cursor = last_event_id
                 sent = parse_stream_id(last_event_id)
                 while True:
-                    entries = await self._redis.xrange(self.stream, min=f"({cursor}", max="+", count=BACKLOG_CHUNK)
+                    entries = await self._redis.xrange(self.stream, min=f"({cursor}", max="+", count=BACKLOG_CHUNK) or []
                     for entry_id, fields in entries:
                         cursor = _s(entry_id)
                         sent = parse_stream_id(cursor)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web.errors import error_body
 
@@ -25,7 +26,7 @@ class BodyTooLarge(HTTPException):
 
 
 class BodySizeLimit:
-    def __init__(self, app, *, max_bytes: int, upload_bytes: int | None = None, upload_suffixes: tuple[str, ...] = ()) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, upload_bytes: int | None = None, upload_suffixes: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
         # uploads (paths ending in one of ``upload_suffixes``) get more room than JSON bodies
@@ -35,7 +36,7 @@ class BodySizeLimit:
     def _limit(self, path: str) -> int:
         return self.upload_bytes if path.endswith(self.upload_suffixes) else self.max_bytes
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -52,7 +53,7 @@ class BodySizeLimit:
         received = 0
         state = {"started": False, "rejected": False}
 
-        async def limited_receive():
+        async def limited_receive() -> Message:
             nonlocal received
             if state["rejected"]:
                 return {"type": "http.disconnect"}
@@ -70,7 +71,7 @@ class BodySizeLimit:
                     raise BodyTooLarge(limit)
             return message
 
-        async def tracking_send(message):
+        async def tracking_send(message: Message) -> None:
             if state["rejected"]:
                 return
             if message["type"] == "http.response.start":
@@ -84,7 +85,7 @@ class BodySizeLimit:
                 raise
 
 
-async def _reject(send, limit: int) -> None:
+async def _reject(send: Send, limit: int) -> None:
     body = json.dumps(error_body(413, message=f"请求内容超过 {_size(limit)} 上限，请缩小文件或分批上传。",
                                  detail=f"request body larger than {limit} bytes"), ensure_ascii=False).encode()
     await send({

@@ -37,7 +37,10 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Geolocation, Page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -287,7 +290,8 @@ class Scenario:
         print(f"[{time.monotonic() - self.started:6.1f}s] {'ok ' if s.ok else 'FAIL'} {name} {s.error[:300]}", file=sys.stderr, flush=True)
         return s.ok
 
-    def login(self, browser, name: str, username: str, context_args: dict, path: str, geolocation: dict | None = None):
+    def login(self, browser: Browser, name: str, username: str, context_args: dict[str, Any], path: str,
+              geolocation: Geolocation | None = None) -> Page:
         context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **context_args)
         if geolocation:
             context.grant_permissions(["geolocation"], origin=self.demo.base)
@@ -310,11 +314,11 @@ class Scenario:
             raise StepFailed("no incident from the township's camera was found earlier in the shift")
         return self.video_incident
 
-    def desk_select(self, page, incident_id: int) -> None:
+    def desk_select(self, page: Page, incident_id: int) -> None:
         page.click(f'.queue-item[data-id="{incident_id}"]')
         page.wait_for_selector(f'#detail[data-id="{incident_id}"] #detail-status', timeout=10_000)
 
-    def act(self, page, action: str, fill: dict[str, str] | None = None, submit: bool = True) -> None:
+    def act(self, page: Page, action: str, fill: dict[str, str] | None = None, submit: bool = True) -> None:
         """Click an action button on the desk; fill its form; submit it."""
         page.click(f'#actions button[data-action="{action}"]')
         form = f'#actions .action-form[data-action="{action}"]'
@@ -333,11 +337,11 @@ class Scenario:
         if submit:
             page.click(f"{form} button[type=submit]")
 
-    def status_is(self, page, label: str, timeout: float = 15) -> None:
+    def status_is(self, page: Page, label: str, timeout: float = 15) -> None:
         wait_until(lambda: label in page.inner_text("#detail-status"), timeout, f"status {label} on the desk (shows {page.inner_text('#detail-status')!r})")
 
     # -- the shift --
-    def run(self, browser) -> Shift:
+    def run(self, browser: Browser) -> Shift:
         pw_timeout = 20_000
         county_wall = self.login(browser, "county_wall", COUNTY, DESKTOP, "/wall")
         county_wall.set_default_timeout(pw_timeout)
@@ -471,7 +475,7 @@ class Scenario:
     def video_incident_arrives(self) -> None:
         desk = self.pages["township_desk"]
 
-        def newest_video():
+        def newest_video() -> int | None:
             ids = desk.evaluate("""() => [...document.querySelectorAll('.queue-item')].map(li => Number(li.dataset.id))""")
             return max(ids) if ids else None
         self.video_incident = wait_until(newest_video, 90, "an incident from the township's camera in the queue")
@@ -532,14 +536,14 @@ class Scenario:
         desk.click(".dispatch-form button[type=submit]")
         self.status_is(desk, "已派单")
 
-    def responder_row(self, desk, username: str) -> int:
+    def responder_row(self, desk: Page, username: str) -> int:
         """The id of the responder account's unit, read from the dispatch list the operator sees."""
         name = {"r1": "派出所值班警组"}[username]
         for attempt in range(2):
             rows = desk.locator(".dispatch-form .unit-row")
             for i in range(rows.count()):
                 if name in rows.nth(i).inner_text():
-                    return int(rows.nth(i).get_attribute("data-responder"))
+                    return int(rows.nth(i).get_attribute("data-responder") or "0")
             if attempt == 0 and desk.locator(".dispatch-form button.show-all").count():
                 desk.click(".dispatch-form button.show-all")  # not recommended: the operator opens the full list
         raise StepFailed(f"no unit named *{name} in the dispatch form: {desk.inner_text('.dispatch-form')[:300]}")
@@ -627,12 +631,12 @@ class Scenario:
             self.act(desk, "classify", {})
             wait_until(lambda: "已分类" in desk.inner_text("#detail-status") or "已派单" in desk.inner_text("#detail-status"), 15, "status 已分类")
 
-    def submit_intake(self, desk) -> int:
+    def submit_intake(self, desk: Page) -> int:
         """Submit the 受理登记 form; the new case is selected (a case that was selected before is not it)."""
         before = set(desk.evaluate("() => [...document.querySelectorAll('.queue-item')].map(li => Number(li.dataset.id))"))
         desk.click('#report-form button[type="submit"]')
 
-        def new_selected():
+        def new_selected() -> int | None:
             sel = desk.get_attribute(".queue-item.selected", "data-id", timeout=1000) if desk.locator(".queue-item.selected").count() else None
             return int(sel) if sel and int(sel) not in before else None
         inc = wait_until(new_selected, 15, "the new case selected in the queue")
@@ -683,7 +687,7 @@ class Scenario:
     def false_alarm_mark(self) -> None:
         county = self.pages["county_desk"]
 
-        def pick():  # an open video incident of another township's camera, not yet handled
+        def pick() -> list[Any] | None:  # an open video incident of another township's camera, not yet handled
             return county.evaluate(f"""() => {{ const li = [...document.querySelectorAll('.queue-item[data-camera]')].find(li =>
                  ['received', 'classified'].includes(li.dataset.status) && li.dataset.camera && li.dataset.camera !== '{TOWNSHIP_CAMERA}');
                  return li ? [Number(li.dataset.id), li.dataset.camera] : null; }}""")
@@ -696,7 +700,7 @@ class Scenario:
         self.muted = (inc, camera, time.monotonic(), self.other_alerts(county, camera))
 
     @staticmethod
-    def other_alerts(page, camera: str) -> int:
+    def other_alerts(page: Page, camera: str) -> int:
         """Alerts counted (×N badges) on the queue's incidents of the cameras nobody handles in the shift."""
         return page.evaluate(f"""() => [...document.querySelectorAll('.queue-item[data-camera]')]
              .filter(li => li.dataset.camera !== '{camera}' && li.dataset.camera !== '{TOWNSHIP_CAMERA}')
@@ -722,7 +726,7 @@ class Scenario:
         check(others > others_before, f"the other cameras raised no alert meanwhile ({others_before} → {others}): the check proves nothing")
 
     # -- grid worker --
-    def grid_position(self) -> dict:
+    def grid_position(self) -> Geolocation:
         import httpx
 
         r = httpx.post(f"{self.demo.base}/api/auth/login", json={"username": GRID_WORKER, "password": self.demo.password}, timeout=10)
@@ -731,7 +735,7 @@ class Scenario:
         me = httpx.get(f"{self.demo.base}/api/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
         place = httpx.get(f"{self.demo.base}/api/jurisdictions/{me['jurisdiction_code']}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
         if place.status_code == 200 and place.json().get("center_lat"):
-            return {"latitude": place.json()["center_lat"], "longitude": place.json()["center_lon"]}
+            return {"latitude": float(place.json()["center_lat"]), "longitude": float(place.json()["center_lon"])}
         return {"latitude": 27.78, "longitude": 120.63}
 
     def grid_report(self) -> None:

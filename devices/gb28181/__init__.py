@@ -20,15 +20,23 @@ from devices.gb28181.store import GbDevice, Position
 
 __all__ = ["CatalogItem", "GbAlarm", "GbConfig", "GbDevice", "GbEvents", "GbIdError", "GbPlatform", "Invite",
            "ManscdpError", "MediaMode", "Position", "SdpAnswer", "is_id", "ptz", "validate_id",
-           "ChannelMapping", "GbChannelSource", "channel_cameras", "registry_sources", "stream_url"]  # the last five load lazily
+           "ChannelMapping", "GbChannelSource", "channel_cameras", "control_headers", "registry_sources",
+           "stream_url"]  # the last six load lazily
 
 if TYPE_CHECKING:  # the lazy names below, spelled out for type checkers
-    from devices.gb28181.cameras import ChannelMapping, GbChannelSource, channel_cameras, registry_sources, stream_url
+    from devices.gb28181.cameras import (
+        ChannelMapping,
+        GbChannelSource,
+        channel_cameras,
+        control_headers,
+        registry_sources,
+        stream_url,
+    )
 
 
 def __getattr__(name: str) -> object:
     # Registry/database pieces load lazily: the SIP server alone needs no SQLAlchemy models.
-    if name in ("ChannelMapping", "GbChannelSource", "channel_cameras", "registry_sources", "stream_url"):
+    if name in ("ChannelMapping", "GbChannelSource", "channel_cameras", "control_headers", "registry_sources", "stream_url"):
         from devices.gb28181 import cameras
         return getattr(cameras, name)
     raise AttributeError(f"module 'devices.gb28181' has no attribute {name!r}")

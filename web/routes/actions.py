@@ -14,12 +14,16 @@ from typing import Any, Literal, TypeVar
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
+from fastapi.responses import FileResponse
+from sqlalchemy import ScalarResult, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from command import (
     CONFLICT_REASON,
     Actor,
     AlarmError,
+    AuditEvent,
     NotFound,
     TransitionRefused,
     acknowledge,
@@ -48,6 +52,7 @@ from command import (
 from web.deps import BodyId, IdPath, can_see_incident, current_user, get_ctx, responders_in_scope
 from web.errors import api_error
 from web.routes.auth import client_ip
+from web.routes.incidents import load_visible
 from web.scope import Permission, Principal
 from web.workflow import actor_for
 
@@ -132,7 +137,7 @@ def refused(exc: TransitionRefused, version: int | None = None) -> Exception:
     return api_error(409, message, code="conflict", detail=detail)
 
 
-def _run(request: Request, user: Principal, incident_id: int, action: str, call,
+def _run(request: Request, user: Principal, incident_id: int, action: str, call: Callable[[Session, Actor], object],
          expected_version: int | None = None) -> dict[str, Any]:
     """Check visibility, run ``call(session, actor)`` in one transaction, publish the update."""
     ctx = get_ctx(request)
@@ -206,7 +211,7 @@ _route("false_alarm", FalseAlarmIn, "误报: mark as false alarm (optionally mut
        lambda s, a, i, b: mark_false_alarm(s, i, a, reason=b.reason, mute_minutes=b.mute_minutes))
 
 
-def _mute(session, actor, incident_id: int, body: MuteIn) -> None:
+def _mute(session: Session, actor: Actor, incident_id: int, body: MuteIn) -> None:
     if actor.role not in ("admin", "county_operator", "township_operator", "village_operator"):
         raise TransitionRefused("mute", None, f"role {actor.role!r} may not mute alarms", "role")
     incident = get_incident(session, incident_id)
@@ -242,33 +247,23 @@ async def add_photo(
         raise HTTPException(422, {"field": "photo", "message": "photo must be a JPEG or PNG image"})
     ctx = get_ctx(request)
 
-    def attach(session, actor) -> None:
+    def attach(session: Session, actor: Actor) -> None:
         index = sum(1 for e in _photo_events(session, incident_id)) + 1
         path = store_photo(ctx.settings.media_dir, data, suffix)
         incident = get_incident(session, incident_id)
         audit(session, actor, "photo", incident=incident, from_status=incident.status, to_status=incident.status,
               detail={"path": path, "index": index, "note": note})
 
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(_run, request, user, incident_id, "photo", attach)
 
 
-def _photo_events(session, incident_id: int):
-    from sqlalchemy import select
-
-    from command import AuditEvent
-
+def _photo_events(session: Session, incident_id: int) -> ScalarResult[AuditEvent]:
     return session.scalars(select(AuditEvent).where(AuditEvent.incident_id == incident_id, AuditEvent.action == "photo"))
 
 
 @router.get("/{incident_id}/photos/{index}", summary="A scene photo attached to the incident",
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})
-def get_photo(incident_id: IdPath, index: IdPath, request: Request, user: Principal = Depends(current_user)):
-    from fastapi.responses import FileResponse
-
-    from web.routes.incidents import load_visible
-
+def get_photo(incident_id: IdPath, index: IdPath, request: Request, user: Principal = Depends(current_user)) -> FileResponse:
     load_visible(request, user, incident_id)
     ctx = get_ctx(request)
     with ctx.database.session() as session:

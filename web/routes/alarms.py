@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from command import AlarmError, AlarmMute, alarms
-from devices import TimeWindow
+from devices import Camera, Rule, TimeWindow, TripwireRule
 from web.deps import IdPath, current_user, get_ctx, require
-from web.errors import api_error
+from web.errors import ApiError, api_error
 from web.routes.auth import client_ip
 from web.routes.cameras import visible_camera
 from web.scope import Permission, Principal
@@ -42,18 +42,18 @@ class ScheduleIn(_Body):
                                                   "days: [mon..sun]} in the centre's local time; empty = armed all day")
 
 
-def _alarm_error(exc: AlarmError):
+def _alarm_error(exc: AlarmError) -> ApiError:
     return api_error(422, str(exc), field=f"body.{exc.field}" if exc.field else None)
 
 
-def _rule(camera: Any, rule_id: str) -> Any:
-    rule = next((r for r in getattr(camera, "rules", []) or [] if r.id == rule_id), None)
+def _rule(camera: Camera, rule_id: str) -> Rule:
+    rule = next((r for r in camera.rules if r.id == rule_id), None)
     if rule is None:
         raise api_error(404, f"摄像机 {camera.id} 没有规则 {rule_id}", detail=f"no rule {rule_id!r} on camera {camera.id!r}")
     return rule
 
 
-def _yaml_schedule(rule: Any) -> dict[str, Any]:
+def _yaml_schedule(rule: Rule) -> dict[str, Any]:
     return {"enabled": bool(rule.enabled),
             "windows": [{"start": w.start, "end": w.end, "days": list(w.days)} for w in rule.schedule or []]}
 
@@ -101,13 +101,14 @@ def camera_rules(camera_id: str, request: Request, user: Principal = Depends(cur
         overrides = alarms.schedule_overrides(session, {camera.id})
         mutes = {m.rule_id: m for m in alarms.active_mutes(session, str(camera.jurisdiction)) if m.camera_id == camera.id}
         items = []
-        for rule in getattr(camera, "rules", []) or []:
+        for rule in camera.rules:
             override = alarms.schedule_dict(overrides.get((camera.id, rule.id)))
             yaml = _yaml_schedule(rule)
             effective = {**(override or yaml), "source": "override" if override else "yaml"}
             effective = {k: effective[k] for k in ("enabled", "windows", "source")}
             mute = mutes.get(rule.id)
-            items.append({"rule_id": rule.id, "kind": str(getattr(rule.kind, "value", rule.kind)), "zone": rule.zone,
+            zone = None if isinstance(rule, TripwireRule) else rule.zone  # a tripwire has a line, not a zone
+            items.append({"rule_id": rule.id, "kind": rule.kind.value, "zone": zone,
                           "yaml": yaml, "override": override, "effective": effective,
                           "mute": alarms.mute_dict(mute) if mute else None})
     return {"camera_id": camera.id, "camera_name": camera.name, "items": items}

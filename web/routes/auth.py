@@ -8,6 +8,7 @@ import logging
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from command import name_of
 from web.auth import issue_token
 from web.errors import ApiError
 from web.context import AppContext
@@ -94,8 +95,6 @@ async def logout(request: Request, response: Response, user: Principal = Depends
 
 @router.get("/me", summary="The logged-in user, role, scope (code and name) and permissions")
 def me(request: Request, user: Principal = Depends(current_user)) -> dict:
-    from command import name_of
-
     out = user.public_dict()
     # names, not codes, where operators read them (the nav bar shows 县/乡镇 names)
     with get_ctx(request).database.session() as session:

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from typing import Any, Literal
+import re
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
+import httpx
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from web.cameras import camera_view
+from devices import Camera, SecretError
+from devices.gb28181 import ChannelMapping, control_headers
+from devices.onvif import OnvifAuthError, OnvifCamera, OnvifError, OnvifNotSupported, OnvifTimeout
+from web.cameras import CameraDirectory, camera_view
 from web.deps import current_user, get_ctx, require
 from web.errors import api_error
 from web.scope import Permission, Principal
 
 log = logging.getLogger("web.cameras")
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
+T = TypeVar("T")
 
 
-def _directory(request: Request):
+def _directory(request: Request) -> CameraDirectory:
     return get_ctx(request).cameras
 
 
-def visible_camera(request: Request, user: Principal, camera_id: str):
+def visible_camera(request: Request, user: Principal, camera_id: str) -> Camera:
     camera = _directory(request).get(camera_id)
     if camera is None or not user.covers(camera.jurisdiction):
         raise HTTPException(404, f"camera {camera_id!r} not found in your jurisdiction")
@@ -70,8 +78,6 @@ _DEVICE_RESPONSES: dict[int | str, dict[str, Any]] = {409: {"description": "not 
 
 def _device_error(exc: Exception) -> tuple[int, str, str]:
     """(status, code, zh-CN message template) for an ONVIF error; most specific class first."""
-    from devices.onvif import OnvifAuthError, OnvifNotSupported, OnvifTimeout
-
     if isinstance(exc, OnvifAuthError):
         return 502, "camera_auth", "摄像机 {camera} 拒绝了 ONVIF 账号，请检查设备密码配置。"
     if isinstance(exc, OnvifNotSupported):
@@ -81,11 +87,8 @@ def _device_error(exc: Exception) -> tuple[int, str, str]:
     return 502, "camera_error", "摄像机 {camera} 返回错误，操作未完成；详情见服务器日志。"
 
 
-def _ptz_call(request: Request, camera, fn):
+def _ptz_call(request: Request, camera: Camera, fn: Callable[[OnvifCamera], T]) -> T:
     """``fn(client)`` on the camera's pooled ONVIF client; device errors become 502/504/409 with the reason."""
-    from devices import SecretError
-    from devices.onvif import OnvifError
-
     if camera.onvif is None:
         raise api_error(409, f"摄像机 {camera.id} 未配置 ONVIF 地址，无法云台控制。", code="no_onvif",
                         detail=f"camera {camera.id} has no ONVIF endpoint; PTZ is not possible")
@@ -104,11 +107,6 @@ def _ptz_call(request: Request, camera, fn):
 
 def _gb_control(camera_id: str, action: str, payload: dict) -> dict:
     """Ask the GB worker (``xueliang gb28181 run``) to act on a channel; its refusals become 4xx/5xx here."""
-    import httpx
-
-    from devices.gb28181 import ChannelMapping
-    from devices.gb28181.cameras import control_headers
-
     url = f"{ChannelMapping.from_env().media_url.rstrip('/')}/gb28181/{camera_id}/{action}"
     try:
         headers = control_headers()  # XUELIANG_GB28181_MEDIA_TOKEN; the error names the variable, never a value
@@ -140,15 +138,17 @@ def ptz(camera_id: str, body: PtzIn, request: Request, user: Principal = Depends
         log.info("%s: PTZ %s on %s (GB28181)", user.username, body.action, camera_id)
         return {"ok": True, "camera_id": camera_id, "action": body.action, **result}
 
-    def run(device):
+    preset = body.preset or ""  # checked above for the preset actions
+
+    def run(device: OnvifCamera) -> dict[str, str]:
         if body.action == "move":
             device.continuous_move(body.pan, body.tilt, body.zoom, timeout_s=body.timeout_s)
         elif body.action == "stop":
             device.stop()
         elif body.action == "goto_preset":
-            device.goto_preset(body.preset)
+            device.goto_preset(preset)
         else:
-            return {"preset": device.set_preset(body.preset)}
+            return {"preset": device.set_preset(preset)}
         return {}
 
     result = _ptz_call(request, camera, run)
@@ -160,9 +160,6 @@ def ptz(camera_id: str, body: PtzIn, request: Request, user: Principal = Depends
 def device_records(camera_id: str, request: Request, user: Principal = Depends(current_user),
                    start: str | None = Query(None, max_length=19, description="local time yyyy-MM-ddTHH:mm:ss (default: today 00:00)"),
                    end: str | None = Query(None, max_length=19, description="local time (default: now)")) -> dict:
-    import datetime as dt
-    import re
-
     camera = visible_camera(request, user, camera_id)  # scope first: another township's id is simply not found
     now = dt.datetime.now()
     start = start or now.strftime("%Y-%m-%dT00:00:00")

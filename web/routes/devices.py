@@ -5,10 +5,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from devices import LAST_FRAME_KEY, AnalysisMode, Camera
+
 from web.cameras import camera_view
+from web.context import AppContext
 from web.deps import current_user, get_ctx
 from web.scope import Principal
 
@@ -16,10 +20,8 @@ router = APIRouter(prefix="/api/devices", tags=["device health"])
 FRESH_S = 15.0  # 在线 = a frame within this long (device health samples one frame per camera every 5 s)
 
 
-def _last_frames(ctx) -> dict[str, float]:
+def _last_frames(ctx: AppContext) -> dict[str, float]:
     """The analytics worker's heartbeat (camera_id -> wall time of the newest sampled frame); {} if unreachable."""
-    from devices import LAST_FRAME_KEY
-
     try:
         raw = ctx.redis_sync.hgetall(LAST_FRAME_KEY)
     except Exception:  # Redis down: the statuses alone, as before
@@ -27,15 +29,14 @@ def _last_frames(ctx) -> dict[str, float]:
     return {(k.decode() if isinstance(k, bytes) else k): float(v) for k, v in raw.items()}
 
 
-def _fresh(status: dict, camera, last_frame: float | None, now: float) -> dict:
+def _fresh(status: dict[str, Any], camera: Camera, last_frame: float | None, now: float) -> dict[str, Any]:
     """A continuously watched camera is 在线 only with a frame in the last ``FRESH_S`` seconds: the
     status event was published when it came online, maybe long ago, and a stopped worker sends nothing."""
     out = dict(status)
     if last_frame is not None:
         out["last_frame_at"] = datetime.fromtimestamp(last_frame, UTC).isoformat()
         out["last_frame_age_s"] = round(now - last_frame, 1)
-    mode = getattr(getattr(camera, "analysis", None), "mode", None)
-    if out.get("status") == "online" and str(getattr(mode, "value", mode)) == "continuous":
+    if out.get("status") == "online" and camera.analysis.mode == AnalysisMode.continuous:
         if last_frame is None or now - last_frame > FRESH_S:
             age = f"{now - last_frame:.0f} 秒前" if last_frame is not None else "未知"
             out["status"] = "offline"

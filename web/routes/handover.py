@@ -8,10 +8,12 @@ command (``duty_shift_added``, ``handover_given``, ``handover_acknowledged``).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from command import HandoverError, User, handover
 
@@ -48,14 +50,14 @@ def _refused(exc: HandoverError) -> ApiError:
     return ApiError(exc.status, exc.code, exc.message, errors=errors)
 
 
-def _names(session, usernames: set[str]) -> dict[str, str]:
+def _names(session: Session, usernames: set[str]) -> dict[str, str]:
     if not usernames:
         return {}
     rows = session.execute(select(User.username, User.display_name).where(User.username.in_(usernames)))
     return {u: (d or u) for u, d in rows}
 
 
-def _with_names(session, data: dict, *keys: str) -> dict:
+def _with_names(session: Session, data: dict[str, Any], *keys: str) -> dict[str, Any]:
     names = _names(session, {data[k] for k in keys if data.get(k)})
     for key in keys:
         data[f"{key}_name"] = names.get(data[key], data[key]) if data.get(key) else None

@@ -10,10 +10,11 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from pydantic import ValidationError
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from command import relay_after_commit, stage_events
-from command import incident_payload
+from command import Incident, incident_payload
 from command import IntakeError, ReportIn, import_work_orders, submit_report
 
 from web.deps import current_user, get_ctx, require
@@ -104,10 +105,6 @@ async def import_orders(
     ctx = get_ctx(request)
 
     def run() -> dict:
-        from sqlalchemy import func, select
-
-        from command import Incident
-
         with ctx.database.session() as session:
             before = session.scalar(select(func.max(Incident.id))) or 0
             try:

@@ -11,7 +11,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from command import LOCAL_TZ, build_report, render_report, report_csv
+from command import LOCAL_TZ, Report, build_report, render_report, report_csv
 
 from web.deps import current_user, get_ctx
 from web.scope import Principal
@@ -28,7 +28,7 @@ def _scope(user: Principal, jurisdiction_code: str | None) -> str:
     return code
 
 
-def _report(request: Request, user: Principal, period: str, day: date | None, jurisdiction_code: str | None):
+def _report(request: Request, user: Principal, period: str, day: date | None, jurisdiction_code: str | None) -> Report:
     scope = _scope(user, jurisdiction_code)
     with get_ctx(request).database.session() as session:
         try:

@@ -7,6 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from command import RiskSubject
 from command import NotFound
@@ -68,7 +69,7 @@ def create(body: SubjectIn, request: Request, user: Principal = Depends(require(
             raise _refused(exc) from exc
 
 
-def _visible(session, user: Principal, subject_id: int) -> RiskSubject:
+def _visible(session: Session, user: Principal, subject_id: int) -> RiskSubject:
     try:
         return get_risk_subject(session, subject_id, scope=user.jurisdiction_code)
     except NotFound:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from web.deps import require
-from web.scope import Permission
+from web.scope import Permission, Principal
 
 router = APIRouter(prefix="/api", tags=["system"])
 
@@ -25,7 +26,5 @@ metrics_router = APIRouter(tags=["system"])
 
 @metrics_router.get("/metrics", summary="Prometheus metrics of the web process (administrators)",
                     response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-async def metrics(request: Request, _admin=Depends(require(Permission.ADMINISTER))) -> Response:
-    from prometheus_client import CONTENT_TYPE_LATEST
-
+async def metrics(request: Request, _admin: Principal = Depends(require(Permission.ADMINISTER))) -> Response:
     return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

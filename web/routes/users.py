@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from command import AccountError, create_user
-from command import get_user, list_users, set_active
+from command import User, get_user, list_users, set_active
 
 from web.auth import hash_password
 from web.deps import BodyId, get_ctx, not_found, require, visible_responder
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/users", tags=["users"])
 RoleName = Literal["admin", "county_operator", "township_operator", "village_operator", "responder", "viewer"]
 
 
-def _user_dict(u) -> dict:
+def _user_dict(u: User) -> dict[str, Any]:
     # never the password hash
     return {"id": u.id, "username": u.username, "role": u.role, "jurisdiction_code": u.jurisdiction_code,
             "display_name": u.display_name, "responder_id": u.responder_id, "active": u.active}

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from web.context import AppContext
 from web.deps import can_see_incident, principal_from_token, websocket_token
 from web.events import SubscriberLagged, parse_stream_id
 from web.scope import Principal
@@ -41,7 +43,7 @@ def _same_origin(websocket: WebSocket) -> bool:
     return origin.split("://", 1)[-1] == host
 
 
-def accepts_for(session: "SocketSession"):
+def accepts_for(session: SocketSession) -> Callable[[dict[str, Any]], bool]:
     def accepts(message: dict) -> bool:
         raw = message.get("payload")
         payload: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -62,7 +64,7 @@ class SocketSession:
     events after its account is disabled, its token revoked by logout, or its token expires.
     """
 
-    def __init__(self, ctx, token: str | None, user: Principal) -> None:
+    def __init__(self, ctx: AppContext, token: str | None, user: Principal) -> None:
         self._ctx = ctx
         self._token = token
         self.user = user
