@@ -23,7 +23,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+    from web.operator_shift import Scenario  # which imports this module when the shift runs its desk tools
 
 SECOND_COUNTY = "county_next"
 
@@ -39,7 +46,7 @@ def _inside(lon: float, lat: float, ring: list[list[float]]) -> bool:
 class DeskToolSteps:
     """The steps, bound to the operator shift's scenario (its demo, pages, step runner and checks)."""
 
-    def __init__(self, scenario: Any, browser: Any) -> None:
+    def __init__(self, scenario: Scenario, browser: Browser) -> None:
         from web.operator_shift import DESKTOP, check, wait_until
 
         self.sc, self.browser = scenario, browser
@@ -59,13 +66,11 @@ class DeskToolSteps:
             sc.step("search_p95_ms over 100,000 incidents through the API", self.search_p95, None)
 
     # -- plumbing --
-    def api(self, page: Any) -> Any:
-        import httpx
-
+    def api(self, page: Page) -> httpx.Client:
         token = page.evaluate("() => sessionStorage.getItem('xl.token')")
         return httpx.Client(base_url=self.sc.demo.base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
-    def _scan(self, name: str, page: Any) -> None:
+    def _scan(self, name: str, page: Page) -> None:
         from web.english_scan import scan
 
         self.english[name] = scan(page)
@@ -170,7 +175,7 @@ class DeskToolSteps:
             page.goto(f"{self.sc.demo.base}/map#{kind}={ident}")
             page.wait_for_selector(f"body[data-focused='{kind}={ident}']", timeout=45_000)
             marker = page.locator(f".xl-marker[data-kind='{kind}'][data-id='{ident}']")
-            lat, lon = float(marker.get_attribute("data-lat")), float(marker.get_attribute("data-lon"))
+            lat, lon = float(marker.get_attribute("data-lat") or "nan"), float(marker.get_attribute("data-lon") or "nan")
             self.check(_inside(lon, lat, ring), f"{kind} {ident} drawn at {lat:.4f},{lon:.4f}, outside township {township}")
         self._scan("county map", page)
 
@@ -182,7 +187,7 @@ class DeskToolSteps:
         self.check("环比" in page.inner_text("#table-compare") and "同比" in page.inner_text("#table-compare"), "no 环比/同比 table")
         self.check(page.locator("#table-categories tbody tr").count() >= 1, "no category table")
         # matplotlib renders three A4 pages: give a loaded machine time
-        response = page.context.request.get(self.sc.demo.base + page.get_attribute("#pdf", "href"), timeout=180_000)
+        response = page.context.request.get(self.sc.demo.base + (page.get_attribute("#pdf", "href") or "/"), timeout=180_000)
         self.check(response.ok, f"PDF: HTTP {response.status}")
         with tempfile.TemporaryDirectory() as tmp:
             pdf = Path(tmp) / "weekly.pdf"

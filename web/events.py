@@ -35,7 +35,7 @@ def parse_stream_id(value: str) -> tuple[int, int]:
     return int(ms), int(seq)
 
 
-def _s(value: Any) -> str:
+def _s(value: bytes | str | None) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -73,7 +73,7 @@ def _xread_entries(result: object) -> list[Entry]:
     return [entry for _stream, entries in cast("Iterable[tuple[object, list[Entry]]]", pairs) for entry in entries]
 
 
-def to_message(entry_id: Any, fields: dict[Any, Any] | None) -> dict[str, Any] | None:
+def to_message(entry_id: bytes | str | None, fields: dict[Any, Any] | None) -> dict[str, Any] | None:
     """The JSON pushed to clients: the event plus ``stream_id`` (the resume cursor)."""
     try:
         event = decode_event(fields or {})

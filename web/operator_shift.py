@@ -37,11 +37,14 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import redis
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Geolocation, Page
 
+T = TypeVar("T")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -100,9 +103,10 @@ def check(condition: bool, message: str) -> None:
         raise StepFailed(message)
 
 
-def wait_until(probe: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
+def wait_until(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2) -> T:
+    """The probe's first truthy answer within ``timeout`` seconds (an exception counts as not yet)."""
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: T | Exception | None = None
     while time.monotonic() < deadline:
         try:
             last = probe()
@@ -199,8 +203,10 @@ class AlertEcho:
         self._stop.set()
         self._thread.join(10)
 
-    def _template(self, client: Any) -> dict[str, Any] | None:
-        for _entry_id, fields in client.xrevrange("xl:alerts", count=2000):
+    def _template(self, client: redis.Redis) -> dict[str, Any] | None:
+        for _entry_id, fields in client.xrevrange("xl:alerts", count=2000) or []:
+            if not fields or b"alert" not in fields:
+                continue
             alert = json.loads(fields[b"alert"])
             if alert.get("camera_id") == self.camera_id:
                 return alert
@@ -209,8 +215,6 @@ class AlertEcho:
     def _run(self) -> None:
         import uuid
         from datetime import UTC, datetime
-
-        import redis
 
         client = redis.Redis.from_url(self.redis_url())
         try:

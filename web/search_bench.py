@@ -21,7 +21,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 BENCH_PASSWORD = "bench-Passw0rd-search"
 
@@ -125,7 +128,7 @@ def bench_search(base_url: str, token: str, needles: dict[str, Any], townships: 
 class _ServerThread:
     """uvicorn serving the app in a thread of this process, stopped gracefully."""
 
-    def __init__(self, app: Any, port: int) -> None:
+    def __init__(self, app: FastAPI, port: int) -> None:
         import threading
 
         import uvicorn
