@@ -1,5 +1,6 @@
 """Drone positions live in the database: posted over HTTP or published by a worker that does not store them
-(the GB/T 28181 MobilePosition path), they are still there after web restarts with an empty event stream."""
+(the GB/T 28181 MobilePosition path), they are still there after web restarts with an empty event stream, for
+the map API and for dispatch (the drone near an incident is listed beside the recommended responders)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,13 @@ def test_tracks_survive_a_web_restart_with_the_event_stream_gone(tmp_path: Path,
             assert units["uavA"]["latest"]["lat"] == pytest.approx(27.783) and not units["uavA"]["stale"]
             near = http.get("/api/mobile/nearby", params={"lat": 27.783, "lon": 120.6556, "radius_m": 200}).json()
             assert [h["id"] for h in near if h["kind"] == "mobile"] == ["uavA"], near
+            # Dispatch: an incident at the drone's place lists the drone beside the recommended responders.
+            r = http.post("/api/intake/reports", json={"source": "hotline_12345", "title": "河道漂浮物",
+                                                        "jurisdiction_code": "330381101", "lat": 27.7832, "lon": 120.6557})
+            assert r.status_code == 200, r.text
+            incident_id = r.json()["incident"]["id"]
+            rec = http.get(f"/api/incidents/{incident_id}/recommendations").json()
+            assert [(u["id"], round(u["distance_m"])) for u in rec["mobile_units"]] == [("uavA", 24)], rec["mobile_units"]
         with _login(base, "op_b") as http:  # another township's operator: not theirs to see
             assert http.get("/api/mobile/units/uavA/track").status_code == 404
     finally:

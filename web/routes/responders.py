@@ -18,6 +18,7 @@ from web.scope import Permission, Principal, Role
 
 router = APIRouter(prefix="/api", tags=["responders"])
 MAX_RECOMMENDATIONS = 200  # ranked before the scope filter, so in-scope units further down still appear
+MOBILE_NEARBY_M = 3000.0  # drones / 4G terminals listed beside the recommendations (mobile_units)
 
 
 @router.get("/responders", summary="Responders in the caller's subtree with status and last position")
@@ -57,7 +58,9 @@ def report_position(responder_id: IdPath, body: PositionIn, request: Request, us
     return updated
 
 
-@router.get("/incidents/{incident_id}/recommendations", summary="Nearest suitable responders for dispatch")
+@router.get("/incidents/{incident_id}/recommendations", summary="Nearest suitable responders for dispatch",
+            description="items: ranked responders; departments; mobile_units: drones and 4G terminals in scope whose "
+                        "latest position (younger than 2 min) is within 3 km of the incident, nearest first.")
 def recommendations(
     incident_id: IdPath,
     request: Request,
@@ -65,15 +68,22 @@ def recommendations(
     limit: int = Query(5, ge=1, le=20),
 ) -> dict:
     load_visible(request, user, incident_id)
-    with get_ctx(request).database.session() as session:
+    ctx = get_ctx(request)
+    with ctx.database.session() as session:
         incident = get_incident(session, incident_id)
         # Only units inside the caller's scope: another township's unit (and its distance) is not theirs to see.
         ranked = recommend_responders(session, incident, limit=MAX_RECOMMENDATIONS, scope=user.jurisdiction_code)
         # The incident's own chain first (its township's police station for police-type); each item
         # carries status/status_label, distance_m, local, chain (同网格/同村/本乡镇/本县) and reasons.
         # A department-owned category can also be sent to the department itself (dispatch `departments`).
-        return {"items": [r.to_dict() for r in ranked if user.covers(r.responder.jurisdiction_code)][:limit],
-                "departments": [incident.department] if incident.queue == "department" and incident.department else []}
+        items = [r.to_dict() for r in ranked if user.covers(r.responder.jurisdiction_code)][:limit]
+        departments = [incident.department] if incident.queue == "department" and incident.department else []
+        here = (incident.lat, incident.lon)
+    # Drones and 4G terminals whose latest position (from the database, younger than 2 min) is near the scene.
+    mobile = [] if here[0] is None or here[1] is None else [
+        h.as_dict() for h in ctx.mobile.within_radius(here[0], here[1], MOBILE_NEARBY_M)
+        if h.kind == "mobile" and user.covers(h.jurisdiction_code)]
+    return {"items": items, "departments": departments, "mobile_units": mobile}
 
 
 def _iso(value: datetime | None) -> str | None:
