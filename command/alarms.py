@@ -219,8 +219,8 @@ def suppressed_alerts(session: Session, alerts: list[AlertIn], now: datetime) ->
         return set()
     cameras = {a.camera_id for a in alerts}
     mutes: dict[tuple[str, str], AlarmMute] = {}
-    for mute in session.scalars(select(AlarmMute).where(AlarmMute.camera_id.in_(sorted(cameras)), AlarmMute.until > now)):
-        mutes[(mute.camera_id, mute.rule_id)] = mute
+    for row in session.scalars(select(AlarmMute).where(AlarmMute.camera_id.in_(sorted(cameras)), AlarmMute.until > now)):
+        mutes[(row.camera_id, row.rule_id)] = row
     overrides = schedule_overrides(session, cameras)
     if not mutes and not overrides:
         return set()

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from command.db import Database
@@ -82,9 +82,11 @@ def bench_intake(database: Any, redis_url: str, media_dir: Path, rate: int, dura
 
     def read_events() -> None:
         reader = redis.Redis.from_url(redis_url)
-        last = "0"
+        last: bytes | str = "0"
         while not done.is_set():
-            for _, entries in reader.xread({EVENTS_STREAM: last}, count=1000, block=100) or []:
+            reply = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]],  # RESP2: [[stream, entries]]
+                         reader.xread({EVENTS_STREAM: last}, count=1000, block=100) or [])
+            for _, entries in reply:
                 seen_at = time.time()
                 for entry_id, fields in entries:
                     last = entry_id

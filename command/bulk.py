@@ -63,6 +63,8 @@ def _copy(session: Session, table: Table, names: list[str], rows: Sequence[Row])
     dialect = session.get_bind().dialect
     processors = [_bind_processor(table, name, dialect) for name in names]
     raw = session.connection().connection.driver_connection  # the session's transaction
+    if raw is None:
+        raise RuntimeError("the session's connection has no driver connection")
     quote = dialect.identifier_preparer
     statement = f"COPY {quote.format_table(table)} ({', '.join(quote.quote(name) for name in names)}) FROM STDIN"
     with raw.cursor() as cursor, cursor.copy(statement) as copy:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def _sqlite_pragmas(busy_timeout_s: float):  # type: ignore[no-untyped-def]
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE/DELETE matched (its result is a CursorResult; -1 when the driver does not say)."""
+    return result.rowcount if isinstance(result, CursorResult) else -1
+
+
+def _sqlite_pragmas(busy_timeout_s: float) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # WAL lets the web read while the consumer writes; NORMAL sync is durable
         # across process crashes (only an OS crash can lose the last commit).

@@ -152,13 +152,12 @@ class DeviceFaultConsumer:
     stats: DeviceFaultStats = field(default_factory=DeviceFaultStats)
     names: NameCache = field(default_factory=NameCache)
     actor: Actor = field(default_factory=lambda: Actor.system("command-device-faults"))
-    outbox: Outbox | None = None  # default: one on database and redis_client
+    outbox: Outbox = field(init=False)  # on database and redis_client
     _cameras: dict[str, CameraFault] | None = field(default=None, init=False)
     _own_pending: bool = field(default=True, init=False)
 
     def __post_init__(self) -> None:
-        if self.outbox is None:
-            self.outbox = Outbox(self.database, self.redis_client)
+        self.outbox = Outbox(self.database, self.redis_client)
 
     def ensure_group(self) -> None:
         # From the start of the stream: replaying the kept history in order rebuilds each
@@ -206,8 +205,9 @@ class DeviceFaultConsumer:
         """Apply the ``device.status`` entries in order, commit, then save the state and XACK in one MULTI."""
         events: list[dict[str, Any]] = []
         for entry_id, fields in entries:
-            raw = fields.get(b"event", fields.get("event", b""))  # type: ignore[call-overload]
-            raw = raw.encode() if isinstance(raw, str) else raw
+            # bytes keys from this module's client; str keys from a decode_responses client
+            value: bytes | str = next((v for k, v in fields.items() if k in (b"event", "event")), b"")
+            raw = value.encode() if isinstance(value, str) else value
             if _DEVICE_STATUS_MARK not in raw:  # incident.* and other events: not ours, skip the JSON parse
                 continue
             try:

@@ -51,6 +51,6 @@ def stale_alerts(redis_client: Any, alerts: Sequence[AlertIn]) -> dict[str, int]
     for alert in fenced:
         ts = alert.ts.timestamp()
         in_force = [e for e, since in history[alert.camera_id] if since <= ts]
-        if in_force and alert.epoch < in_force[-1]:
+        if in_force and alert.epoch is not None and alert.epoch < in_force[-1]:
             out[alert.alert_id] = in_force[-1]
     return out

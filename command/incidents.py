@@ -278,8 +278,8 @@ def intake_alerts(
         created = _insert_new_incidents(session, [g["row"] for g in groups])
         source_rows, audit_rows = _new_incident_rows(groups, created, actor, now)
         merged_sources, merge_audits = _merge_rows(merges, actor, now)
-        insert_rows(session, IncidentSource.__table__, source_rows + merged_sources)
-        insert_rows(session, AuditEvent.__table__, audit_rows + merge_audits)  # each timeline in order
+        insert_rows(session, _TABLES[IncidentSource.__tablename__], source_rows + merged_sources)
+        insert_rows(session, _TABLES[AuditEvent.__tablename__], audit_rows + merge_audits)  # each timeline in order
         for incident in {id(i): i for i, _, _ in merges}.values():
             if "sources" in incident.__dict__:
                 session.expire(incident, ["sources"])  # loaded before this batch: reload on next access
@@ -366,7 +366,7 @@ def _insert_new_incidents(session: Session, rows: list[dict[str, Any]]) -> list[
     if missing:
         raise RuntimeError(f"incident rows lack columns {sorted(missing)}: add them to incident_row")
     # (place_key, category) is unique within a batch: it matches RETURNING rows to inputs.
-    ids = insert_rows_returning_ids(session, Incident.__table__, rows, key=("place_key", "category_code"))
+    ids = insert_rows_returning_ids(session, _TABLES[Incident.__tablename__], rows, key=("place_key", "category_code"))
     created = []
     manager = manager_of_class(Incident)
     for incident_id, row in zip(ids, rows, strict=True):
@@ -435,7 +435,8 @@ def _alert_incident_row(alert: AlertIn, snapshot: str | None, category: Category
         frame_height=alert.frame_height)
 
 
-_INCIDENT_COLUMNS = frozenset(c.key for c in Incident.__table__.columns) - {"id"}
+_TABLES = Incident.metadata.tables
+_INCIDENT_COLUMNS = frozenset(c.key for c in _TABLES[Incident.__tablename__].columns) - {"id"}
 
 
 # ---- queries ---------------------------------------------------------------------------------
@@ -466,10 +467,10 @@ class IncidentFilter:
     assigned_to: int | None = None
 
 
-def where_incident_fields(query: Select[tuple[Incident]], *, status: Sequence[str] = (), category: Sequence[str] = (),
+def where_incident_fields(query: Select[Incident], *, status: Sequence[str] = (), category: Sequence[str] = (),
                           source: Sequence[str] = (), colour: Sequence[str] = (), open_only: bool = False,
                           overdue_only: bool = False, since: datetime | None = None,
-                          until: datetime | None = None) -> Select[tuple[Incident]]:
+                          until: datetime | None = None) -> Select[Incident]:
     """The filters the desk's list and its search share (an empty value filters nothing)."""
     if status:
         query = query.where(Incident.status.in_(status))

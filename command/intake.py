@@ -140,7 +140,8 @@ def submit_report(
         IncidentSource.kind == report.source, IncidentSource.ref == ref, IncidentSource.scope_code == scope))
     if existing is not None:
         return IntakeResult(existing.incident, created=False, duplicate=True, source=existing)
-    stored = [store_photo(media_dir, data, suffix) for data, suffix in zip(photos, suffixes, strict=True)] if photos else []
+    stored = ([store_photo(media_dir, data, suffix) for data, suffix in zip(photos, suffixes, strict=True)]
+              if photos and media_dir is not None else [])
     payload: dict[str, Any] = report.model_dump(mode="json", exclude={"ref", "source"}, exclude_none=True)
     if stored:
         payload["photos"] = stored
@@ -256,7 +257,7 @@ def _rows(data: str | bytes, fmt: str) -> list[tuple[int, dict[str, Any]]]:
         items = parsed.get("orders") if isinstance(parsed, dict) else parsed
         if not isinstance(items, list):
             raise IntakeError("file", "JSON must be a list of work orders or {\"orders\": [...]}")
-        return [(i + 1, {HEADER_ALIASES.get(k, k): v for k, v in item.items()} if isinstance(item, dict) else {"_": item})
+        return [(i + 1, {HEADER_ALIASES.get(str(k), str(k)): v for k, v in item.items()} if isinstance(item, dict) else {"_": item})
                 for i, item in enumerate(items)]
     raise IntakeError("format", f"format must be csv or json, got {fmt!r}")
 

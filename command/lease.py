@@ -22,7 +22,7 @@ from sqlalchemy import case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from command.db import Database
+from command.db import Database, rowcount
 from command.models import Lease as LeaseRow
 from command.models import utcnow
 
@@ -51,7 +51,7 @@ class Lease:
                     acquired_at=case((mine, LeaseRow.acquired_at), else_=now))
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1
 
     def try_hold(self) -> bool:
         """Renew the lease, or take it if it is free or expired. Returns whether we hold it now."""

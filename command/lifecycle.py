@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from command.alarms import mute_incident_rule
+from command.db import rowcount
 from command.catalog import COLOUR_POLICY, COLOURS, SEVERITIES, sla_for
 from command.dispatch import active_assignments, create_assignment, recommend_responders, release
 from command.incidents import audit, get_incident, raise_level, route
@@ -51,7 +52,7 @@ def claim(session: Session, incident: Incident, action: str) -> None:
         update(Incident).where(Incident.id == incident.id, Incident.version == read).values(version=read + 1)
         .execution_options(synchronize_session=False)
     )
-    if done.rowcount != 1:
+    if rowcount(done) != 1:
         raise conflict(action, incident.status)
     set_committed_value(incident, "version", read + 1)
 
@@ -378,7 +379,7 @@ class Escalate(Step):
     county there is no higher level. The SLA timers escalate through here too (``automatic``)."""
 
     action = "escalate"
-    release = "cancelled"
+    release: ClassVar[str | None] = "cancelled"
     reason: str
     automatic: bool = False
 

@@ -234,12 +234,13 @@ def build_report(session: Session, scope: str, period: str, day: date, *, now: d
         (resolved - created).total_seconds() / 3600
         for created, resolved in session.execute(
             select(Incident.created_at, Incident.resolved_at).where(*where, Incident.resolved_at.is_not(None))
-        )
+        ) if resolved is not None
     ]
     if hours:
         report.mean_handling_h = round(statistics.fmean(hours), 2)
         report.p90_handling_h = round(_p90(hours) or 0.0, 2)
-    ratings = [r for (r,) in session.execute(select(Incident.satisfaction).where(*where, Incident.satisfaction.is_not(None)))]
+    ratings = [r for (r,) in session.execute(select(Incident.satisfaction).where(*where, Incident.satisfaction.is_not(None)))
+               if r is not None]
     if ratings:
         report.satisfaction_count = len(ratings)
         report.satisfaction_mean = round(statistics.fmean(ratings), 2)
@@ -298,7 +299,7 @@ def build_report(session: Session, scope: str, period: str, day: date, *, now: d
     buckets = _buckets(period, start, end)
     created = Counter(_bucket_of(period, c) for (c,) in session.execute(select(Incident.created_at).where(*where)))
     done = Counter(_bucket_of(period, r) for (r,) in session.execute(
-        select(Incident.resolved_at).where(*where, Incident.resolved_at.is_not(None))) if start <= r < end)
+        select(Incident.resolved_at).where(*where, Incident.resolved_at.is_not(None))) if r is not None and start <= r < end)
     report.trend = [(b, created.get(b, 0)) for b in buckets]
     report.trend_resolved = [(b, done.get(b, 0)) for b in buckets]
     return report
@@ -346,8 +347,8 @@ def report_csv(report: Report) -> str:
     sections = (("按类别", report.by_category), ("按来源", report.by_source), ("按状态", report.by_status),
                 ("按风险等级", report.by_colour))
     for section, data in sections:
-        for key, value in data.items():
-            writer.writerow([section, key, value])
+        for name, count in data.items():
+            writer.writerow([section, name, count])
     for spot in report.hot_spots:
         writer.writerow(["热点区域", spot["name"], spot["count"]])
     for cam in report.hot_cameras:
@@ -355,8 +356,8 @@ def report_csv(report: Report) -> str:
     for item in report.overdue_items:
         late = "" if item["overdue_h"] is None else f"超期 {item['overdue_h']} 小时"
         writer.writerow(["超期清单", f"#{item['id']} {item['title']}（{item['place']}，{item['status']}，时限 {item['deadline']}）", late])
-    for key, value in report.trend:
-        writer.writerow(["趋势", key, value])
+    for bucket, created in report.trend:
+        writer.writerow(["趋势", bucket, created])
     return out.getvalue()
 
 
@@ -466,9 +467,8 @@ def render_report(report: Report, path: Path) -> Path:
     if path.suffix not in (".pdf", ".png"):
         raise ValueError(f"report file must end in .pdf or .png, got {path.name}")
     font = _cjk_font()
-    rc = {"font.family": [font, "DejaVu Sans"], "axes.unicode_minus": False} if font else {}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with plt.rc_context(rc):
+    with plt.rc_context({"font.family": [font, "DejaVu Sans"], "axes.unicode_minus": False} if font else None):
         if path.suffix == ".png":
             fig = PAGES[0](plt, report)
             _footer(fig, report, 1, len(PAGES))

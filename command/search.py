@@ -197,7 +197,7 @@ def _after(sort: Sort, key: list[object]) -> ColumnElement[bool]:
     return or_(_urgency() > rank, and_(_urgency() == rank, by_deadline))
 
 
-def _filtered(q: SearchQuery, terms: list[str], sqlite: bool) -> Select[tuple[Incident]]:
+def _filtered(q: SearchQuery, terms: list[str], sqlite: bool) -> Select[Incident]:
     query = select(Incident).where(incident_in_scope(q.scope))
     if q.jurisdiction and q.jurisdiction != q.scope:
         query = query.where(incident_in_scope(q.jurisdiction))

@@ -93,13 +93,14 @@ def overdue_incidents(session: Session, now: datetime, actor: Actor) -> list[Inc
         ).order_by(Incident.resolve_deadline).limit(1000)
     ))
     for incident in due:
-        if not _claimed(session, incident):
+        deadline = incident.resolve_deadline
+        if deadline is None or not _claimed(session, incident):  # (the query asks for a deadline)
             continue
         first = not incident.overdue
         incident.overdue = True
         incident.supervised = True
         audit(session, actor, "supervise", incident=incident, from_status=incident.status, to_status=incident.status,
-              detail={"reason": "overdue", "deadline": incident.resolve_deadline.isoformat(), "first": first}, now=now)
+              detail={"reason": "overdue", "deadline": deadline.isoformat(), "first": first}, now=now)
         raise_handling_level(session, incident, actor, now, reason="overdue")
         category = session.get(Category, incident.category_code)
         # The upper centre gets a fresh period; when that lapses too, it escalates again.

@@ -87,7 +87,7 @@ class AlertConsumer:
     device_faults: DeviceFaultConsumer | None = None
     device_poll_s: float = 0.5
     device_tick_s: float = 5.0
-    outbox: Outbox | None = None  # default: one on database and redis_client
+    outbox: Outbox = field(init=False)  # on database and redis_client
     _own_pending: bool = field(default=True, init=False)  # start by re-reading our own PEL
     _last_claim: float = field(default=0.0, init=False)
     _last_timers: float = field(default=0.0, init=False)
@@ -98,8 +98,7 @@ class AlertConsumer:
     _last_device_tick: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
-        if self.outbox is None:
-            self.outbox = Outbox(self.database, self.redis_client)
+        self.outbox = Outbox(self.database, self.redis_client)
 
     def close(self) -> None:
         """Kept for callers that release the consumer explicitly; it holds no threads or files."""
@@ -120,9 +119,11 @@ class AlertConsumer:
         """Take over entries idle longer than ``claim_idle_ms`` in other consumers' PELs and process them."""
         total, cursor = 0, "0-0"
         while True:
-            reply = ALERTS_GROUP.call(self.redis_client, lambda start=cursor: self.redis_client.xautoclaim(
-                ALERTS_STREAM, CONSUMER_GROUP, self.consumer_name, self.claim_idle_ms, start_id=start, count=self.batch_size
-            ))
+            def autoclaim(start: bytes | str = cursor) -> list[Any]:
+                return list(self.redis_client.xautoclaim(ALERTS_STREAM, CONSUMER_GROUP, self.consumer_name,
+                                                         self.claim_idle_ms, start_id=start, count=self.batch_size))
+
+            reply = ALERTS_GROUP.call(self.redis_client, autoclaim)
             cursor, entries = reply[0], reply[1]
             entries = [(eid, f) for eid, f in entries if f is not None]
             if entries:

@@ -60,10 +60,10 @@ case "${1:-}" in
   demo) shift; exec "$VENV/bin/xueliang" demo "$@" ;;
   test)
     shift
-    echo "==> ruff check . ; mypy ingest analytics devices xueliang"
+    echo "==> ruff check . ; mypy ingest analytics devices xueliang command"
     "$VENV/bin/ruff" check . || exit 1
-    # the packages under the type gate (pyproject.toml [tool.mypy]; command/ and web/ are not yet)
-    "$VENV/bin/mypy" ingest analytics devices xueliang || exit 1
+    # the packages under the type gate (pyproject.toml [tool.mypy]; web/ is not yet)
+    "$VENV/bin/mypy" ingest analytics devices xueliang command || exit 1
     set +e
     "$VENV/bin/python" -m pytest "$@"
     rc=$?
