@@ -29,9 +29,10 @@ CH = "34020000001320000001"
 class GbSide(threading.Thread):
     """Platform, PS endpoint, SIPp device and the PS/RTP sender, on their own event loop."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, codec: str = "h264") -> None:
         super().__init__(daemon=True)
         self.work = work
+        self.codec = codec
         self.ready = threading.Event()
         self.stop_flag = threading.Event()
         self.url = ""
@@ -49,10 +50,16 @@ class GbSide(threading.Thread):
         from ingest.ps import GbMediaHub, PsHttpServer
         from tests.devices.gb28181.sipp import MEDIA_TOKEN, start_sipp
         from tests.devices.gb28181.test_sipp_device import DEVICE, PLATFORM, keys
-        from tests.ingest.ps.footage import gstreamer_ps, ps_units
+        from tests.ingest.ps.footage import access_units, gstreamer_ps, hevc_annexb, ps_units
         from tests.ingest.ps.sender import PsRtpSender
 
-        units = ps_units(gstreamer_ps(self.work).read_bytes())
+        if self.codec == "h265":  # GStreamer's mpegpsmux has no H.265: the product's own PS muxer
+            from ingest.ps.mux import PsMuxer
+
+            mux = PsMuxer("hevc")
+            units = [mux.mux(au, 9000 * (i + 1), key) for i, (au, key) in enumerate(access_units(hevc_annexb(self.work), "hevc"))]
+        else:
+            units = ps_units(gstreamer_ps(self.work).read_bytes())
         platform = await GbPlatform(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw")).start()
         hub = GbMediaHub(platform, media_host="127.0.0.1", bind_host="127.0.0.1", mode="udp")
         platform.on_remote_bye = hub.on_remote_bye
@@ -85,14 +92,14 @@ class GbSide(threading.Thread):
             await platform.stop()
 
 
-def run(out: dict, shots: Path | None) -> None:
+def run(out: dict, shots: Path | None, codec: str = "h264") -> None:
     from playwright.sync_api import sync_playwright
 
     from tests.web.conftest import PASSWORD, ServerThread, seeded_database
     from web import create_app
 
     work = Path(tempfile.mkdtemp(prefix="xl-gbwall-"))
-    gb = GbSide(work)
+    gb = GbSide(work, codec)
     gb.start()
     if not gb.ready.wait(60) or gb.error:
         raise RuntimeError(f"GB side did not come up: {gb.error}")
@@ -144,10 +151,15 @@ cameras:
                         else:
                             time.sleep(0.05)
                     out["first_frame_after_opening_wall_s"] = first
+                    out["live_sessions"] = page.evaluate("""async (ch) => {
+                        const r = await fetch('/api/live/stats', {headers: {Authorization: 'Bearer ' + sessionStorage.getItem('xl.token')}});
+                        const body = await r.json();
+                        return ((body.cameras || {})[ch] || {}).sessions || [];
+                    }""", CH)
                     out["samples"] = samples
                     if shots is not None:
                         shots.mkdir(parents=True, exist_ok=True)
-                        page.screenshot(path=str(shots / "wall-gb28181.png"))
+                        page.screenshot(path=str(shots / ("wall-gb28181.png" if codec == "h264" else f"wall-gb28181-{codec}.png")))
                     out["page_errors"] = errors
                     browser.close()
             finally:
@@ -161,10 +173,11 @@ cameras:
 
 def main() -> int:
     out_path = Path(sys.argv[1])
-    shots = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+    shots = Path(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else None
+    codec = sys.argv[3] if len(sys.argv) > 3 else "h264"
     out: dict = {"ok": False}
     try:
-        run(out, shots)
+        run(out, shots, codec)
         out["ok"] = True
     except Exception:  # the wrapper test shows the traceback
         out["error"] = traceback.format_exc()

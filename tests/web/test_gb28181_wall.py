@@ -17,14 +17,17 @@ from xueliang.settings import REPO_ROOT
 pytestmark = [pytest.mark.netns, needs_sipp]
 
 
-def test_wall_tile_plays_a_gb28181_channel(tmp_path: Path, artifacts_dir: Path) -> None:
+@pytest.mark.parametrize("codec", ["h264", "h265"])
+def test_wall_tile_plays_a_gb28181_channel(tmp_path: Path, artifacts_dir: Path, codec: str) -> None:
+    """H.264 is passed through; H.265 (from the product's PS muxer: mpegpsmux has none) goes through the
+    live path's transcode, since Chromium here decodes no H.265 over WebRTC — frames must decode either way."""
     reason = netns_unavailable_reason()
     if reason:
         pytest.skip(reason)
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("Debian chromium is not installed (/usr/bin/chromium); run scripts/setup.sh")
     out = tmp_path / "wall.json"
-    argv = netns_argv([sys.executable, "-m", "tests.web.gb28181_wall_scenario", str(out), str(artifacts_dir / "screenshots")])
+    argv = netns_argv([sys.executable, "-m", "tests.web.gb28181_wall_scenario", str(out), str(artifacts_dir / "screenshots"), codec])
     proc = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
     assert out.exists(), f"scenario wrote nothing (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     result = json.loads(out.read_text())
@@ -38,3 +41,6 @@ def test_wall_tile_plays_a_gb28181_channel(tmp_path: Path, artifacts_dir: Path) 
     assert samples[-1]["state"] == "playing"
     assert (samples[-1]["width"], samples[-1]["height"]) == (640, 360)
     assert result["page_errors"] == []
+    [session] = result["live_sessions"]  # the tile's own live session, as the web reports it
+    assert session["mode"] == ("passthrough" if codec == "h264" else "transcode"), session
+    assert session["frames_sent"] > 0
