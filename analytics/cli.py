@@ -124,8 +124,7 @@ def _run(args: argparse.Namespace) -> int:
     from devices.gb28181 import registry_sources  # GB/T 28181 channels when XUELIANG_GB28181_ENABLED=1
     from devices.registry.sources import combine
 
-    # devices.gb28181 serves this name through a module __getattr__ typed ``object`` (no TYPE_CHECKING import yet).
-    sources = registry_sources(settings.resolved_database_url())  # type: ignore[operator]
+    sources = registry_sources(settings.resolved_database_url())
     try:
         base = load_registry(cameras_file)
         registry = combine(base, sources)

@@ -87,6 +87,14 @@ def rect_input_shape(h: int, w: int, imgsz: int, stride: int = 32) -> tuple[int,
     return int(np.ceil(new_h / stride) * stride), int(np.ceil(new_w / stride) * stride)
 
 
+def analysis_size(width: int, height: int, imgsz: int) -> tuple[int, int]:
+    """The (width, height) a ``width×height`` frame is resized to before letterboxing at ``imgsz``
+    (0: native, at most :data:`MAX_NATIVE`): what a reader can deliver instead of the full frame."""
+    side = imgsz if imgsz > 0 else min(MAX_NATIVE, max(width, height))
+    r = min(side / height, side / width, 1.0)  # never upscaled: the detector would only interpolate
+    return int(round(width * r)), int(round(height * r))
+
+
 def nms_xyxy(boxes: np.ndarray, scores: np.ndarray, iou_thres: float) -> np.ndarray:
     """Greedy NMS (torchvision semantics: IoU > ``iou_thres`` suppresses), indices by descending score."""
     order = np.argsort(-scores, kind="stable")

@@ -73,6 +73,7 @@ class FrameIn:
     image: np.ndarray
     ts: float  # wall-clock seconds
     ts_monotonic: float | None = None
+    motion: bool | None = None  # decided upstream (the reader's gate on luma); None: the pipeline gates it
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,13 @@ class Pipeline:
         """Motion check for one frame (``None``: this channel has no gate, always infer)."""
         gate = item.channel.gate
         return None if gate is None else gate.check(item.image, item.ts)
+
+    def moving(self, item: FrameIn) -> bool:
+        """Whether ``item`` goes to the detector: the upstream decision if there was one, else the gate's."""
+        if item.motion is not None:
+            return item.motion
+        g = self.gate(item)
+        return g is None or g.motion
 
     def finish(self, item: FrameIn, tracks: Sequence[Track], inferred: bool) -> Analysed:
         ch = item.channel
@@ -139,11 +147,7 @@ class Pipeline:
 
     def process(self, items: Sequence[FrameIn]) -> list[Analysed]:
         """Gate, detect, track and apply rules to ``items`` (frames of many channels, in time order)."""
-        moving = []
-        for item in items:
-            g = self.gate(item)
-            moving.append(g is None or g.motion)
-        return self.complete(items, moving)
+        return self.complete(items, [self.moving(item) for item in items])
 
 
 __all__ = ["Analysed", "ChannelAnalysis", "ChannelCounters", "Detections", "FrameIn", "Pipeline"]

@@ -111,7 +111,7 @@ cameras:
     frame = FrameIn(worker.channels["c1"], sample_frames_5fps[0], time.time())
     for rule_id, kind in (("wire", "tripwire"), ("fallen", "fall")):
         event = RuleEvent(rule_id, kind, "person", 0.8, 3, [[100, 100, 130, 160]], f"c1:{rule_id}:3", frame.ts)
-        worker._emit(Analysed(frame, [], [event], True), event)
+        worker.evidence.emit(Analysed(frame, [], [event], True), event)
     assert publisher.flush(10)
     publisher.close()
     entries = redis.Redis.from_url(redis_url).xrange("xl:alerts")
