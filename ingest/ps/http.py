@@ -54,6 +54,23 @@ def _presented_token(head: bytes) -> str | None:
     return None
 
 
+_PLAYBACK = re.compile(r"(?:^|&)playback=(\d{9,11})-(\d{9,11})(?:&|$)")
+
+
+def _playback(target: str) -> tuple[int, int] | None:
+    """``?playback=<start>-<end>`` (unix seconds) → the recording's range (at most a day), else live."""
+    query = target.partition("?")[2]
+    if not query:
+        return None
+    m = _PLAYBACK.search(query)
+    if m is None:
+        raise ValueError("查询参数应为 playback=<开始>-<结束>（Unix 秒）")
+    start, end = int(m.group(1)), int(m.group(2))
+    if not 0 < end - start <= 86_400:
+        raise ValueError("回放时段须大于 0 且不超过 24 小时")
+    return start, end
+
+
 class PsHttpServer:
     def __init__(self, hub: GbMediaHub, host: str = "127.0.0.1", port: int = 15080, control: Control | None = None,
                  *, token: str) -> None:
@@ -134,12 +151,16 @@ class PsHttpServer:
             return await self._control(reader, writer, head, parts[1])
         if len(parts) < 2 or parts[0] not in ("GET", "HEAD"):
             return await self._error(writer, 405, "Method Not Allowed", "只支持 GET")
-        m = _PATH.match(parts[1].split("?", 1)[0])
+        m = _PATH.match(parts[1].split("?", 1)[0])  # ?playback=<start>-<end>: the device's recording instead of live
         if not m or not is_id(m.group(1)):
             return await self._error(writer, 404, "Not Found", "路径应为 /gb28181/<20 位通道编码>.ps")
         channel_id = m.group(1)
         try:
-            consumer = await self.hub.subscribe(channel_id)
+            playback = _playback(parts[1])
+        except ValueError as exc:
+            return await self._error(writer, 400, "Bad Request", str(exc))
+        try:
+            consumer = await self.hub.subscribe(channel_id, playback)
         except (LookupError, TimeoutError) as exc:
             log.warning("GB28181 PS endpoint: %s not available: %s", channel_id, exc)
             return await self._error(writer, 503, "Service Unavailable", f"通道 {channel_id} 无法取流：{exc}")

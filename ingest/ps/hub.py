@@ -66,10 +66,16 @@ class Consumer:
             await self.hub._release(self)  # noqa: SLF001
 
 
+def session_key(channel_id: str, playback: tuple[int, int] | None = None) -> str:
+    """Live sessions are shared per channel; a playback session per (channel, start, end)."""
+    return channel_id if playback is None else f"{channel_id}~{playback[0]}-{playback[1]}"
+
+
 @dataclass
 class _Session:
     channel_id: str
     receiver: MediaReceiver
+    playback: tuple[int, int] | None = None
     invite: Invite | None = None
     consumers: set[Consumer] = field(default_factory=set)
     cache: GopCache = field(default_factory=GopCache)
@@ -94,35 +100,37 @@ class GbMediaHub:
         self.sessions: dict[str, _Session] = {}
         self._opening: dict[str, asyncio.Future[_Session]] = {}
 
-    async def subscribe(self, channel_id: str) -> Consumer:
-        """A consumer of the channel's live PS; LookupError (with the reason) when the device cannot send it."""
-        session = self.sessions.get(channel_id)
+    async def subscribe(self, channel_id: str, playback: tuple[int, int] | None = None) -> Consumer:
+        """A consumer of the channel's live PS, or of its recording between *playback* = (start, end) unix seconds
+        (INVITE ``s=Playback``); LookupError (with the reason) when the device cannot send it."""
+        key = session_key(channel_id, playback)
+        session = self.sessions.get(key)
         if session is None:
-            pending = self._opening.get(channel_id)
+            pending = self._opening.get(key)
             if pending is None:
-                pending = self._opening[channel_id] = asyncio.get_running_loop().create_future()
+                pending = self._opening[key] = asyncio.get_running_loop().create_future()
                 try:
-                    session = await self._open(channel_id)
+                    session = await self._open(channel_id, playback)
                 except BaseException as exc:
                     pending.set_exception(exc if isinstance(exc, Exception) else LookupError(str(exc)))
                     pending.exception()  # retrieved: no "never retrieved" warning when nobody else waits
                     raise
                 finally:
-                    self._opening.pop(channel_id, None)
+                    self._opening.pop(key, None)
                 pending.set_result(session)
             else:
                 session = await asyncio.shield(pending)
         if session.linger is not None:
             session.linger.cancel()
             session.linger = None
-        consumer = Consumer(self, channel_id, self.max_consumer_bytes)
+        consumer = Consumer(self, key, self.max_consumer_bytes)
         start = session.cache.start()
         if start:
             consumer.put(start)
         session.consumers.add(consumer)
         return consumer
 
-    async def _open(self, channel_id: str) -> _Session:
+    async def _open(self, channel_id: str, playback: tuple[int, int] | None = None) -> _Session:
         session: _Session | None = None
 
         def on_data(chunk: bytes) -> None:
@@ -131,21 +139,21 @@ class GbMediaHub:
 
         receiver = MediaReceiver(self.mode, on_data, host=self.bind_host, name=channel_id)
         port = await receiver.start()
-        session = _Session(channel_id, receiver)
+        session = _Session(channel_id, receiver, playback)
         try:
             await self._invite(session, port)
         except BaseException:
             await receiver.close()
             raise
-        self.sessions[channel_id] = session
+        self.sessions[session_key(channel_id, playback)] = session
         session.watch = asyncio.create_task(self._watch(session))
         return session
 
     async def _invite(self, session: _Session, port: int) -> None:
-        ssrc = self.inviter.next_ssrc()
+        ssrc = self.inviter.next_ssrc(playback=session.playback is not None)
         session.receiver.retarget(int(ssrc))
         invite = await self.inviter.invite(session.channel_id, host=self.media_host, port=port, mode=self.mode, ssrc=ssrc,
-                                           timeout_s=self.invite_timeout_s)
+                                           playback=session.playback, timeout_s=self.invite_timeout_s)
         if invite.ssrc != ssrc:  # the device chose another y=: follow it
             session.receiver.retarget(int(invite.ssrc) if invite.ssrc.isdigit() else None)
         if self.mode == "tcp-active":
@@ -173,6 +181,13 @@ class GbMediaHub:
         while True:
             await asyncio.sleep(min(1.0, self.stall_s / 3))
             if time.monotonic() - session.last_data_at > self.stall_s and session.consumers:
+                if session.playback is not None:  # a recording that stopped has ended (or the device gave up): end it
+                    log.info("GB28181 playback %s: no data for %.0f s; ending", session_key(session.channel_id, session.playback),
+                             self.stall_s)
+                    for c in list(session.consumers):
+                        c.end()
+                    session.last_data_at = time.monotonic()
+                    continue
                 log.warning("GB28181 media %s: no data for %.0f s; re-INVITE", session.channel_id, self.stall_s)
                 await self.reinvite(session.channel_id)
 
@@ -210,9 +225,9 @@ class GbMediaHub:
             session.linger = loop.call_later(self.linger_s, lambda: asyncio.ensure_future(self._close_if_idle(session)))
 
     async def _close_if_idle(self, session: _Session) -> None:
-        if session.consumers or self.sessions.get(session.channel_id) is not session:
+        if session.consumers or self.sessions.get(session_key(session.channel_id, session.playback)) is not session:
             return
-        del self.sessions[session.channel_id]
+        del self.sessions[session_key(session.channel_id, session.playback)]
         if session.watch is not None:
             session.watch.cancel()
         if session.invite is not None:

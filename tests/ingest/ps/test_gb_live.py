@@ -31,7 +31,8 @@ class FrameLog:
             self.frames.append(frame)
 
 
-async def _run_live(tmp_path, mode: str, units: list[bytes], relay_packets: list | None = None) -> tuple[FrameLog, GbMediaHub, PsRtpSender]:
+async def _run_live(tmp_path, mode: str, units: list[bytes], relay_packets: list | None = None,
+                    query: str = "") -> tuple[FrameLog, GbMediaHub, PsRtpSender]:
     platform = await GbPlatform(GbConfig(platform_id=PLATFORM, host="127.0.0.1", port=0, password="pw")).start()
     hub = GbMediaHub(platform, media_host="127.0.0.1", bind_host="127.0.0.1", mode=mode, linger_s=0.5)  # type: ignore[arg-type]
     platform.on_remote_bye = hub.on_remote_bye
@@ -43,8 +44,9 @@ async def _run_live(tmp_path, mode: str, units: list[bytes], relay_packets: list
     tasks: list[asyncio.Task] = []
     sender: PsRtpSender | None = None
     frames = FrameLog()
-    reader = StreamReader(ChannelSpec(id=CH1, url=http.url(CH1), mode="continuous", fps=10.0), on_frame=frames)
+    reader = StreamReader(ChannelSpec(id=CH1, url=http.url(CH1) + query, mode="continuous", fps=10.0), on_frame=frames)
     device_server = None
+    key = CH1 if not query else f"{CH1}~{query.split('=', 1)[1]}"
     try:
         await wait_for(lambda: CH1 in platform.store.channels, what="the catalog")
         if mode == "tcp-active":  # the device listens on the port of its SDP answer; the hub connects
@@ -53,8 +55,8 @@ async def _run_live(tmp_path, mode: str, units: list[bytes], relay_packets: list
                 tasks.append(asyncio.create_task(sender.tcp(w)))  # type: ignore[union-attr]
             device_server = await asyncio.start_server(on_conn, "127.0.0.1", devmedia)
         reader.start()
-        await wait_for(lambda: CH1 in hub.sessions and hub.sessions[CH1].invite is not None, what="the INVITE")
-        session = hub.sessions[CH1]
+        await wait_for(lambda: key in hub.sessions and hub.sessions[key].invite is not None, what="the INVITE")
+        session = hub.sessions[key]
         sender = PsRtpSender(units, ssrc=int(session.invite.ssrc))
         if mode == "udp":
             tasks.append(asyncio.create_task(sender.udp("127.0.0.1", session.receiver.port)))
@@ -109,6 +111,17 @@ async def test_h265_ps_from_the_product_muxer_reaches_the_reader(tmp_path) -> No
     units = [mux.mux(au, 9000 * (i + 1), key) for i, (au, key) in enumerate(access_units(hevc_annexb(tmp_path), "hevc"))]
     frames, _, _ = await _run_live(tmp_path, "udp", units)
     assert frames.frames[-1].image.shape == (360, 640, 3)
+
+
+async def test_device_recording_plays_back_through_the_ps_endpoint(tmp_path) -> None:
+    """``?playback=<start>-<end>`` on the channel's URL: INVITE s=Playback with u= and t=, a playback SSRC (y=1…),
+    a session of its own (not the live one), and the same reader decodes the recording."""
+    start, end = 1796371200, 1796374800  # 2026-12-04 08:00–09:00 +08:00, one of the RecordInfo items
+    frames, hub, _ = await _run_live(tmp_path, "udp", ps_units(gstreamer_ps(tmp_path).read_bytes()), query=f"?playback={start}-{end}")
+    assert frames.frames[-1].image.shape == (360, 640, 3)
+    invite = (tmp_path / "sipp" / "messages.log").read_text(errors="replace").split("INVITE sip:", 1)[1].split("-----", 1)[0]
+    assert "s=Playback" in invite and f"u={CH1}:0" in invite and f"t={start} {end}" in invite
+    assert "\ny=1" in invite.replace("\r", "")  # 1 = playback in the SSRC's first digit
 
 
 async def test_a_stalled_channel_is_re_invited_and_frames_resume(tmp_path) -> None:
