@@ -50,7 +50,7 @@ def _pct(values: list[float], q: float) -> float | None:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def _reset(database: Any) -> None:
+def _reset(database: Database) -> None:
     from sqlalchemy import MetaData
 
     # every table of the bench's scratch database, including those other packages declare (GB/T 28181)
@@ -60,7 +60,7 @@ def _reset(database: Any) -> None:
         existing.drop_all(connection)
 
 
-def bench_intake(database: Any, redis_url: str, media_dir: Path, rate: int, duration: float, log_path: Path) -> dict[str, Any]:
+def bench_intake(database: Database, redis_url: str, media_dir: Path, rate: int, duration: float, log_path: Path) -> dict[str, Any]:
     import redis
     from sqlalchemy import func, select
 
@@ -159,9 +159,10 @@ def bench_intake(database: Any, redis_url: str, media_dir: Path, rate: int, dura
         client.close()
     latencies = [(arrivals[c] - sent_at[c]) * 1000 for c in sent_at if c in arrivals]
     with database.session() as session:
-        stored = session.scalar(select(func.count()).select_from(IncidentSource).where(IncidentSource.kind == "video"))
-        distinct = session.scalar(select(func.count(func.distinct(IncidentSource.ref))).where(IncidentSource.kind == "video"))
-        incidents = session.scalar(select(func.count()).select_from(Incident))
+        stored = session.scalar(select(func.count()).select_from(IncidentSource).where(IncidentSource.kind == "video")) or 0
+        distinct = session.scalar(
+            select(func.count(func.distinct(IncidentSource.ref))).where(IncidentSource.kind == "video")) or 0
+        incidents = session.scalar(select(func.count()).select_from(Incident)) or 0
     return {
         "alerts_sent": total,
         "incidents_created": incidents,
@@ -183,7 +184,7 @@ def bench_intake(database: Any, redis_url: str, media_dir: Path, rate: int, dura
     }
 
 
-def fill_incidents(database: Any, rows: int, seed: int = 1) -> float:
+def fill_incidents(database: Database, rows: int, seed: int = 1) -> float:
     """Insert ``rows`` synthetic incidents with bulk INSERTs; returns seconds taken."""
     from sqlalchemy import insert, select
 
@@ -200,7 +201,7 @@ def fill_incidents(database: Any, rows: int, seed: int = 1) -> float:
     start = time.perf_counter()
     chunk = 20_000
     for offset in range(0, rows, chunk):
-        batch = []
+        batch: list[dict[str, Any]] = []
         for _ in range(min(chunk, rows - offset)):
             status = rng.choice(statuses)
             place = rng.choice(places)

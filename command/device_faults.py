@@ -260,7 +260,7 @@ class DeviceFaultConsumer:
             raise
         return len(due)
 
-    def _finish(self, changed: dict[str, CameraFault], staged: list[OutboxEvent], ack: list[Any]) -> None:
+    def _finish(self, changed: dict[str, CameraFault], staged: list[OutboxEvent], ack: list[bytes]) -> None:
         """Save the state, push the committed events (outbox) and XACK in one MULTI."""
         pipe = self.redis_client.pipeline(transaction=True)
         for camera_id, camera in changed.items():

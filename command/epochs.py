@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+
+import redis
 
 from command.schemas import AlertIn
 
@@ -40,7 +41,7 @@ def push_epoch(value: bytes | str | None, epoch: int, since: float) -> str:
     return json.dumps(history[-HISTORY:])
 
 
-def stale_alerts(redis_client: Any, alerts: Sequence[AlertIn]) -> dict[str, int]:
+def stale_alerts(redis_client: redis.Redis, alerts: Sequence[AlertIn]) -> dict[str, int]:
     """alert_id -> the epoch in force at the alert's time, for each alert whose epoch is older (one HMGET)."""
     fenced = [a for a in alerts if a.epoch is not None]
     if not fenced:

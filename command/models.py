@@ -22,7 +22,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
@@ -37,14 +38,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r} given to the database; use an aware UTC datetime")
         return value.astimezone(UTC).replace(tzinfo=None)
 
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
 
 
@@ -442,6 +443,6 @@ def incident_in_scope(code: str) -> ColumnElement[bool]:
 
 @event.listens_for(Incident, "before_insert")
 @event.listens_for(Incident, "before_update")
-def _fill_scope_columns(_mapper: Any, _connection: Any, incident: Incident) -> None:
+def _fill_scope_columns(_mapper: Mapper[Incident], _connection: Connection, incident: Incident) -> None:
     for key, value in scope_columns(incident.jurisdiction_code).items():
         setattr(incident, key, value)

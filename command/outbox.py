@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
+from redis.client import Pipeline
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -68,7 +70,7 @@ class Outbox:
     """Relays staged rows to ``xl:events`` and marks them sent; :meth:`sweep` catches what a crash left."""
 
     database: Database
-    redis_client: Any
+    redis_client: redis.Redis
     sweep_after: timedelta = timedelta(seconds=5)
     keep_sent: timedelta = timedelta(hours=1)
     batch_size: int = 500
@@ -82,7 +84,7 @@ class Outbox:
             self._script = self.redis_client.register_script(_RELAY_LUA)
         return self._script
 
-    def push(self, client: Any, rows: Sequence[OutboxEvent]) -> Any:
+    def push(self, client: redis.Redis | Pipeline, rows: Sequence[OutboxEvent]) -> Any:  # the script's reply (added ids)
         """XADD ``rows`` not yet relayed; ``client`` may be a pipeline (then the caller executes it)."""
         args: list[Any] = [EVENTS_MAXLEN, int(time.time() * 1000)]
         for row in rows:
@@ -170,7 +172,7 @@ def stage_events(session: Session, events: Sequence[tuple[str, dict[str, Any]]])
     return stage(session, [event_entry(kind, payload["jurisdiction_code"], payload) for kind, payload in events])
 
 
-def relay_after_commit(database: Database, redis_client: Any, rows: Sequence[OutboxEvent]) -> None:
+def relay_after_commit(database: Database, redis_client: redis.Redis, rows: Sequence[OutboxEvent]) -> None:
     """Push rows just committed; if Redis is unreachable they stay in the outbox for a worker's sweep."""
     try:
         Outbox(database, redis_client).relay(rows)

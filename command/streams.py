@@ -14,9 +14,11 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import redis
+from redis.client import Pipeline
+from redis.typing import EncodableT
 
 from command.schemas import AlertIn
 
@@ -48,7 +50,7 @@ class ConsumerGroup:
     name: str
     start_id: str = "0"
 
-    def ensure(self, client: Any) -> bool:
+    def ensure(self, client: redis.Redis) -> bool:
         """Create the group (and the stream) if missing; True if it was created now."""
         try:
             client.xgroup_create(self.stream, self.name, id=self.start_id, mkstream=True)
@@ -58,7 +60,7 @@ class ConsumerGroup:
             return False
         return True
 
-    def call(self, client: Any, command: Callable[[], T]) -> T:
+    def call(self, client: redis.Redis, command: Callable[[], T]) -> T:
         """Run ``command`` (a group read/ack/claim); on ``NOGROUP`` recreate the group and run it again."""
         try:
             return command()
@@ -70,15 +72,16 @@ class ConsumerGroup:
                         self.name, self.stream, self.start_id)
         return command()
 
-    def read(self, client: Any, consumer: str, stream_id: str, *, count: int,
-             block: int | None = None) -> list[tuple[Any, dict[Any, Any]]]:
+    def read(self, client: redis.Redis, consumer: str, stream_id: str, *, count: int,
+             block: int | None = None) -> list[tuple[bytes, dict[bytes, bytes]]]:
         """XREADGROUP one batch from ``stream_id`` (``">"`` new, ``"0"`` own pending) as ``[(id, fields)]``.
 
         An entry trimmed away while pending comes back with ``fields`` ``{}``.
         """
         response = self.call(client, lambda: client.xreadgroup(self.name, consumer, {self.stream: stream_id},
                                                                count=count, block=block))
-        return [(eid, fields or {}) for _, entries in response or [] for eid, fields in entries]
+        batches = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes] | None]]]], response or [])  # RESP2 reply
+        return [(eid, fields or {}) for _, entries in batches for eid, fields in entries]
 
 
 ALERTS_GROUP = ConsumerGroup(ALERTS_STREAM, CONSUMER_GROUP)
@@ -92,7 +95,7 @@ def is_missing_group(exc: BaseException) -> bool:
 AOF_FENCE_KEY = "xl:aof:fence"
 
 
-def durable_fence(client: Any, timeout_ms: int = 3000) -> bool:
+def durable_fence(client: redis.Redis, timeout_ms: int = 3000) -> bool:
     """Wait until every write Redis acknowledged before this call is fsynced to its append-only file.
 
     A fence write then ``WAITAOF 1 0`` on the same connection: the file is sequential, so once the
@@ -116,7 +119,7 @@ def _as_str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def publish_alert(redis_client: Any, alert: AlertIn, snapshot_jpeg: bytes) -> str:
+def publish_alert(redis_client: redis.Redis, alert: AlertIn, snapshot_jpeg: bytes) -> str:
     """XADD one alert (JSON without the image) and its JPEG snapshot to ``xl:alerts``.
 
     Returns the stream entry id. ``snapshot_jpeg`` may be empty when the rule
@@ -143,12 +146,13 @@ def event_entry(type: str, jurisdiction_code: str, payload: dict[str, Any]) -> d
     return {"event": json.dumps(event, ensure_ascii=False, default=str)}
 
 
-def add_event(redis_client: Any, entry: dict[str, str]) -> Any:
+def add_event(redis_client: redis.Redis | Pipeline, entry: dict[str, str]) -> object:
     """XADD an :func:`event_entry` to ``xl:events`` (capped); ``redis_client`` may be a pipeline."""
-    return redis_client.xadd(EVENTS_STREAM, entry, maxlen=EVENTS_MAXLEN, approximate=True)
+    fields: dict[EncodableT, EncodableT] = {key: value for key, value in entry.items()}
+    return redis_client.xadd(EVENTS_STREAM, fields, maxlen=EVENTS_MAXLEN, approximate=True)
 
 
-def publish_event(redis_client: Any, type: str, jurisdiction_code: str, payload: dict[str, Any]) -> str:  # noqa: A002
+def publish_event(redis_client: redis.Redis, type: str, jurisdiction_code: str, payload: dict[str, Any]) -> str:  # noqa: A002
     """XADD one event ``{"id", "type", "jurisdiction_code", "payload"}`` to ``xl:events``.
 
     The web pushes it to every user whose scope is a prefix of ``jurisdiction_code``.

@@ -31,6 +31,7 @@ from typing import Any
 import redis
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
 from command.db import Database, open_database
 from command.device_faults import DEVICE_FAULT_GROUP, DeviceFaultConsumer
@@ -231,7 +232,7 @@ class AlertConsumer:
                 self.stats.merged += 1
         return len(entries)
 
-    def _events(self, session: Any, results: list[IntakeResult]) -> list[dict[str, str]]:
+    def _events(self, session: Session, results: list[IntakeResult]) -> list[dict[str, str]]:
         events, seen = [], set()
         created_now = {r.incident.id for r in results if r.created}
         for result in results:
