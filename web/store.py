@@ -7,6 +7,7 @@ functions (state machine, dispatch), never through these models directly.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,7 +72,7 @@ def responder_dict(r: Responder) -> dict[str, Any]:
 
 
 def jurisdiction_dict(j: Jurisdiction, *, with_boundary: bool = False) -> dict[str, Any]:
-    out = {
+    out: dict[str, Any] = {
         "code": j.code,
         "name": j.name,
         "level": j.level,
@@ -85,12 +86,12 @@ def jurisdiction_dict(j: Jurisdiction, *, with_boundary: bool = False) -> dict[s
 
 
 class Store:
-    def __init__(self, session_factory: sessionmaker, media_dir: Path) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], media_dir: Path) -> None:
         self._sessions = session_factory
         self.media_dir = media_dir
 
     @contextmanager
-    def session(self) -> Any:
+    def session(self) -> Iterator[Session]:
         with self._sessions() as session:
             yield session
 
@@ -189,20 +190,4 @@ def _levels_up_to(level: str) -> tuple[str, ...]:
     return LEVELS[: LEVELS.index(level) + 1] if level in LEVELS else LEVELS
 
 
-def make_session_factory(database: Any) -> sessionmaker:
-    """Accept what ``command.open_database`` returns: a sessionmaker, an Engine, or an object holding one."""
-    if isinstance(database, sessionmaker):
-        return database
-    for attr in ("sessionmaker", "session_factory", "sessions", "Session"):
-        factory = getattr(database, attr, None)
-        if isinstance(factory, sessionmaker):
-            return factory
-    from sqlalchemy.engine import Engine
-
-    engine = database if isinstance(database, Engine) else getattr(database, "engine", None)
-    if isinstance(engine, Engine):
-        return sessionmaker(engine, expire_on_commit=False)
-    raise TypeError(f"cannot get a session factory from {type(database).__name__}")
-
-
-__all__ = ["Store", "UserRecord", "make_session_factory", "Session"]
+__all__ = ["Store", "UserRecord", "Session"]
