@@ -105,8 +105,7 @@ def registry_sources(config: ControllerConfig) -> Sequence[RegistrySource]:
         return []
     from devices.gb28181 import registry_sources as gb_sources
 
-    # devices.gb28181 serves this name through a module __getattr__ typed ``object``.
-    return gb_sources(config.database_url, env=config.registry_env)  # type: ignore[operator]
+    return gb_sources(config.database_url, env=config.registry_env)
 
 
 MEDIA_KINDS = ("clips/",)
