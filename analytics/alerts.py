@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,28 +24,30 @@ from analytics.rules import RuleEvent
 from analytics.spool import AlertSpool
 from analytics.snapshot import alert_label, render_snapshot
 
-if TYPE_CHECKING:  # command's models load with the first alert (SQLAlchemy is not needed to analyse)
+from command import AlertIn, durable_fence, publish_alert
+from devices import Camera
+
+if TYPE_CHECKING:
     import redis
 
-    from command import AlertIn
-    from devices import Camera
-
 log = logging.getLogger(__name__)
+
+# XADD of one alert and its snapshot on a client (or a pipeline: redis-py's Pipeline is a Redis).
+Publish = Callable[["redis.Redis", "AlertIn", bytes], object]
+# True once Redis has what was published on disk (command.durable_fence).
+Fence = Callable[["redis.Redis"], bool]
 
 
 def build_alert(camera: Camera, event: RuleEvent, width: int, height: int, clip_path: str | None = None,
                 alert_id: str | None = None) -> AlertIn:
     """The ``command.AlertIn`` for ``event`` on ``camera`` (a ``devices.Camera``)."""
-    from command import AlertIn
-
-    position = getattr(camera, "position", None)
     return AlertIn(
         alert_id=alert_id or uuid.uuid4().hex,
         camera_id=camera.id,
         camera_name=camera.name,
         jurisdiction_code=str(camera.jurisdiction),
-        lat=getattr(position, "lat", None),
-        lon=getattr(position, "lon", None),
+        lat=camera.position.lat,
+        lon=camera.position.lon,
         rule_id=event.rule_id,
         rule_kind=event.rule_kind,
         object_class=event.object_class,
@@ -72,20 +74,18 @@ class AlertPublisher:
     are dropped (counted, logged) beyond ``max_pending``.
     """
 
-    def __init__(self, redis_client: redis.Redis, max_pending: int = 1000, publish: Callable[..., Any] | None = None,
-                 spool: AlertSpool | None = None, encode: Callable[[Any], bytes] | None = None,
-                 decode: Callable[[bytes], Any] | None = None, replay_batch: int = 5000,
-                 fence: Callable[[Any], bool] | None = None) -> None:
+    def __init__(self, redis_client: redis.Redis, max_pending: int = 1000, publish: Publish | None = None,
+                 spool: AlertSpool | None = None, encode: Callable[[AlertIn], bytes] | None = None,
+                 decode: Callable[[bytes], AlertIn] | None = None, replay_batch: int = 5000,
+                 fence: Fence | None = None) -> None:
         if publish is None:  # the real thing: XADD, and durable only once Redis fsynced it
-            from command import durable_fence, publish_alert
-
             publish = publish_alert
             if fence is None:
                 fence = durable_fence
-        self._publish: Callable[..., Any] = publish
-        self._fence: Callable[[Any], bool] | None = fence
+        self._publish: Publish = publish
+        self._fence: Fence | None = fence
         self._redis = redis_client
-        self._pending: deque[tuple[Any, bytes]] = deque()
+        self._pending: deque[tuple[AlertIn, bytes]] = deque()
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self.max_pending = max_pending
@@ -127,7 +127,7 @@ class AlertPublisher:
         except OSError as exc:  # disk full or gone: the one case left that loses an alert
             self.dropped += 1
             log.error("alert %s lost: Redis unreachable and the spool %s cannot be written (%s)",
-                      getattr(alert, "alert_id", "?"), self.spool.path, exc)
+                      alert.alert_id, self.spool.path, exc)
 
     def _spill(self) -> None:
         """Move the memory queue to the spool (caller holds the lock)."""
@@ -175,7 +175,7 @@ class AlertPublisher:
                 log.info("alert publishing recovered; %d still to replay", self.pending)
             failing, delay = False, 0.5
 
-    def _publish_batch(self, client: redis.Redis, batch: list[tuple[Any, bytes]]) -> None:
+    def _publish_batch(self, client: redis.Redis, batch: list[tuple[AlertIn, bytes]]) -> None:
         """One round trip for the batch (a pipeline): replaying a long outage's spool keeps up with new alerts."""
         pipe = client.pipeline(transaction=False)
         for alert, jpeg in batch:
@@ -233,8 +233,6 @@ class AlertPublisher:
 
 
 def _decode_alert(raw: bytes) -> AlertIn:
-    from command import AlertIn
-
     return AlertIn.model_validate_json(raw)
 
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from analytics.detector import BACKENDS, Detections, FrameDetector
+from analytics.detector import BACKENDS, Detections, Detector, FrameDetector
 from devices import Camera
 from xueliang.settings import REPO_ROOT
 
@@ -200,7 +200,7 @@ def openvino_available() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
-def measure_backends(detectors: dict[str, Any], blob: np.ndarray, plan: Plan) -> dict[str, Any]:
+def measure_backends(detectors: dict[str, Detector], blob: np.ndarray, plan: Plan) -> dict[str, Any]:
     """``run_raw`` of ONNX Runtime and OpenVINO on the same preprocessed batch, in alternating slices
     (the same model file; both already compiled for this input shape). Images per CPU-second × cores,
     and the median per-slice ratio OpenVINO ÷ ONNX Runtime."""
@@ -573,7 +573,7 @@ def run_bench(quick: bool, batch: int, imgsz: int, skip_baseline: bool = False, 
         detector = Detector(model, imgsz=imgsz, backend=backend)
         footage = decode_sample()
         mix = build_mix(footage, plan)
-        backends: dict[str, Any] = {}
+        backends: dict[str, Detector] = {}
         if openvino_available():  # the other backend too, compiled for the batch's shape before timing
             backends = {b: detector if b == backend else Detector(model, imgsz=imgsz, backend=b) for b in BACKENDS}
             blob = backends["onnxruntime"].preprocess(footage[:batch])[0].copy()

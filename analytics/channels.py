@@ -16,17 +16,25 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from analytics.detector import analysis_size
+from analytics.health import HealthFeed
 from analytics.pipeline import ChannelAnalysis, FrameIn
 from devices import AnalysisMode, Camera, Registry, RegistryDiff, SecretError
-
-if TYPE_CHECKING:  # annotations only: ingest (PyAV) loads when the first reader starts
-    from analytics.health import HealthFeed
-    from ingest import ChannelScheduler, Frame, PacketRing, StatusEvent, StreamReader
+from ingest import (
+    ChannelScheduler,
+    Frame,
+    PacketRing,
+    ReaderOptions,
+    SchedulerConfig,
+    State,
+    StatusEvent,
+    StreamReader,
+    spec_from_camera,
+)
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +194,6 @@ class ChannelSupervisor:
             self._health_watch(self.health.registry)
 
     def _start_reader(self, cid: str, ch: ChannelAnalysis) -> None:
-        from ingest import PacketRing, ReaderOptions, StreamReader, spec_from_camera
-
         if is_patrol(ch.camera):
             self._start_patrol(cid, ch)
             return
@@ -211,8 +217,6 @@ class ChannelSupervisor:
 
     def _start_patrol(self, cid: str, ch: ChannelAnalysis) -> None:
         """Keyframe patrol (轮巡) through ingest's scheduler: connect, first keyframe, disconnect."""
-        from ingest import ChannelScheduler, SchedulerConfig, spec_from_camera
-
         try:
             spec = spec_from_camera(ch.camera)
         except Exception as exc:
@@ -236,8 +240,6 @@ class ChannelSupervisor:
 
     def _spec_failed(self, cid: str, exc: Exception) -> None:
         if self.health is not None:
-            from ingest import State, StatusEvent
-
             state: State = "auth_failed" if isinstance(exc, SecretError) else "offline"  # an unset credential variable
             self.health.status(StatusEvent(cid, state, f"cannot connect: {exc}"))
 

@@ -112,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from analytics.alerts import AlertPublisher
     from analytics.worker import AnalyticsWorker, WorkerConfig
-    from devices import RegistryError, RegistryWatcher, load_registry
+    from devices import Camera, RegistryError, RegistryWatcher, load_registry
     from xueliang.settings import Settings
 
     settings = Settings()
@@ -131,9 +131,10 @@ def _run(args: argparse.Namespace) -> int:
     except (RegistryError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    def wanted(c) -> bool:
+
+    def wanted(c: Camera) -> bool:
         modes = ("continuous", "patrol") if args.patrol else ("continuous",)
-        return bool(getattr(c, "enabled", True) and c.analysis.mode in modes and (args.only is None or c.id in args.only))
+        return bool(c.enabled and c.analysis.mode in modes and (args.only is None or c.id in args.only))
 
     cameras = [c for c in registry.cameras.values() if wanted(c)]
     skipped = len(registry.cameras) - len(cameras)

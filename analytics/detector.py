@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -118,7 +118,7 @@ def nms_xyxy(boxes: np.ndarray, scores: np.ndarray, iou_thres: float) -> np.ndar
 
 
 def _open_onnxruntime(model_path: Path, threads: int, providers: Sequence[str] | None
-                      ) -> tuple[Callable[[np.ndarray], np.ndarray], Mapping[str, str], Any]:
+                      ) -> tuple[Callable[[np.ndarray], np.ndarray], Mapping[str, str], object]:
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -137,7 +137,7 @@ def _open_onnxruntime(model_path: Path, threads: int, providers: Sequence[str] |
     return run, session.get_modelmeta().custom_metadata_map, session
 
 
-def _open_openvino(model_path: Path, threads: int) -> tuple[Callable[[np.ndarray], np.ndarray], Mapping[str, str], Any]:
+def _open_openvino(model_path: Path, threads: int) -> tuple[Callable[[np.ndarray], np.ndarray], Mapping[str, str], object]:
     """The same ONNX file read by OpenVINO's CPU plugin (no conversion step, nothing downloaded)."""
     try:
         import openvino as ov

@@ -15,17 +15,14 @@ import os
 import time
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from analytics.alerts import build_alert, snapshot_for
 from analytics.evidence import EvidenceWindows, PendingClip
 from analytics.pipeline import Analysed
 from analytics.rules import RuleEvent
-from command import mark_clip_failed
-
-if TYPE_CHECKING:
-    from command import AlertIn
-    from ingest import PacketRing
+from command import AlertIn, mark_clip_failed
+from ingest import PacketRing, write_mp4
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +77,6 @@ class EvidenceWriter:
             self._write(clip)
 
     def _write(self, clip: PendingClip) -> None:
-        from ingest import write_mp4
-
         ring = self.rings.get(clip.camera_id)
         try:
             if ring is None:

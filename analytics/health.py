@@ -33,15 +33,14 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Union
+from typing import Literal, Union
 
-if TYPE_CHECKING:  # devices.health loads OpenCV: only when a feed is made
-    from devices import Camera, HealthReport, Registry
-    from ingest import Frame, StatusEvent
+from devices import Camera, HealthMonitor, HealthReport, Registry
+from ingest import Frame, StatusEvent
 
-    _Watch = tuple[Literal["watch"], Registry, dict[str, str], set[str]]
-    _Stopped = tuple[Literal["stopped"]]
-    _Item = Union[StatusEvent, _Watch, _Stopped]
+_Watch = tuple[Literal["watch"], Registry, dict[str, str], set[str]]
+_Stopped = tuple[Literal["stopped"]]
+_Item = Union[StatusEvent, _Watch, _Stopped]
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ class HealthConfig:
 
 def unwatched_reason(camera: Camera, patrol_enabled: bool) -> str:
     """Why the analytics worker does not read ``camera`` (shown on the device-health page)."""
-    if not getattr(camera, "enabled", True):
+    if not camera.enabled:
         return "not monitored: disabled in cameras.yaml"
     mode = camera.analysis.mode
     if mode == "off":
@@ -75,8 +74,6 @@ class HealthFeed:
 
     def __init__(self, registry: Registry, publish: Callable[[HealthReport], object], config: HealthConfig | None = None,
                  patrol_enabled: bool = False, heartbeat: Callable[[dict[str, float]], object] | None = None) -> None:
-        from devices import HealthMonitor
-
         self.config = config or HealthConfig()
         self.patrol_enabled = patrol_enabled
         self._publish_raw = publish

@@ -20,8 +20,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 from analytics.batch_loop import BatchConfig, BatchLoop
 from analytics.channels import (
     PATROL_REVISIT_S,
@@ -36,12 +34,10 @@ from analytics.detector import Detector, FrameDetector
 from analytics.evidence import EvidencePolicy, EvidenceWindows
 from analytics.evidence_writer import AlertSink, EvidenceWriter
 from analytics.gate import GateConfig
+from analytics.health import HealthFeed
 from analytics.pipeline import ChannelAnalysis, Pipeline
 from analytics.tracking import preload as preload_tracker
 from devices import Camera
-
-if TYPE_CHECKING:
-    from analytics.health import HealthFeed
 
 log = logging.getLogger(__name__)
 
