@@ -279,7 +279,7 @@ def run_live(plan: Plan) -> dict[str, Any]:
         stack.callback(actors.stop)
         cfg = ControllerConfig(cameras_file=str(cameras_file), redis_url=rds.url, media_dir=str(tmp / "media"),
                                model_path=str(model), shards_per_node=1, lease_s=6.0, tick_s=0.5,
-                               max_batch=plan.cameras, max_wait_ms=BATCH_WAIT_MS)
+                               max_batch=plan.cameras, max_wait_ms=BATCH_WAIT_MS, clips=False)  # as the standalone
         ctl = actors.start(cfg)
         phase("cluster_start_s")
 

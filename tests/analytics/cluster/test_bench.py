@@ -14,10 +14,11 @@ from xueliang.settings import REPO_ROOT
 pytest.importorskip("ray", reason="Ray is the optional extra xueliang[cluster] (scripts/setup.sh installs it)")
 
 
+@pytest.mark.timeout(420)  # a safety net for a very loaded box; the target is ≤ 2 min (phases_s says where it goes)
 def test_bench_cluster_quick_prints_every_figure():
     """In the default run: ~60 s on a quiet 2-core box (``phases_s`` says where the time goes)."""
     done = subprocess.run([sys.executable, "-m", "xueliang.cli", "bench", "cluster", "--json", "--quick"],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=400,
                           env={**os.environ, "YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "0"})
     assert done.returncode == 0, done.stderr[-3000:]
     r = json.loads(done.stdout.strip().splitlines()[-1])
@@ -33,3 +34,5 @@ def test_bench_cluster_quick_prints_every_figure():
     assert 50 < r["ray_rss_mb_per_node"] < 2000
     assert set(r["ray_cpu_share"]) == {"shards", "detector", "ray"}
     assert "int8_vs_float_raw_fps" in r and "int8_box_agreement" in r
+    if r["int8_box_agreement"] is not None:  # scripts/setup.sh creates the INT8 model
+        assert r["int8_box_agreement"] >= 0.9 and r["int8_vs_float_raw_fps"] > 0
