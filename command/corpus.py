@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
+from command.db import Database
 from command.models import Category, Incident, IncidentSource, Jurisdiction
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
@@ -34,7 +35,7 @@ SOURCE_OF = {"hotline_12345": 0.3, "police_110": 0.1, "grid": 0.1, "citizen": 0.
 NEEDLES = {"caller": "欧阳明远", "phone": "13957712345", "work_order": "GD20261115-88123", "address": "杏花巷17号"}
 
 
-def fill_search_corpus(database: Any, rows: int, seed: int = 7, now: datetime | None = None) -> dict[str, Any]:
+def fill_search_corpus(database: Database, rows: int, seed: int = 7, now: datetime | None = None) -> dict[str, Any]:
     """Insert ``rows`` incidents (and a source row per hotline/110 case) with bulk INSERTs.
 
     Returns the planted needles: a caller, a phone number, a work-order number and an address
@@ -71,6 +72,7 @@ def fill_search_corpus(database: Any, rows: int, seed: int = 7, now: datetime | 
         source = rng.choices(sources, weights)[0]
         status = rng.choice(statuses)
         created = now - timedelta(seconds=rng.randrange(120 * 86400))
+        category: str
         if source == "video":
             category = rng.choice(video_codes)
             title, description, address, caller, phone = f"视频告警 · {village}{rng.randrange(1, 9)}号探头", "", None, None, None

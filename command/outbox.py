@@ -28,6 +28,7 @@ from typing import Any
 
 import redis
 from redis.client import Pipeline
+from redis.commands.core import Script
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -74,12 +75,12 @@ class Outbox:
     sweep_after: timedelta = timedelta(seconds=5)
     keep_sent: timedelta = timedelta(hours=1)
     batch_size: int = 500
-    _script: Any = field(default=None, init=False, repr=False)
+    _script: Script | None = field(default=None, init=False, repr=False)
     _pushed: list[int] = field(default_factory=list, init=False, repr=False)
     _pushed_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _last_prune: float = field(default=0.0, init=False)
 
-    def _relay_script(self) -> Any:
+    def _relay_script(self) -> Script:
         if self._script is None:
             self._script = self.redis_client.register_script(_RELAY_LUA)
         return self._script

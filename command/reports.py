@@ -24,17 +24,22 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from command import jurisdictions
 from command.catalog import COLOUR_HEX, COLOUR_NAMES, SOURCES
 from command.jurisdictions import scope_filter
 from command.models import Category, Incident
 from command.workflow import STATE_LABELS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PERIODS = ("daily", "weekly", "monthly", "quarterly")
@@ -208,7 +213,7 @@ def build_report(session: Session, scope: str, period: str, day: date, *, now: d
                     start=start, end=end, generated_at=now)
     where = (scope_filter(Incident.jurisdiction_code, scope), Incident.created_at >= start, Incident.created_at < end)
 
-    def grouped(column: Any) -> dict[str, int]:
+    def grouped(column: InstrumentedAttribute[str]) -> dict[str, int]:
         rows = session.execute(select(column, func.count()).where(*where).group_by(column)).all()
         return {str(k): int(v) for k, v in sorted(rows, key=lambda r: (-r[1], str(r[0])))}
 
@@ -371,7 +376,7 @@ def _cjk_font() -> str | None:
     return next((name for name in CJK_FONTS if name in available), None)
 
 
-def _table(ax: Any, title: str, header: list[str], rows: list[list[str]], widths: list[float] | None = None) -> None:
+def _table(ax: Axes, title: str, header: list[str], rows: list[list[str]], widths: list[float] | None = None) -> None:
     ax.axis("off")
     ax.set_title(title, fontsize=11, loc="left")
     if not rows:
@@ -387,13 +392,13 @@ def _table(ax: Any, title: str, header: list[str], rows: list[list[str]], widths
             cell.set_facecolor("#e8eef6")
 
 
-def _footer(fig: Any, report: Report, page: int, pages: int) -> None:
+def _footer(fig: Figure, report: Report, page: int, pages: int) -> None:
     fig.text(0.06, 0.02, f"{report.scope_name} 综治中心{PERIOD_NAMES[report.period]} {report.label}    "
                          f"生成时间 {_local(report.generated_at)}（北京时间）", fontsize=7.5, color="#666")
     fig.text(0.94, 0.02, f"第 {page} 页 / 共 {pages} 页", fontsize=7.5, color="#666", ha="right")
 
 
-def _page_summary(plt: Any, report: Report) -> Any:
+def _page_summary(plt: ModuleType, report: Report) -> Figure:
     fig = plt.figure(figsize=(8.27, 11.69))  # A4 portrait
     fig.suptitle(f"{report.scope_name} 综治中心{PERIOD_NAMES[report.period]}  {report.label}", fontsize=15, y=0.97)
     head = fig.add_axes([0.06, 0.56, 0.88, 0.37])
@@ -418,7 +423,7 @@ def _page_summary(plt: Any, report: Report) -> Any:
     return fig
 
 
-def _page_tables(plt: Any, report: Report) -> Any:
+def _page_tables(plt: ModuleType, report: Report) -> Figure:
     fig = plt.figure(figsize=(8.27, 11.69))
     fig.suptitle("类别与热点", fontsize=14, y=0.97)
     change = (lambda v: "—" if v is None else f"{v * 100:+.1f}%")  # noqa: E731
@@ -432,7 +437,7 @@ def _page_tables(plt: Any, report: Report) -> Any:
     return fig
 
 
-def _page_overdue(plt: Any, report: Report) -> Any:
+def _page_overdue(plt: ModuleType, report: Report) -> Figure:
     fig = plt.figure(figsize=(8.27, 11.69))
     fig.suptitle("超期清单与分布", fontsize=14, y=0.97)
     _table(fig.add_axes([0.04, 0.45, 0.92, 0.48]), f"超期清单（前 {OVERDUE_LIST} 件，共 {report.overdue} 件超期）",
