@@ -28,7 +28,7 @@ from command import (
     list_incidents,
     scope_filter,
 )
-from command import Incident, Jurisdiction, Responder, User
+from command import Incident, IncidentSource, Jurisdiction, Responder, User
 
 
 
@@ -134,14 +134,17 @@ class Store:
             return incident_detail(s, inc) if inc is not None else None
 
     def incident_media(self, incident_id: int) -> tuple[str, str | None, str | None] | None:
-        """(jurisdiction_code, snapshot_path, clip_path) or None when the incident does not exist."""
-        q = select(Incident).where(Incident.id == incident_id).options(selectinload(Incident.sources))
+        """(jurisdiction_code, snapshot_path, clip_path of the first source that has one) or None when the
+        incident does not exist. Sources are read in order until a clip turns up (a busy camera's incident
+        holds thousands; none is loaded as an object)."""
         with self.session() as s:
-            inc = s.scalar(q)
-            if inc is None:
+            row = s.execute(select(Incident.jurisdiction_code, Incident.snapshot_path).where(Incident.id == incident_id)).first()
+            if row is None:
                 return None
-            clip = next((src.payload.get("clip_path") for src in inc.sources if src.payload and src.payload.get("clip_path")), None)
-            return inc.jurisdiction_code, inc.snapshot_path, clip
+            payloads = s.scalars(select(IncidentSource.payload).where(IncidentSource.incident_id == incident_id)
+                                 .order_by(IncidentSource.id).execution_options(yield_per=100))
+            clip = next((p["clip_path"] for p in payloads if p and p.get("clip_path")), None)
+            return row[0], row[1], clip
 
     def incident_jurisdiction(self, incident_id: int) -> str | None:
         with self.session() as s:

@@ -46,6 +46,9 @@ def test_merged_alerts_fold_into_one_row_and_evidence_is_reachable(web_server) -
         assert incident["last_source_at"].startswith((t0 + timedelta(seconds=100)).isoformat()[:19])
         detail = http.get(f"/api/incidents/{incident['id']}").json()
         assert detail["sources_total"] == 6 and len(detail["sources"]) == 6 and detail["has_clip"] is True
+        clip = http.get(f"/api/incidents/{incident['id']}/clip")  # the first source's clip: the first window's
+        assert clip.status_code == 200 and clip.headers["content-type"] == "video/mp4"
+        assert clip.content == open(clip_a, "rb").read()
         timeline = http.get(f"/api/incidents/{incident['id']}/timeline").json()["items"]
         merges = [row for row in timeline if row["action"] == "merge"]
         assert len(merges) == 1 and merges[0]["count"] == 5, timeline
