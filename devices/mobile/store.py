@@ -72,7 +72,9 @@ def _row(report: Telemetry, received_at: float) -> dict[str, object]:
 def _report(row: sa.Row[tuple[object, ...]]) -> Telemetry:
     m = row._mapping
     ts = (_EPOCH + timedelta(microseconds=int(m["ts_us"]))).astimezone(timezone(timedelta(seconds=int(m["utc_offset_s"]))))
-    return Telemetry(unit_id=m["unit_id"], ts=ts, lat=m["lat"], lon=m["lon"], **{name: m[name] for name in _OPTIONAL})
+    # validated when it was stored: rebuilt without validating again (a track is thousands of rows)
+    return Telemetry.model_construct(unit_id=m["unit_id"], ts=ts, lat=m["lat"], lon=m["lon"],
+                                     **{name: m[name] for name in _OPTIONAL})
 
 
 _COLUMNS = [positions_table.c[name] for name in ("unit_id", "ts_us", "utc_offset_s", "lat", "lon", *_OPTIONAL)]
@@ -179,6 +181,15 @@ class PositionStore:
     def latest(self, unit_ids: Iterable[str] | None = None, *, since: datetime | None = None) -> dict[str, Telemetry]:
         """Each unit's newest report (of ``unit_ids``, or of every unit; only reports at or after ``since``)."""
         t = positions_table.c
+        if unit_ids is not None and since is None:  # one index look-up per unit, however long the tracks
+            query = sa.select(*_COLUMNS).where(t.unit_id == sa.bindparam("unit")).order_by(t.ts_us.desc()).limit(1)
+            out: dict[str, Telemetry] = {}
+            with self._lock, self.engine.connect() as connection:
+                for unit_id in sorted(set(unit_ids)):
+                    row = connection.execute(query, {"unit": unit_id}).first()
+                    if row is not None:
+                        out[unit_id] = _report(row)
+            return out
         newest = sa.select(t.unit_id, sa.func.max(t.ts_us).label("ts_us")).group_by(t.unit_id)
         if unit_ids is not None:
             ids = sorted(set(unit_ids))
