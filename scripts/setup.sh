@@ -63,10 +63,10 @@ case "${1:-}" in
   demo) shift; exec "$VENV/bin/xueliang" demo "$@" ;;
   test)
     shift
-    echo "==> ruff check . ; mypy ingest analytics devices xueliang command"
+    echo "==> ruff check . ; mypy ingest analytics devices xueliang command web"
     "$VENV/bin/ruff" check . || exit 1
-    # the packages under the type gate (pyproject.toml [tool.mypy]; web/ is not yet)
-    "$VENV/bin/mypy" ingest analytics devices xueliang command || exit 1
+    # the packages under the type gate (pyproject.toml [tool.mypy]; web/live/ is excluded there until it passes)
+    "$VENV/bin/mypy" ingest analytics devices xueliang command web || exit 1
     set +e
     "$VENV/bin/python" -m pytest "$@"
     rc=$?
