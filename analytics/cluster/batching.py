@@ -141,6 +141,23 @@ def detector_socket_path(node_id: str) -> Path:
     return socket_dir() / f"detector-{node_id[:16]}.sock"
 
 
+def remove_dead_sockets(directory: Path) -> int:
+    """Delete the sockets of detectors gone with their cluster (killed actors leave them): those nobody
+    listens on any more. Sockets of live detectors (other clusters on this machine) answer and stay."""
+    removed = 0
+    for path in directory.glob("detector-*.sock"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1.0)
+            try:
+                probe.connect(str(path))
+            except (ConnectionRefusedError, FileNotFoundError):
+                path.unlink(missing_ok=True)
+                removed += 1
+            except OSError:  # busy or slow: not provably dead, keep it
+                pass
+    return removed
+
+
 def _recv_into(sock: socket.socket, view: memoryview) -> None:
     while view:
         n = sock.recv_into(view)
@@ -162,6 +179,7 @@ class DetectorServer:
         self.batcher = batcher
         self.path = path
         path.unlink(missing_ok=True)  # a previous incarnation's socket (the actor restarted)
+        remove_dead_sockets(path.parent)
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._listener.bind(str(path))
         os.chmod(path, 0o600)

@@ -96,6 +96,21 @@ def test_a_restarted_detector_is_reconnected_and_a_bad_request_is_refused(native
         batcher.close()
 
 
+def test_a_new_detector_removes_the_sockets_of_dead_ones_only(native_detector, tmp_path: Path):
+    batcher = BatchingDetector(native_detector)
+    live = DetectorServer(batcher, tmp_path / "detector-live.sock")
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(tmp_path / "detector-dead.sock"))
+    dead.close()  # bound, never listening again: what a killed actor leaves
+    fresh = DetectorServer(batcher, tmp_path / "detector-new.sock")
+    try:
+        assert sorted(p.name for p in tmp_path.glob("*.sock")) == ["detector-live.sock", "detector-new.sock"]
+    finally:
+        live.close()
+        fresh.close()
+        batcher.close()
+
+
 def test_socket_dir_is_private():
     path = socket_dir()
     st = path.lstat()
