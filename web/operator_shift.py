@@ -598,7 +598,9 @@ class Scenario:
         # both operators press 评价 at the same moment
         desk.evaluate("() => document.querySelector('.action-form[data-action=evaluate] button[type=submit]').click()")
         county.evaluate("() => document.querySelector('.action-form[data-action=evaluate] button[type=submit]').click()")
-        loser = wait_until(lambda: next((p for p in (desk, county) if "已被他人处理" in p.inner_text("body")), None), 10, "已被他人处理 on the second desk")
+        # the message stands in the detail pane (the 4 s toast alone is easy to miss)
+        loser = wait_until(lambda: next((p for p in (desk, county) if p.locator("#action-error").count()
+                                         and "已被他人处理" in p.inner_text("#action-error")), None), 10, "已被他人处理 on the second desk")
         loser.locator("#action-error").scroll_into_view_if_needed()
         loser.screenshot(path=str(self.shots / "double-submit-second-desk.png"))
         self.status_is(desk, "已评价")

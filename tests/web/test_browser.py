@@ -383,3 +383,36 @@ def test_desk_edits_the_arming_schedule_and_mutes_a_rule(browser, stack, shots) 
     page.wait_for_selector(f"{rule} .mute-line", state="detached", timeout=10_000)
     assert page.errors == []
     context.close()
+
+
+def test_desk_shows_already_handled_when_the_other_desk_wins_first(browser, stack, shots) -> None:
+    """The other desk's 标记误报 lands while this desk's 上报上级 is on its way: the push removes the
+    open form before the 409 comes back, and the desk must still say 已被他人处理 (not only in a toast)."""
+    import httpx
+
+    context, page = login(browser, stack, "op_a", viewport=DESKTOP)
+    alert = publish(stack["redis_url"], "camA1", rule_kind="loitering", position=False)
+    incident_id = incident_for(stack, alert)
+    open_live(page, f"/desk#{incident_id}")
+    page.wait_for_selector(f'#detail[data-id="{incident_id}"] #actions button[data-action="escalate"]')
+    page.click('#actions button[data-action="escalate"]')
+    page.fill('.action-form[data-action="escalate"] textarea[name=reason]', "需要县级协调")
+    with httpx.Client(base_url=stack["url"], timeout=15) as http:
+        token = http.post("/api/auth/login", json={"username": "op_a", "password": PASSWORD}).json()["access_token"]
+
+    def other_desk_first(route) -> None:
+        with httpx.Client(base_url=stack["url"], timeout=15, headers={"Authorization": f"Bearer {token}"}) as http:
+            version = http.get(f"/api/incidents/{incident_id}").json()["version"]
+            won = http.post(f"/api/incidents/{incident_id}/false_alarm", json={"reason": "树影晃动", "version": version})
+            assert won.status_code == 200, won.text
+        time.sleep(2.0)  # the push reaches the page and its form goes while our request is held
+        route.continue_()
+
+    page.route(f"**/api/incidents/{incident_id}/escalate", other_desk_first)
+    page.click('.action-form[data-action="escalate"] button[type=submit]')
+    page.wait_for_selector("#action-error", timeout=10_000)
+    assert "已被他人处理" in page.inner_text("#action-error")
+    assert "误报" in page.inner_text("#detail-status")
+    page.screenshot(path=str(shots / "desk-conflict.png"))
+    assert page.errors == []
+    context.close()

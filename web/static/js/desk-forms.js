@@ -11,10 +11,12 @@ function categories() {
 }
 
 // Submit once: the button is disabled while the request runs; a 409 (someone else acted first)
-// is shown as 已被他人处理 by the caller.
+// is shown as 已被他人处理 by the caller. The outcome goes to the onDone/onError callbacks, not to
+// emitted events: the push of the other desk's action may remove this form before our answer
+// comes back, and Vue drops events emitted by an unmounted component.
 // The request carries the incident version the operator saw when opening the form: if someone else
 // acted meanwhile the server answers 409 and nothing happens twice.
-function useSubmit(props, emit, build) {
+function useSubmit(props, build) {
   const busy = ref(false);
   const seenVersion = props.inc.version;
   const submit = async (ev) => {
@@ -26,10 +28,10 @@ function useSubmit(props, emit, build) {
     try {
       const body = seenVersion === undefined || req.path ? req.body : { ...req.body, version: seenVersion };
       const updated = await api(req.path || `/api/incidents/${props.inc.id}/${props.action}`, { method: "POST", body });
-      emit("done", updated);
+      props.onDone?.(updated);
     } catch (e) {
       toast(errorText(e), "error");
-      emit("error", e);
+      props.onError?.(e);
     } finally { busy.value = false; }
   };
   return { busy, submit };
@@ -51,14 +53,13 @@ const FIELDS = {
 
 const FieldsForm = {
   name: "FieldsForm",
-  props: { inc: Object, action: String },
-  emits: ["done", "error"],
-  setup(props, { emit }) {
+  props: { inc: Object, action: String, onDone: Function, onError: Function },
+  setup(props) {
     const fields = FIELDS[props.action] || [];
     const values = reactive(Object.fromEntries(fields.map(([n, k]) => [n, k === "rating" ? 5 : k === "colour" ? "red" : k === "mute" ? (props.action === "mute" ? 120 : 0) : ""])));
     const cats = ref([]);
     if (fields.some(([, k]) => k === "category")) categories().then((c) => { cats.value = c; if (!values.category_code) values.category_code = props.inc.category_code || c[0]?.code || ""; });
-    const { busy, submit } = useSubmit(props, emit, () => {
+    const { busy, submit } = useSubmit(props, () => {
       const body = {};
       for (const [name, kind] of fields) {
         const v = values[name];
@@ -92,9 +93,8 @@ export const ACTION_FORMS = Object.fromEntries(Object.keys(FIELDS).map((a) => [a
 // be chosen from the full list below. Status and distance beside each unit.
 export const DispatchForm = {
   name: "DispatchForm",
-  props: { inc: Object, action: String },
-  emits: ["done", "error"],
-  setup(props, { emit }) {
+  props: { inc: Object, action: String, onDone: Function, onError: Function },
+  setup(props) {
     const recs = ref([]); const others = ref([]); const loading = ref(true);
     const chosen = reactive({});
     const note = ref("");
@@ -109,7 +109,7 @@ export const DispatchForm = {
       loading.value = false;
     });
     const ids = computed(() => Object.keys(chosen).filter((k) => chosen[k]).map(Number));
-    const { busy, submit } = useSubmit(props, emit, () => {
+    const { busy, submit } = useSubmit(props, () => {
       if (!ids.value.length) { toast(t("dispatch.choose"), "error"); return null; }
       return { body: { responder_ids: ids.value, note: note.value.trim() } };
     });
